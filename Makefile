@@ -1,0 +1,37 @@
+# Quick start: `make demo` (a small real sweep + report under results/) and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup dataset demo test bench clean
+
+setup: $(STAMP)
+
+# torch is pinned first so that pip takes the local CPU wheel instead of a CUDA build.
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+dataset:
+	@if [ ! -f $(FASHION_MNIST) ]; then \
+		echo "installing Fashion-MNIST (Debian package dataset-fashion-mnist)"; \
+		$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q dataset-fashion-mnist; \
+	fi
+
+demo: setup dataset
+	$(BIN)/python -m designspace.demo
+
+test: setup dataset
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	for b in benches/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) results/*/ .pytest_cache

@@ -1,0 +1,1 @@
+"""Subcommands of the `designspace` CLI, one module each (see designspace/cli.py)."""

@@ -1,0 +1,119 @@
+"""RegNet: the quantized linear width generator and the RegNetX / RegNetY spaces."""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import DesignSpace, Draw
+from .common import adjust_block_compatibility, choice, log_uniform, uniform
+
+
+def generate_regnet(w0, wa, wm, d, q: int = 8):
+    """Per-block widths of RegNets, vectorized over N parameter sets (pycls ``generate_regnet``).
+
+    u_j = w0 + wa*j (0 <= j < d); s_j = round(log(u_j / w0) / log(wm)); w_j = round(w0*wm^s_j / q)*q.
+    Returns (block_widths (N, max d) int64 with 0 past each d, levels s_j (N, max d) with -1 past d,
+    num_stages (distinct widths), total_stages (max level + 1))."""
+    w0, wa, wm = (np.atleast_1d(np.asarray(x, np.float64)) for x in (w0, wa, wm))
+    d = np.atleast_1d(np.asarray(d, np.int64))
+    j = np.arange(int(d.max()) if d.size else 0)
+    valid = j[None, :] < d[:, None]
+    u = j[None, :] * wa[:, None] + w0[:, None]
+    ks = np.round(np.log(u / w0[:, None]) / np.log(wm[:, None]))
+    ws = (np.round(w0[:, None] * np.power(wm[:, None], ks) / q) * q).astype(np.int64)
+    ks = np.where(valid, ks, -1).astype(np.int64)
+    ws = np.where(valid, ws, 0)
+    changes = np.sum(valid[:, 1:] & (ws[:, 1:] != ws[:, :-1]), axis=1) if ws.shape[1] > 1 else np.zeros(len(d), np.int64)
+    num_stages = np.where(d > 0, 1 + changes, 0)
+    total_stages = ks.max(axis=1, initial=-1) + 1
+    return ws, ks, num_stages, total_stages
+
+
+def regnet_stages(d: int, w0: float, wa: float, wm: float, q: int = 8) -> tuple[list[int], list[int]]:
+    """Stage widths and depths (runs of equal block width) of one RegNet."""
+    ws = generate_regnet(w0, wa, wm, d, q)[0][0][:d]
+    widths, depths = np.unique(ws, return_counts=True)  # block widths are non-decreasing
+    return widths.tolist(), depths.tolist()
+
+
+class RegNetSpace(DesignSpace):
+    """RegNet: widths u_j = w0 + wa*j quantized to a geometric ladder (wm); 4 stages; shared b, g."""
+
+    num_stages = 4
+    depth_range = (1, 63)
+    w0_range = (8, 256)
+    wa_range = (1.0, 256.0)
+    wm_range = (1.5, 3.0)
+    bottleneck_choices = (1, 2, 4)
+    group_choices = (1, 2, 4, 8, 16, 32)
+
+    @property
+    def free_params(self):
+        return [
+            ("d", f"uniform integer in [{self.depth_range[0]}, {self.depth_range[1]}] (d < 64)"),
+            ("w0", f"log-uniform in [{self.w0_range[0]}, {self.w0_range[1]}], multiple of 8"),
+            ("wa", f"log-uniform in [{self.wa_range[0]:g}, {self.wa_range[1]:g}], step 0.1"),
+            ("wm", f"log-uniform in [{self.wm_range[0]:g}, {self.wm_range[1]:g}], step 0.001"),
+            ("b", "shared, one of " + ",".join(map(str, self.bottleneck_choices))),
+            ("g", "shared group width, one of " + ",".join(map(str, self.group_choices))),
+        ] + ([("se", f"fixed SE ratio {self.se_ratio:g}")] if self.se_ratio else [])
+
+    def draw(self, rng: np.random.Generator, m: int) -> Draw:
+        d = uniform(rng, self.depth_range[0], self.depth_range[1], 1, m).astype(np.int64)
+        w0 = log_uniform(rng, *self.w0_range, 8, m)
+        wa = log_uniform(rng, *self.wa_range, 0.1, m)
+        wm = log_uniform(rng, *self.wm_range, 0.001, m)
+        b = choice(rng, self.bottleneck_choices, m).astype(np.float64)
+        g = choice(rng, self.group_choices, m)
+        ws, ks, num_s, total_s = generate_regnet(w0, wa, wm, d)
+        # pycls keeps a draw only if every width level is used and there are exactly 4 stages
+        keep = (num_s == total_s) & (num_s == self.num_stages)
+        ws, ks, d, w0, wa, wm, b, g = (x[keep] for x in (ws, ks, d, w0, wa, wm, b, g))
+        levels = np.arange(self.num_stages)
+        depths = (ks[:, None, :] == levels[None, :, None]).sum(axis=2)
+        # the width of level i is that of the last block at that level (all equal)
+        last = np.cumsum(depths, axis=1) - 1
+        widths = np.take_along_axis(ws, last, axis=1)
+        bb = np.repeat(b[:, None], self.num_stages, axis=1)
+        gg = np.repeat(g[:, None], self.num_stages, axis=1)
+        widths, gg = adjust_block_compatibility(widths, bb, gg)
+        return Draw(
+            widths=widths, depths=depths, bottleneck_ratios=bb, group_widths=gg,
+            meta={"d": d, "w0": w0.astype(np.int64), "wa": wa, "wm": wm,
+                  "sampled_group_width": g, "sampled_bottleneck_ratio": b},
+        )
+
+
+class RegNetX(RegNetSpace):
+    name = "RegNetX"
+    description = "RegNet with X blocks (residual bottleneck, group conv)"
+
+
+class RegNetY(RegNetSpace):
+    name = "RegNetY"
+    description = "RegNetX + squeeze-and-excitation (ratio 0.25 of the block input width)"
+    se_ratio = 0.25
+
+
+def regnet_spec(d: int, w0: float, wa: float, wm: float, group_width: int, bottleneck_ratio: float = 1.0,
+                se_ratio: float = 0.0, stem_width: int = 32, space: str = "") -> "ModelSpec":
+    """The ModelSpec of one RegNet (any number of stages), widths and groups made compatible."""
+    from ..errors import UsageError
+    from ..spec import ModelSpec, StageSpec
+
+    if not (d >= 1 and w0 > 0 and wa >= 0 and wm > 1 and group_width >= 1 and bottleneck_ratio > 0):
+        raise UsageError("RegNet needs d >= 1, w0 > 0, wa >= 0, wm > 1, g >= 1, b > 0")
+    if w0 % 8:
+        raise UsageError(f"RegNet w0 must be a multiple of 8, got {w0:g}")
+    widths, depths = regnet_stages(int(d), w0, wa, wm)
+    n = len(widths)
+    widths, groups = adjust_block_compatibility(widths, [bottleneck_ratio] * n, [group_width] * n)
+    stages = tuple(
+        StageSpec(depth=int(dd), width=int(w), stride=2, block="res_bottleneck",
+                  bottleneck_ratio=bottleneck_ratio, group_width=int(g), se_ratio=se_ratio)
+        for dd, w, g in zip(depths, widths, groups)
+    )
+    meta = {"d": int(d), "w0": w0, "wa": wa, "wm": wm, "sampled_group_width": int(group_width),
+            "sampled_bottleneck_ratio": float(bottleneck_ratio)}
+    if space:
+        meta["space"] = space
+    return ModelSpec(stages=stages, stem_width=stem_width, meta=meta)
