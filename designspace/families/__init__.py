@@ -1,9 +1,14 @@
 """Seed families as extra dimensions of the design spaces.
 
-A family registers a complexity handler under the option key it uses in ``StageSpec.family`` or
-``ModelSpec.family``. ``complexity`` sends plain specs to the AnyNet kernel and the others, grouped
-by family key, to their handlers; each handler returns {"flops", "params", "acts"} int64 arrays
-(and may add "cx_train_*" columns for families whose training graph differs from deploy).
+Three kinds of family options, each registered by its module in this package:
+- stage options (``StageSpec.family`` keys such as "prn", "csp", "elan", "osa", "stopgrad", "ode"):
+  every spec whose stages carry any of them goes to the one handler registered under STAGE_KEY,
+  which knows how the options combine;
+- macro families (``ModelSpec.family`` keys such as "condensenetv2"): their own handler each;
+- wrappers (e.g. "rep"): options that leave the deploy network equal to the spec without them; the
+  handler strips itself, recurses into ``complexity``/``build`` for the rest, and adds what it adds.
+``complexity`` sends plain specs to the AnyNet kernel and the others, grouped by handler; a handler
+returns {"flops", "params", "acts"} int64 arrays (plus optional "cx_train_*" columns).
 """
 from __future__ import annotations
 
@@ -13,13 +18,35 @@ import numpy as np
 
 from ..errors import UsageError
 
+STAGE_KEY = "stage"
 ComplexityHandler = Callable[[Sequence, object], dict]
+Builder = Callable[[object, object], object]  # (spec, regime) -> torch.nn.Module
+
 _HANDLERS: dict[str, ComplexityHandler] = {}
+_BUILDERS: dict[str, Builder] = {}
+_WRAPPERS: list[str] = []  # wrapper option keys, in precedence order
+_STAGE_OPTIONS: set[str] = set()
+_MACROS: set[str] = set()
 _LOADED = False
 
 
-def register_family(key: str, handler: ComplexityHandler) -> None:
-    _HANDLERS[key] = handler
+def register_family(key: str, complexity: ComplexityHandler, build: Builder, *, kind: str,
+                    options: Sequence[str] = ()) -> None:
+    """Register a family handler.
+
+    kind="stage": key must be STAGE_KEY; `options` lists the StageSpec.family keys it handles.
+    kind="macro": key is the ModelSpec.family key. kind="wrapper": key is the option key (stage or
+    model level) that is stripped before recursing."""
+    if kind not in ("stage", "macro", "wrapper"):
+        raise ValueError(f"unknown family kind {kind!r}")
+    _HANDLERS[key] = complexity
+    _BUILDERS[key] = build
+    if kind == "stage":
+        _STAGE_OPTIONS.update(options)
+    elif kind == "macro":
+        _MACROS.add(key)
+    elif key not in _WRAPPERS:
+        _WRAPPERS.append(key)
 
 
 def _load_builtin_families() -> None:
@@ -33,22 +60,34 @@ def _load_builtin_families() -> None:
             importlib.import_module(f"{__name__}.{info.name}")
 
 
+def known_options() -> list[str]:
+    _load_builtin_families()
+    return sorted(_STAGE_OPTIONS | _MACROS | set(_WRAPPERS))
+
+
 def family_key(spec) -> str:
-    """The family handler a spec belongs to ('' for plain AnyNet stages)."""
-    keys = set(spec.family)
-    for st in spec.stages:
-        keys.update(st.family)
-    if not keys:
+    """The handler a spec belongs to: '' for plain AnyNet, a wrapper key, a macro key or STAGE_KEY."""
+    model_keys = set(spec.family)
+    stage_keys = {k for st in spec.stages for k in st.family}
+    if not model_keys and not stage_keys:
         return ""
     _load_builtin_families()
-    owners = sorted({_owner(k) for k in keys})
-    return "+".join(owners)
+    for key in _WRAPPERS:
+        if key in model_keys or key in stage_keys:
+            return key
+    unknown = (model_keys - _MACROS) | (stage_keys - _STAGE_OPTIONS)
+    if unknown:
+        raise UsageError(f"unknown family option(s) {', '.join(sorted(unknown))}; known: {', '.join(known_options())}")
+    if model_keys:
+        if len(model_keys) > 1 or stage_keys:
+            raise UsageError(f"macro family {', '.join(sorted(model_keys))} cannot be combined with other families")
+        return next(iter(model_keys))
+    return STAGE_KEY
 
 
-def _owner(option: str) -> str:
-    if option not in _HANDLERS:
-        raise UsageError(f"unknown family option {option!r}; known: {', '.join(sorted(_HANDLERS)) or 'none'}")
-    return option
+def family_builder(key: str) -> Builder:
+    _load_builtin_families()
+    return _BUILDERS[key]
 
 
 def family_complexity(specs: Sequence, regime, base: ComplexityHandler) -> dict:
@@ -59,17 +98,14 @@ def family_complexity(specs: Sequence, regime, base: ComplexityHandler) -> dict:
     out: dict[str, np.ndarray] = {}
     for key in dict.fromkeys(keys):
         idx = [i for i, k in enumerate(keys) if k == key]
-        subset = [specs[i] for i in idx]
-        handler = base if key == "" else _HANDLERS.get(key) or _combined_handler(key)
-        part = handler(subset, regime)
+        part = (base if key == "" else _HANDLERS[key])([specs[i] for i in idx], regime)
         for name, values in part.items():
             if name not in out:
-                out[name] = np.zeros(n, np.int64)
+                # a column only some handlers report (cx_train_*) defaults to the deploy value
+                out[name] = np.full(n, -1, np.int64)
             out[name][idx] = values
+    for name, values in out.items():
+        if name.startswith("cx_train_") and name[9:] in out:
+            missing = values < 0
+            values[missing] = out[name[9:]][missing]
     return out
-
-
-def _combined_handler(key: str) -> ComplexityHandler:
-    if "composite" in _HANDLERS:
-        return _HANDLERS["composite"]
-    raise UsageError(f"family options {key.replace('+', ' and ')} cannot be combined in one model")
