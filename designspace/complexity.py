@@ -92,10 +92,6 @@ def block_complexity(block, w_in, w_out, stride, h_in, b, g, se_r):
     _add(res_total, _conv(w_in, w_out, 1, h_out), _bn(w_out))
     res_total = [np.where(proj, t, 0) for t in res_total]
 
-    # V and R: 3x3 (stride) -> BN -> 3x3 -> BN
-    basic = [zero.copy(), zero.copy(), zero.copy()]
-    _add(basic, _conv(w_in, w_out, 3, h_out), _bn(w_out), _conv(w_out, w_out, 3, h_out), _bn(w_out))
-
     # X (+SE = Y): 1x1 -> BN -> 3x3 group conv (stride) -> BN [-> SE] -> 1x1 -> BN
     w_b = np.round(w_out * (1.0 / b)).astype(np.int64)  # pycls: round(w_out * bot_mul)
     groups = np.maximum(w_b // g, 1)
@@ -112,6 +108,11 @@ def block_complexity(block, w_in, w_out, stride, h_in, b, g, se_r):
     _add(bott, (np.where(has_se, se_fpa, 0), np.where(has_se, se_fpa, 0), np.where(has_se, w_se + w_b, 0)))
 
     out = []
+    if not np.any(block != RES_BOTTLENECK):  # the common case: skip selecting between block types
+        return bott[0] + res_total[0], bott[1] + res_total[1], bott[2] + res_total[2], h_out
+    # V and R: 3x3 (stride) -> BN -> 3x3 -> BN
+    basic = [zero.copy(), zero.copy(), zero.copy()]
+    _add(basic, _conv(w_in, w_out, 3, h_out), _bn(w_out), _conv(w_out, w_out, 3, h_out), _bn(w_out))
     for v, r, x in zip(basic, res_total, bott):
         out.append(np.where(block == VANILLA, v, np.where(block == RES_BASIC, v + r, x + r)))
     return out[0], out[1], out[2], h_out

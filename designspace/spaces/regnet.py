@@ -64,6 +64,11 @@ class RegNetSpace(DesignSpace):
         wm = log_uniform(rng, *self.wm_range, 0.001, m)
         b = choice(rng, self.bottleneck_choices, m).astype(np.float64)
         g = choice(rng, self.group_choices, m)
+        # levels are non-decreasing, so the last block's level (same arithmetic as the generator)
+        # is the top one: drop draws without exactly 4 levels before building the block matrix
+        top = np.round(np.log(((d - 1) * wa + w0) / w0) / np.log(wm))
+        pre = top == self.num_stages - 1
+        d, w0, wa, wm, b, g = (x[pre] for x in (d, w0, wa, wm, b, g))
         ws, ks, num_s, total_s = generate_regnet(w0, wa, wm, d)
         # pycls keeps a draw only if every width level is used and there are exactly 4 stages
         keep = (num_s == total_s) & (num_s == self.num_stages)
