@@ -199,3 +199,51 @@ def export(db: str, out: str) -> None:
             out, index=False)
     else:
         raise UsageError(f"unknown export format {ext!r}; use .parquet or .csv")
+
+
+def planned(con: sqlite3.Connection) -> dict[str, int]:
+    """Planned trial count of every recorded sweep."""
+    return {name: n for name, n in con.execute("SELECT name, planned FROM sweeps")}
+
+
+def summary(db: str) -> list[dict]:
+    """Per sweep: planned vs stored, and per space: counts by status, best and median error.
+
+    Reads with plain SQL (no spec flattening), so it is cheap enough to poll while a sweep writes."""
+    import statistics
+
+    con = connect(db, create=False)
+    try:
+        plans = planned(con) if con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='sweeps'").fetchone() else {}
+        rows = con.execute("SELECT sweep, space, status, error, images_per_s, seconds FROM trials").fetchall()
+    finally:
+        con.close()
+    sweeps: dict[str, dict] = {name: {"sweep": name, "planned": n, "spaces": {}} for name, n in plans.items()}
+    for sweep, space, status, error, ips, seconds in rows:
+        sw = sweeps.setdefault(sweep, {"sweep": sweep, "planned": None, "spaces": {}})
+        sp = sw["spaces"].setdefault(space, {"space": space, **{s: 0 for s in STATUSES}, "errors": [],
+                                             "images_per_s": [], "seconds": 0.0})
+        sp[status] = sp.get(status, 0) + 1
+        if status == "done" and error is not None:
+            sp["errors"].append(error)
+            if ips:
+                sp["images_per_s"].append(ips)
+        sp["seconds"] += seconds or 0.0
+    out = []
+    for sw in sweeps.values():
+        spaces = []
+        for sp in sw["spaces"].values():
+            errs = sp.pop("errors")
+            ips = sp.pop("images_per_s")
+            sp["stored"] = sum(sp[s] for s in STATUSES)
+            sp["best_error"] = min(errs) if errs else None
+            sp["median_error"] = statistics.median(errs) if errs else None
+            sp["median_images_per_s"] = statistics.median(ips) if ips else None
+            spaces.append(sp)
+        sw["spaces"] = sorted(spaces, key=lambda s: s["space"])
+        sw["stored"] = sum(s["stored"] for s in spaces)
+        for s in STATUSES:
+            sw[s] = sum(sp[s] for sp in spaces)
+        out.append(sw)
+    return sorted(out, key=lambda s: s["sweep"])

@@ -62,9 +62,16 @@ def run(args):
 def stage_breakdown(spec, regime) -> list:
     """Per-stage complexity rows (plain AnyNet stages; family stages report their options)."""
     from ..complexity import complexity_anynet
-    from ..families import family_key
+    from ..families import STAGE_KEY, family_key
 
-    per = complexity_anynet([spec], regime, per_stage=True) if not family_key(spec) else None
+    key = family_key(spec)
+    per = None
+    if key == "":
+        per = complexity_anynet([spec], regime, per_stage=True)
+    elif key == STAGE_KEY:
+        from ..families.stages import stage_complexity
+
+        per = stage_complexity([spec], regime, per_stage=True)
     rows = []
     for j, st in enumerate(spec.stages):
         row = {"stage": j + 1, "block": st.block, "width": st.width, "depth": st.depth, "stride": st.stride,

@@ -79,6 +79,14 @@ class DesignSpace:
             stem_widths=np.full(m, self.stem_width, np.int64), head_widths=np.zeros(m, np.int64),
         )
 
+    def measure(self, dr: Draw, regime: Regime) -> tuple[dict, np.ndarray]:
+        """Complexity of a batch of candidates and which of them are buildable (all, here)."""
+        return complexity_arrays(self.to_arrays(dr), regime), np.ones(len(dr), bool)
+
+    def identity_columns(self, dr: Draw) -> list[np.ndarray]:
+        """The columns that tell two candidates apart (deduplication inside a sample)."""
+        return [dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths]
+
     def sample_arrays(self, n: int, seed: int = 0, flops=None, regime: "str | Regime" = "imagenet"):
         """n distinct candidates inside the flops band -> (Draw, complexity dict), deterministic in seed."""
         rg = get_regime(regime)
@@ -97,13 +105,15 @@ class DesignSpace:
             batch = min(batch * 2, 1 << 17)
             if not len(dr):
                 continue
-            cx = complexity_arrays(self.to_arrays(dr), rg)
+            cx, ok = self.measure(dr, rg)
             f = cx["flops"]
-            f_min, f_max = min(f_min, f.min()), max(f_max, f.max())
-            idx = np.flatnonzero((f >= lo) & (f <= hi))
+            if ok.any():
+                f_min, f_max = min(f_min, f[ok].min()), max(f_max, f[ok].max())
+            idx = np.flatnonzero(ok & (f >= lo) & (f <= hi))
+            cols = self.identity_columns(dr)
             fresh = []
             for i in idx:  # few rows: deduplicate identical architectures, keep first
-                key = b"".join(a[i].tobytes() for a in (dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths))
+                key = b"".join(np.ascontiguousarray(a[i]).tobytes() for a in cols)
                 if key not in seen:
                     seen.add(key)
                     fresh.append(i)

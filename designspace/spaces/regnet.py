@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from .base import DesignSpace, Draw
 from .common import adjust_block_compatibility, choice, log_uniform, uniform
+
+if TYPE_CHECKING:
+    from ..spec import ModelSpec
 
 
 def generate_regnet(w0, wa, wm, d, q: int = 8):

@@ -1,0 +1,34 @@
+"""Analysis of a population of trained models (a store DataFrame from `designspace.load`).
+
+Small functional API, DataFrames in and out:
+    edf, edf_values, normalized_weights      error EDFs, plain and complexity-normalized
+    bootstrap_edf, bootstrap_statistics      bootstrap bands for EDF curves and error statistics
+    ks_test, ks_pairs, rank_spaces           two-sample KS tests and the ranking table of spaces
+    fit_regnet, model_efit                   e_fit: distance of per-block widths from a RegNet
+    design_parameters, error_trends, best_model_trends, complexity_fits, best_range   trends
+    best_of_m, search_efficiency             random-search efficiency
+    done_trials                              the rows an analysis uses (status == "done")
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .edf import complexity_bins, edf, edf_values, error_grid, normalized_weights
+from .efit import block_widths, fit_regnet, model_efit, stage_arrays
+from .search import best_of_m, search_efficiency
+from .stats import bootstrap_edf, bootstrap_statistics, ks_pairs, ks_test, rank_spaces
+from .trends import (PARAMETERS, best_model_trends, best_range, best_ranges, complexity_fits, design_parameters,
+                     error_trend, error_trends, linear_fit)
+
+
+def done_trials(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of finished trials with a finite error: what every analysis uses."""
+    ok = (df["status"] == "done") & pd.to_numeric(df["error"], errors="coerce").notna()
+    return df[ok].reset_index(drop=True)
+
+
+__all__ = ["edf", "edf_values", "error_grid", "normalized_weights", "complexity_bins", "bootstrap_edf",
+           "bootstrap_statistics", "ks_test", "ks_pairs", "rank_spaces", "fit_regnet", "model_efit",
+           "block_widths", "stage_arrays", "design_parameters", "error_trend", "error_trends", "best_ranges",
+           "best_model_trends", "complexity_fits", "best_range", "linear_fit", "best_of_m", "search_efficiency",
+           "done_trials", "PARAMETERS"]

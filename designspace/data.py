@@ -1,0 +1,270 @@
+"""Datasets held in memory: uint8 images (N, C, H, W) and int64 labels, train and test splits.
+
+Training reads batches straight out of these tensors by a random permutation (see train.py), so
+there is no per-sample Python work and no DataLoader. Loaders:
+- ``fashion-mnist``: the idx ``*-ubyte.gz`` files (Debian package ``dataset-fashion-mnist``);
+- ``cifar10``: the python-pickle directory ``cifar-10-batches-py`` (data_batch_1..5, test_batch);
+- ``imagefolder``: ``DIR/train/CLASS/*.png`` and ``DIR/test/CLASS/*`` (``val/`` also accepted), via PIL;
+- ``synthetic``: seeded class-dependent patterns plus noise, for tests (learnable, so error < 90%).
+A missing or corrupt file raises a one-line UsageError naming the file and how to get it.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import UsageError
+
+if TYPE_CHECKING:
+    import torch
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_ENV = "DESIGNSPACE_FASHION_MNIST"
+CIFAR10_ENV = "DESIGNSPACE_CIFAR10"
+FASHION_MNIST_HINT = ("install it with `sudo apt-get install dataset-fashion-mnist`, or point --data-dir / "
+                      f"${FASHION_MNIST_ENV} at a directory holding the *-ubyte.gz files")
+CIFAR10_HINT = ("download https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz, extract it and point "
+                f"--data-dir / ${CIFAR10_ENV} at the cifar-10-batches-py directory")
+
+# Per-channel statistics of the training sets (0..1 scale), used to normalise inside the trainer.
+FASHION_MNIST_STATS = ((0.2860,), (0.3530,))
+CIFAR10_STATS = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
+# The regime each dataset is trained in (designspace.regimes).
+DATASET_REGIME = {"fashion-mnist": "fashion-mnist", "cifar10": "cifar", "synthetic": "fashion-mnist",
+                  "imagefolder": "cifar"}
+DATASETS = tuple(DATASET_REGIME)
+
+
+@dataclass
+class Dataset:
+    """Train and test splits as uint8 (N, C, H, W) and int64 (N,) torch tensors."""
+
+    name: str
+    train_x: "torch.Tensor"
+    train_y: "torch.Tensor"
+    test_x: "torch.Tensor"
+    test_y: "torch.Tensor"
+    mean: tuple
+    std: tuple
+    num_classes: int = 10
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image."""
+        return tuple(self.train_x.shape[1:])
+
+    def subset(self, train_size: int | None = None, test_size: int | None = None, seed: int = 0) -> "Dataset":
+        """A fixed random subset of each split (the same for every trial: seed is the data seed)."""
+        import torch
+
+        def take(x, y, n, salt):
+            if n is None or n >= len(x):
+                return x, y
+            g = torch.Generator().manual_seed(seed * 1000 + salt)
+            idx = torch.randperm(len(x), generator=g)[:n].sort().values
+            return x[idx].contiguous(), y[idx].contiguous()
+
+        train_x, train_y = take(self.train_x, self.train_y, train_size, 1)
+        test_x, test_y = take(self.test_x, self.test_y, test_size, 2)
+        return Dataset(self.name, train_x, train_y, test_x, test_y, self.mean, self.std, self.num_classes)
+
+    def __reduce__(self):
+        # Pickle as numpy arrays: Ray stores numpy buffers once in shared memory and hands every
+        # task a zero-copy view, where torch tensors would be copied into each worker.
+        arrays = tuple(t.numpy() for t in (self.train_x, self.train_y, self.test_x, self.test_y))
+        return _dataset_from_arrays, (self.name, arrays, self.mean, self.std, self.num_classes)
+
+    def __repr__(self):
+        return (f"Dataset({self.name!r}, train={tuple(self.train_x.shape)}, test={tuple(self.test_x.shape)}, "
+                f"classes={self.num_classes})")
+
+
+def _dataset_from_arrays(name, arrays, mean, std, num_classes) -> Dataset:
+    import torch
+
+    with warnings.catch_warnings():  # views of Ray's read-only shared memory; the trainer never writes them
+        warnings.simplefilter("ignore", UserWarning)
+        tensors = [torch.from_numpy(a) for a in arrays]
+    return Dataset(name, *tensors, mean, std, num_classes)
+
+
+def _make(name, train_x, train_y, test_x, test_y, mean, std, num_classes=10) -> Dataset:
+    import torch
+
+    def tensor(a, dtype):  # owned, writable, contiguous (np.frombuffer views are read-only)
+        return torch.from_numpy(np.require(a, dtype, ["C_CONTIGUOUS", "WRITEABLE", "OWNDATA"]))
+
+    return Dataset(name, tensor(train_x, np.uint8), tensor(train_y, np.int64), tensor(test_x, np.uint8),
+                   tensor(test_y, np.int64), mean, std, num_classes)
+
+
+def load_dataset(name: str, data_dir: str | None = None, **options) -> Dataset:
+    """The dataset called `name` (fashion-mnist | cifar10 | imagefolder | synthetic) in memory."""
+    key = str(name).lower().replace("_", "-")
+    key = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10",
+           "cifar": "cifar10"}.get(key, key)
+    if key == "fashion-mnist":
+        _no_options(key, options)
+        return load_fashion_mnist(data_dir)
+    if key == "cifar10":
+        _no_options(key, options)
+        return load_cifar10(data_dir)
+    if key == "imagefolder":
+        return load_imagefolder(data_dir, **options)
+    if key == "synthetic":
+        return synthetic(**options)
+    raise UsageError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
+
+
+def _no_options(name, options):
+    if options:
+        raise UsageError(f"dataset {name} takes no option {sorted(options)[0]!r}")
+
+
+# --- Fashion-MNIST (idx format, gzip) ---
+def read_idx(path: str, hint: str = FASHION_MNIST_HINT) -> np.ndarray:
+    """One idx file (``.gz`` or plain): magic 0x0000 08 NDIM (ubyte), big-endian int32 dims, data."""
+    try:
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise UsageError(f"dataset file {path} not found; {hint}") from None
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise UsageError(f"dataset file {path} is corrupt ({exc}); {hint}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or not 1 <= raw[3] <= 4:
+        raise UsageError(f"dataset file {path} is corrupt (not an unsigned-byte idx file); {hint}")
+    ndim = raw[3]
+    dims = tuple(int(d) for d in np.frombuffer(raw, ">i4", count=ndim, offset=4))
+    start = 4 + 4 * ndim
+    if len(raw) - start != int(np.prod(dims)):
+        raise UsageError(f"dataset file {path} is corrupt (dims {dims} need {int(np.prod(dims))} bytes, "
+                         f"found {len(raw) - start}); {hint}")
+    return np.frombuffer(raw, np.uint8, offset=start).reshape(dims)
+
+
+def _find(directory: str, filename: str) -> str:
+    """`filename` in `directory`, also accepting the uncompressed name (without .gz)."""
+    path = os.path.join(directory, filename)
+    plain = path.removesuffix(".gz")
+    return plain if not os.path.exists(path) and os.path.exists(plain) else path
+
+
+def load_fashion_mnist(data_dir: str | None = None) -> Dataset:
+    directory = data_dir or os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DIR
+    split = {}
+    for part, prefix in (("train", "train"), ("test", "t10k")):
+        x = read_idx(_find(directory, f"{prefix}-images-idx3-ubyte.gz"))
+        y = read_idx(_find(directory, f"{prefix}-labels-idx1-ubyte.gz"))
+        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+            raise UsageError(f"Fashion-MNIST {part} files in {directory} do not match (images {x.shape}, "
+                             f"labels {y.shape}); {FASHION_MNIST_HINT}")
+        if y.size and y.max() > 9:
+            raise UsageError(f"Fashion-MNIST {part} labels in {directory} are corrupt (label {y.max()} > 9)")
+        split[part] = (x[:, None], y)
+    return _make("fashion-mnist", *split["train"], *split["test"], *FASHION_MNIST_STATS)
+
+
+# --- CIFAR-10 (python pickle batches) ---
+def _read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with open(path, "rb") as fh:
+            batch = pickle.load(fh, encoding="bytes")
+    except FileNotFoundError:
+        raise UsageError(f"dataset file {path} not found; {CIFAR10_HINT}") from None
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError) as exc:
+        raise UsageError(f"dataset file {path} is corrupt ({type(exc).__name__}); {CIFAR10_HINT}") from None
+    try:
+        data = np.asarray(batch[b"data"], np.uint8)
+        labels = np.asarray(batch[b"labels"], np.int64)
+        images = data.reshape(len(data), 3, 32, 32)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"dataset file {path} is corrupt (not a CIFAR-10 batch: {exc}); {CIFAR10_HINT}") from None
+    if len(images) != len(labels) or (labels.size and not 0 <= labels.min() <= labels.max() <= 9):
+        raise UsageError(f"dataset file {path} is corrupt (labels do not match images); {CIFAR10_HINT}")
+    return images, labels
+
+
+def load_cifar10(data_dir: str | None = None) -> Dataset:
+    directory = data_dir or os.environ.get(CIFAR10_ENV) or os.path.join("data", "cifar-10-batches-py")
+    if not os.path.isdir(directory):
+        raise UsageError(f"CIFAR-10 directory {directory} not found; {CIFAR10_HINT}")
+    parts = [_read_cifar_batch(os.path.join(directory, f"data_batch_{i}")) for i in range(1, 6)]
+    test_x, test_y = _read_cifar_batch(os.path.join(directory, "test_batch"))
+    train_x = np.concatenate([p[0] for p in parts])
+    train_y = np.concatenate([p[1] for p in parts])
+    return _make("cifar10", train_x, train_y, test_x, test_y, *CIFAR10_STATS)
+
+
+# --- image folders (optional, needs PIL) ---
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+def load_imagefolder(data_dir: str | None, image_size: int = 32, channels: int = 3) -> Dataset:
+    """DIR/train/CLASS/IMAGE and DIR/test/CLASS/IMAGE (or val/), resized to image_size squared."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise UsageError("the imagefolder dataset needs Pillow: pip install pillow") from None
+    if not data_dir or not os.path.isdir(data_dir):
+        raise UsageError(f"imagefolder needs --data-dir DIR with train/ and test/ class folders; got {data_dir!r}")
+    test_name = "test" if os.path.isdir(os.path.join(data_dir, "test")) else "val"
+    classes = sorted(d.name for d in os.scandir(os.path.join(data_dir, "train")) if d.is_dir()) \
+        if os.path.isdir(os.path.join(data_dir, "train")) else []
+    if not classes or not os.path.isdir(os.path.join(data_dir, test_name)):
+        raise UsageError(f"imagefolder {data_dir} needs train/CLASS/ and test/CLASS/ (or val/) folders")
+    mode = {1: "L", 3: "RGB"}[channels]
+
+    def read(split):
+        xs, ys = [], []
+        for label, cls in enumerate(classes):
+            folder = os.path.join(data_dir, split, cls)
+            for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+                if not entry.lower().endswith(IMAGE_EXTS):
+                    continue
+                path = os.path.join(folder, entry)
+                try:
+                    with Image.open(path) as im:
+                        im = im.convert(mode).resize((image_size, image_size))
+                        xs.append(np.asarray(im, np.uint8).reshape(image_size, image_size, channels))
+                except OSError as exc:
+                    raise UsageError(f"image {path} is unreadable ({exc})") from None
+                ys.append(label)
+        if not xs:
+            raise UsageError(f"imagefolder {data_dir}/{split} holds no images")
+        return np.stack(xs).transpose(0, 3, 1, 2), np.asarray(ys)
+
+    train_x, train_y = read("train")
+    test_x, test_y = read(test_name)
+    mean = tuple(float(m) for m in train_x.mean(axis=(0, 2, 3)) / 255)
+    std = tuple(float(s) or 1.0 for s in train_x.std(axis=(0, 2, 3)) / 255)
+    return _make("imagefolder", train_x, train_y, test_x, test_y, mean, std, num_classes=len(classes))
+
+
+# --- synthetic ---
+def synthetic(train_size: int = 512, test_size: int = 256, image_size: int = 28, channels: int = 1,
+              num_classes: int = 10, seed: int = 0, noise: float = 0.35) -> Dataset:
+    """Seeded class-dependent images: a smooth template per class plus pixel noise."""
+    for key, value in (("train_size", train_size), ("test_size", test_size), ("image_size", image_size),
+                       ("channels", channels), ("num_classes", num_classes)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise UsageError(f"synthetic dataset option {key} must be a positive integer, got {value!r}")
+    rng = np.random.default_rng(seed)
+    coarse = rng.random((num_classes, channels, 4, 4))
+    reps = -(-image_size // 4)
+    templates = np.kron(coarse, np.ones((reps, reps)))[..., :image_size, :image_size]
+
+    def split(n):
+        y = rng.integers(0, num_classes, n)
+        x = templates[y] + noise * rng.standard_normal((n, channels, image_size, image_size))
+        return np.clip(x * 255, 0, 255).astype(np.uint8), y
+
+    (train_x, train_y), (test_x, test_y) = split(train_size), split(test_size)
+    stats = ((0.5,) * channels, (0.3,) * channels)
+    return _make("synthetic", train_x, train_y, test_x, test_y, *stats, num_classes=num_classes)

@@ -1,0 +1,309 @@
+"""CondenseNetV2 (seed 004): a macro family of dense networks with learned group convolutions (LGC)
+and sparse feature reactivation (SFR), its closed-form complexity and its design spaces.
+
+Option ``ModelSpec.family["condensenetv2"]`` (the spec's `stages` stay empty):
+
+    blocks: [n_1, ...]     dense layers per block          growth: [k_1, ...]  growth per block
+    groups: G (= G1 = G3)  condense: C1 (LGC factor)        sfr: S (0: no SFR = CondenseNet)
+    sfr_groups: G_t (default G)     bottleneck: b (default 4)     stem: 2 k_0 (default 2 * growth[0])
+    fc: fc_ch (default 0: no fc layer)    se_from / hswish_from: first 0-based block with SE /
+    h-swish (defaults 3 / 2, the ImageNet configs)    head_se: reduction of the head SE (default 16; 0 none)
+
+Complexity (pycls: conv/linear MACs + linear bias; BN params 2C), per layer at h x h with C inputs:
+    deploy: MACs h^2 [C bk/C1 + 9 bk k/G3 + k C/S] + [SE 2k^2];
+            params 2 G1 C/C1 + C bk/C1 + 2bk + 9 bk k/G3 + 2k + k C/S + [SE 2k^2]
+    train (masked dense convs): LGC C bk h^2 MACs, C bk + 2C params; SFR k C h^2 MACs, k C + 2k params.
+Network: stem 9 c 2k_0 h_0^2 (no BN) + blocks (h halves at each 2x2 avg-pool transition) + head
+(BN 2C, SE 2 C (C/16), fc C fc + fc, classifier). Flops band and EDF normalisation use deploy.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from ..errors import UsageError
+from ..spec import FrozenDict, ModelSpec
+from . import register_family
+
+KEY = "condensenetv2"
+INT_KEYS = ("groups", "condense", "sfr", "sfr_groups", "bottleneck", "stem", "fc", "se_from", "hswish_from", "head_se")
+LIST_KEYS = ("blocks", "growth")
+
+# The README's ImageNet models (jianghaojun/CondenseNetV2 model/condensenetv2.py cdnv2_a/b/c).
+CDNV2 = {
+    "A": dict(blocks=[1, 1, 4, 6, 8], growth=[8, 8, 16, 32, 64], groups=8, condense=8, sfr=8, fc=828),
+    "B": dict(blocks=[2, 4, 6, 8, 6], growth=[6, 12, 24, 48, 96], groups=6, condense=6, sfr=6, fc=1024),
+    "C": dict(blocks=[4, 6, 8, 10, 8], growth=[8, 16, 32, 64, 128], groups=8, condense=8, sfr=8, fc=1024),
+}
+
+
+def condensenet_spec(space: str = "", **options) -> ModelSpec:
+    """A CondenseNetV2 ModelSpec from options (validated)."""
+    spec = ModelSpec(stages=(), family={KEY: options}, meta={"space": space} if space else {})
+    parse_options(spec)
+    return spec
+
+
+def cdnv2(name: str) -> ModelSpec:
+    """CondenseNetV2-A, -B or -C (ImageNet configs: SE from block 3, h-swish from block 2, b = 4)."""
+    return condensenet_spec(f"CDNV2-{name}", **CDNV2[name])
+
+
+def parse_options(spec: ModelSpec):
+    """The resolved CondenseConfig of a spec; one-line UsageError for anything malformed."""
+    from ..models.condensenet import CondenseConfig
+
+    opt = spec.family.get(KEY)
+    if not isinstance(opt, Mapping):
+        raise UsageError(f"{KEY} option must be a mapping, got {opt!r}")
+    unknown = set(opt) - set(INT_KEYS) - set(LIST_KEYS)
+    if unknown:
+        raise UsageError(f"unknown {KEY} option(s) {', '.join(sorted(unknown))}; valid: "
+                         f"{', '.join(LIST_KEYS + INT_KEYS)}")
+    if spec.stages and any(st.depth for st in spec.stages):
+        raise UsageError(f"{KEY} is a macro family: its spec has no AnyNet stages")
+    lists = {}
+    for key in LIST_KEYS:
+        value = opt.get(key)
+        if not isinstance(value, (list, tuple)) or not value or not all(_is_int(v) and v > 0 for v in value):
+            raise UsageError(f"{KEY}.{key} must be a non-empty list of positive integers, got {value!r}")
+        lists[key] = tuple(int(v) for v in value)
+    if len(lists["blocks"]) != len(lists["growth"]):
+        raise UsageError(f"{KEY}: blocks and growth need the same length, got {len(lists['blocks'])} and "
+                         f"{len(lists['growth'])}")
+    defaults = {"groups": None, "condense": None, "sfr": 0, "sfr_groups": None, "bottleneck": 4,
+                "stem": 2 * lists["growth"][0], "fc": 0, "se_from": 3, "hswish_from": 2, "head_se": 16}
+    ints = {}
+    for key in INT_KEYS:
+        value = opt.get(key, defaults[key])
+        if value is None and key == "sfr_groups":
+            value = ints["groups"]
+        if value is None or not _is_int(value) or value < 0:
+            raise UsageError(f"{KEY}.{key} must be a non-negative integer, got {value!r}")
+        ints[key] = int(value)
+    for key in ("groups", "condense", "bottleneck", "stem", "sfr_groups"):
+        if ints[key] < 1:
+            raise UsageError(f"{KEY}.{key} must be positive, got {ints[key]}")
+    if ints["sfr"] == 1:
+        raise UsageError(f"{KEY}.sfr must be 0 (no SFR) or a factor >= 2, got 1")
+    cfg = CondenseConfig(**lists, **ints)
+    cfg.validate()
+    if ints["head_se"] and cfg.final_width // ints["head_se"] < 1:
+        raise UsageError(f"{KEY}.head_se={ints['head_se']} leaves no width for C={cfg.final_width}")
+    return cfg
+
+
+def _is_int(v) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and int(v) == v
+
+
+# --- vectorized closed form ------------------------------------------------------------------------
+def _columns(cfgs):
+    """Padded (N, B) arrays of the per-block options and (N,) arrays of the scalar ones."""
+    n, b = len(cfgs), max(len(c.blocks) for c in cfgs)
+    cols = {"blocks": np.zeros((n, b), np.int64), "growth": np.ones((n, b), np.int64)}
+    for i, c in enumerate(cfgs):
+        cols["blocks"][i, :len(c.blocks)] = c.blocks
+        cols["growth"][i, :len(c.growth)] = c.growth
+        cols.setdefault("nblocks", np.zeros(n, np.int64))[i] = len(c.blocks)
+    for key in ("groups", "condense", "sfr", "sfr_groups", "bottleneck", "stem", "fc", "se_from", "hswish_from",
+                "head_se"):
+        cols[key] = np.array([getattr(c, key) for c in cfgs], np.int64)
+    return cols
+
+
+def condensenet_complexity_arrays(cfgs, regime) -> dict:
+    """{"flops", "params", "acts", "cx_train_flops", "cx_train_params", "cx_train_acts"} int64 (N,)."""
+    col = _columns(cfgs)
+    n = len(cfgs)
+    g, c1, s, gt, bott = col["groups"], col["condense"], col["sfr"], col["sfr_groups"], col["bottleneck"]
+    has_sfr = s > 0
+    s_safe = np.where(has_sfr, s, 1)
+    h = np.full(n, (regime.im_size - 1) // regime.stem_stride + 1, np.int64)
+    stem = col["stem"]
+    dep = [9 * regime.channels * stem * h * h, 9 * regime.channels * stem, stem * h * h]
+    train = [v.copy() for v in dep]
+    c = stem.copy()
+    max_layers = int(col["blocks"].max())
+    l_idx = np.arange(max_layers)[None, :]
+    for b in range(col["blocks"].shape[1]):
+        nb, k = col["blocks"][:, b:b + 1], col["growth"][:, b:b + 1]
+        live = l_idx < nb  # (N, L)
+        cin = c[:, None] + l_idx * k
+        hw = (h * h)[:, None]
+        bk = bott[:, None] * k
+        se = (b >= col["se_from"])[:, None]
+        sfr = has_sfr[:, None]
+        conv3 = [9 * bk * k // g[:, None] * hw, 9 * bk * k // g[:, None] + 2 * bk, k * hw]
+        se_cx = [np.where(se, 2 * k * k, 0), np.where(se, 2 * k * k, 0), np.where(se, 2 * k, 0)]
+        lgc_dep = [cin * bk // c1[:, None] * hw, cin * bk // c1[:, None] + 2 * g[:, None] * cin // c1[:, None],
+                   bk * hw]
+        lgc_train = [cin * bk * hw, cin * bk + 2 * cin, bk * hw]
+        rows = gt[:, None] * cin // s_safe[:, None]
+        sfr_dep = [np.where(sfr, k * cin // s_safe[:, None] * hw, 0), np.where(sfr, k * cin // s_safe[:, None] + 2 * k, 0),
+                   np.where(sfr, rows * hw, 0)]
+        sfr_train = [np.where(sfr, k * cin * hw, 0), np.where(sfr, k * cin + 2 * k, 0), np.where(sfr, cin * hw, 0)]
+        for tot, parts in ((dep, (lgc_dep, conv3, se_cx, sfr_dep)), (train, (lgc_train, conv3, se_cx, sfr_train))):
+            for m in range(3):
+                tot[m] = tot[m] + np.where(live, sum(p[m] for p in parts), 0).sum(1)
+        active = b < col["nblocks"]
+        c = np.where(active, c + col["blocks"][:, b] * col["growth"][:, b], c)
+        last = b == col["nblocks"] - 1
+        h = np.where(active & ~last, h // 2, h)
+    # head: BN, [SE], [fc + h-swish], classifier
+    r = np.maximum(col["head_se"], 1)
+    has_se = col["head_se"] > 0
+    fc, nc = col["fc"], regime.num_classes
+    feat = np.where(fc > 0, fc, c)
+    head = [np.where(has_se, 2 * c * (c // r), 0) + np.where(fc > 0, c * fc + fc, 0) + feat * nc + nc,
+            2 * c + np.where(has_se, 2 * c * (c // r), 0) + np.where(fc > 0, c * fc + fc, 0) + feat * nc + nc,
+            np.where(has_se, c // r + c, 0) + np.where(fc > 0, fc, 0) + nc]
+    out = {}
+    for m, name in enumerate(("flops", "params", "acts")):
+        out[name] = dep[m] + head[m]
+        out[f"cx_train_{name}"] = train[m] + head[m]
+    return out
+
+
+def condensenet_complexity(specs: Sequence[ModelSpec], regime) -> dict:
+    return condensenet_complexity_arrays([parse_options(s) for s in specs], regime)
+
+
+def build_condensenet(spec: ModelSpec, regime):
+    """The training form (masked LGC / SFR)."""
+    from ..models.condensenet import CondenseNetV2
+
+    return CondenseNetV2(parse_options(spec), regime.channels, regime.num_classes, regime.stem_stride)
+
+
+def build_converted(spec: ModelSpec, regime):
+    """The converted (deploy) architecture with placeholder weights; load a converted state_dict into it."""
+    from ..models.condensenet import converted_skeleton
+    from ..regimes import get_regime
+
+    return converted_skeleton(build_condensenet(spec, get_regime(regime)))
+
+
+def convert_model(model):
+    """In place: masked LGC / SFR -> index-select + group conv + shuffle / index layer."""
+    from ..models.condensenet import convert
+
+    return convert(model)
+
+
+register_family(KEY, condensenet_complexity, build_condensenet, kind="macro")
+
+
+# --- design spaces ---------------------------------------------------------------------------------
+def _make_space(with_sfr: bool):
+    from ..spaces.base import DesignSpace, Draw, _fmt
+    from ..regimes import get_regime
+
+    class CondenseNetSpace(DesignSpace):
+        """Dense networks, §5.2 ranges: G in {2, 4, 8}, C1 = S in {2, 4, 8}, k in {8, 16, 32} (growth
+        doubling per block, as in CDNV2-A/B/C), b = 4, layers per block in [1, 16]. Small-image
+        regimes: 3 blocks, h-swish from block 2, SE in block 3; ImageNet: 5 blocks, h-swish from
+        block 3, SE from block 4 (the README configs). Stem 2k. The band uses the deploy flops."""
+
+        name = "CondenseNetV2" if with_sfr else "CondenseNet"
+        description = ("CondenseNetV2: dense blocks with learned group convs + sparse feature reactivation"
+                       if with_sfr else "CondenseNet: dense blocks with learned group convs (no SFR)")
+        group_choices = (2, 4, 8)
+        factor_choices = (2, 4, 8)
+        growth_choices = (8, 16, 32)
+        layer_range = (1, 16)
+        _nblocks = 3  # set per regime by sample_arrays (3 for small images, 5 for ImageNet)
+
+        @property
+        def free_params(self):
+            out = [("n1..nB", f"layers per block, uniform integers in [{self.layer_range[0]}, {self.layer_range[1]}]"),
+                   ("k", "growth of block 1, one of 8,16,32 (doubles per block)"),
+                   ("G", "group count of LGC and 3x3, one of 2,4,8"),
+                   ("C1", "LGC condense factor, one of 2,4,8")]
+            if with_sfr:
+                out.append(("S", "SFR factor (= C1, as in the README configs)"))
+            return out
+
+        def _blocks(self, regime):
+            return 3 if get_regime(regime).im_size < 64 else 5
+
+        def draw(self, rng, m):  # regime-dependent block count: set by sample_arrays
+            nb = self._nblocks
+            layers = rng.integers(self.layer_range[0], self.layer_range[1] + 1, (m, nb))
+            k = np.asarray(self.growth_choices)[rng.integers(0, 3, m)]
+            g = np.asarray(self.group_choices)[rng.integers(0, 3, m)]
+            f = np.asarray(self.factor_choices)[rng.integers(0, 3, m)]
+            return Draw(widths=k[:, None] * 2 ** np.arange(nb)[None, :], depths=layers,
+                        bottleneck_ratios=np.full((m, nb), 4.0), group_widths=np.broadcast_to(g[:, None], (m, nb)),
+                        meta={"condense": f})
+
+        def _options(self, dr, i):
+            nb = dr.widths.shape[1]
+            f = int(dr.meta["condense"][i])
+            opt = dict(blocks=[int(v) for v in dr.depths[i]], growth=[int(v) for v in dr.widths[i]],
+                       groups=int(dr.group_widths[i, 0]), condense=f, sfr=f if with_sfr else 0,
+                       bottleneck=4, stem=2 * int(dr.widths[i, 0]), fc=0,
+                       hswish_from=1 if nb == 3 else 2, se_from=2 if nb == 3 else 3, head_se=16)
+            return opt
+
+        def specs_from(self, dr):
+            return [condensenet_spec(self.name, **self._options(dr, i)) for i in range(len(dr))]
+
+        def sample_arrays(self, n, seed=0, flops=None, regime="imagenet"):
+            """Like DesignSpace.sample_arrays, with this family's closed form as the measure."""
+            from ..spaces.base import parse_flops
+
+            rg = get_regime(regime)
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+                raise UsageError(f"number of models must be a positive integer, got {n!r}")
+            lo, hi = parse_flops(flops) if isinstance(flops, str) else (flops or rg.default_flops)
+            self._nblocks = self._blocks(rg)
+            rng = np.random.default_rng(seed)
+            kept, kept_cx, seen, have, drawn = [], [], set(), 0, 0
+            f_min, f_max = np.inf, -np.inf
+            while have < n and drawn < 400_000:
+                dr = self.draw(rng, 2048)
+                drawn += 2048
+                cfgs = [parse_options(s) for s in self.specs_from(dr)]
+                cx = condensenet_complexity_arrays(cfgs, rg)
+                f = cx["flops"]
+                f_min, f_max = min(f_min, f.min()), max(f_max, f.max())
+                fresh = []
+                for i in np.flatnonzero((f >= lo) & (f <= hi)):
+                    key = (tuple(dr.depths[i]), int(dr.widths[i, 0]), int(dr.group_widths[i, 0]),
+                           int(dr.meta["condense"][i]))
+                    if key not in seen and have + len(fresh) < n:
+                        seen.add(key)
+                        fresh.append(i)
+                if fresh:
+                    idx = np.asarray(fresh)
+                    kept.append(dr.take(idx))
+                    kept_cx.append({k: v[idx] for k, v in cx.items()})
+                    have += len(idx)
+            if have < n:
+                raise UsageError(f"{self.name}: only {have} of {n} models fall in the band {_fmt(lo)}:{_fmt(hi)} "
+                                 f"({rg.name}) after {drawn} draws; flops reachable: {_fmt(f_min)}..{_fmt(f_max)}")
+            dr = Draw(*(np.concatenate([getattr(k, a) for k in kept]) for a in
+                        ("widths", "depths", "bottleneck_ratios", "group_widths")),
+                      meta={"condense": np.concatenate([k.meta["condense"] for k in kept])})
+            return dr, {k: np.concatenate([c[k] for c in kept_cx]) for k in kept_cx[0]}
+
+    return CondenseNetSpace
+
+
+def _register_spaces():
+    from ..spaces import register_space
+
+    register_space("CondenseNetV2", _make_space(True))
+    register_space("CondenseNet", _make_space(False))
+
+
+_register_spaces()
+
+
+def with_options(spec: ModelSpec, **changes) -> ModelSpec:
+    """`spec` with some CondenseNetV2 options replaced (e.g. sfr=0 for the CondenseNet twin)."""
+    opt = {**spec.family[KEY].thaw(), **changes}
+    return dataclasses.replace(spec, family=FrozenDict({KEY: opt}))

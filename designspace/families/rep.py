@@ -1,0 +1,453 @@
+"""Re-parameterized convolutions ("rep"): a wrapper family.
+
+Option (per stage in ``StageSpec.family["rep"]``, or for every stage in ``ModelSpec.family["rep"]``;
+a stage's own option wins):
+
+    rep: {branches: [b, ...] subset of {0, 1, 2, 4, 5, 6}, internal_mult: 1 | 2}
+
+Every k > 1 conv that is followed by its BN (the CB unit of every family) in those stages becomes a
+DiverseBranchBlock with the kxk branch 3 plus `branches` (see designspace/models/dbb.py for the
+indices; {0, 6} is RepVGG, {0, 1, 2} the original DBB; as in the original DBB, branch 1's 1x1 is
+identity-based, W + I with W = 0 at init, when D = c_in). The deploy network is the base network
+(the fused bias is held by the BN that follows), so the deploy complexity is that of the spec
+without "rep"; the training graph is reported as cx_train_flops / cx_train_params / cx_train_acts.
+
+Closed forms (pycls conventions, per replaced conv + BN with input h x h, output h' x h', groups g,
+D = internal_mult * c_in; each branch includes its BNs):
+    3 kxk:       k^2 c_in c_out / g h'^2 MACs,            k^2 c_in c_out / g + 2 c_out params
+    0 1x1:       c_in c_out / g h'^2,                     c_in c_out / g + 2 c_out
+    1 1x1->kxk:  c_in D / g h^2 + k^2 D c_out / g h'^2,   c_in D / g + 2D + k^2 D c_out / g + 2 c_out
+    2 1x1->avg:  c_in c_out / g h^2 (0 if no 1x1),        c_in c_out / g + 4 c_out (2 c_out if no 1x1)
+    4, 5:        k c_in c_out / g h'^2 each,              k c_in c_out / g + 2 c_out each
+    6 id-BN:     0,                                       2 c_in
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from ..errors import UsageError
+from ..spec import FrozenDict, ModelSpec
+from . import register_family
+
+KEY = "rep"
+OPTIONAL_BRANCHES = (0, 1, 2, 4, 5, 6)
+DEFAULT_BRANCHES = (0, 1, 2)  # the original DBB
+
+
+# --- options ---------------------------------------------------------------------------------------
+def parse_rep_option(option, where: str = "rep") -> tuple[tuple[int, ...], int]:
+    """(branches without 3, internal_mult) from a rep option; UsageError naming the bad field."""
+    if not isinstance(option, Mapping):
+        raise UsageError(f"{where} must be a mapping like {{branches: [0, 1, 2], internal_mult: 1}}, got {option!r}")
+    unknown = set(option) - {"branches", "internal_mult"}
+    if unknown:
+        raise UsageError(f"unknown {where} option(s) {', '.join(sorted(unknown))}; valid: branches, internal_mult")
+    branches = option.get("branches", DEFAULT_BRANCHES)
+    if isinstance(branches, (str, bytes)) or not isinstance(branches, Sequence):
+        raise UsageError(f"{where}.branches must be a list of branch indices 0-6, got {branches!r}")
+    out = set()
+    for b in branches:
+        if isinstance(b, bool) or not isinstance(b, (int, float)) or int(b) != b or not 0 <= b <= 6:
+            raise UsageError(f"{where}.branches has {b!r}; branch indices are 0-6 (3, the kxk conv, is always on)")
+        out.add(int(b))
+    mult = option.get("internal_mult", 1)
+    if mult not in (1, 2) or isinstance(mult, bool):
+        raise UsageError(f"{where}.internal_mult must be 1 or 2, got {mult!r}")
+    return tuple(sorted(out - {3})), int(mult)
+
+
+def stage_rep_options(spec: ModelSpec) -> list:
+    """Per stage: (branches, internal_mult) or None where the stage is not re-parameterized."""
+    model_opt = spec.family.get(KEY)
+    out = []
+    for j, st in enumerate(spec.stages):
+        opt = st.family.get(KEY, model_opt)
+        out.append(None if opt is None else parse_rep_option(opt, f"stage {j + 1} rep"))
+    return out
+
+
+def strip_rep(spec: ModelSpec) -> ModelSpec:
+    """The spec without any "rep" option: the deploy (base) network."""
+    stages = tuple(dataclasses.replace(st, family=FrozenDict({k: v for k, v in st.family.items() if k != KEY}))
+                   for st in spec.stages)
+    return dataclasses.replace(spec, stages=stages, family=FrozenDict({k: v for k, v in spec.family.items() if k != KEY}))
+
+
+def with_rep(spec: ModelSpec, branches, internal_mult: int = 1) -> ModelSpec:
+    """`spec` with one model-level rep option (every stage)."""
+    option = {"branches": sorted(set(int(b) for b in branches) - {3}), "internal_mult": int(internal_mult)}
+    parse_rep_option(option)
+    return dataclasses.replace(spec, family=FrozenDict({**spec.family.thaw(), KEY: option}))
+
+
+# --- closed forms ----------------------------------------------------------------------------------
+def rep_conv_cx(c_in, c_out, k, h_in, stride, groups, branches, internal_mult=1, origin_bias=False):
+    """Training-graph (flops, params, acts) of one DBB replacing a conv + BN; numpy-broadcasting.
+
+    `branches` is a (..., 7) boolean array or a set of indices (3 is always counted); branches not
+    allowed by the shape are dropped as DiverseBranchBlock drops them."""
+    c_in, c_out, k, h_in, stride, groups = (np.asarray(v, np.int64) for v in (c_in, c_out, k, h_in, stride, groups))
+    if not isinstance(branches, np.ndarray):
+        branches = np.array([i in set(branches) for i in range(7)])
+    on = [branches[..., i].astype(bool) for i in range(7)]
+    mult = np.asarray(internal_mult, np.int64)
+    h_out = (h_in - 1) // stride + 1
+    hw_in, hw_out = h_in * h_in, h_out * h_out
+    dense = c_in * c_out // groups
+    d = mult * c_in
+    on[6] = on[6] & (c_in == c_out) & (stride == 1)
+    avg_conv = ~((groups >= c_out) & (c_in == c_out))
+    bias = np.int64(1 if origin_bias else 0)
+    parts = {  # branch: (flops, params, acts)
+        3: (k * k * dense * hw_out + bias * c_out, k * k * dense + 2 * c_out + bias * c_out, c_out * hw_out),
+        0: (dense * hw_out, dense + 2 * c_out, c_out * hw_out),
+        1: (c_in * d // groups * hw_in + k * k * d * c_out // groups * hw_out,
+            c_in * d // groups + 2 * d + k * k * d * c_out // groups + 2 * c_out, d * hw_in + c_out * hw_out),
+        2: (np.where(avg_conv, dense * hw_in, 0), np.where(avg_conv, dense + 4 * c_out, 2 * c_out),
+            np.where(avg_conv, c_out * hw_in, 0)),
+        4: (k * dense * hw_out, k * dense + 2 * c_out, c_out * hw_out),
+        5: (k * dense * hw_out, k * dense + 2 * c_out, c_out * hw_out),
+        6: (np.zeros_like(c_in), 2 * c_in, np.zeros_like(c_in)),
+    }
+    total = [np.int64(0)] * 3
+    for i, vals in parts.items():
+        flag = np.ones_like(on[0]) if i == 3 else on[i]
+        total = [t + np.where(flag, v, 0) for t, v in zip(total, vals)]
+    return tuple(np.asarray(t, np.int64) for t in total)
+
+
+def base_conv_bn_cx(c_in, c_out, k, h_in, stride, groups):
+    """(flops, params, acts) of the conv + BN a DBB replaces (pycls)."""
+    h_out = (np.asarray(h_in) - 1) // np.asarray(stride) + 1
+    dense = np.asarray(c_in, np.int64) * c_out // groups
+    return k * k * dense * h_out * h_out, k * k * dense + 2 * np.asarray(c_out, np.int64), c_out * h_out * h_out
+
+
+def deploy_conv_cx(c_in, c_out, k, h_in, stride, groups):
+    """(flops, params) of the fused conv with bias, pycls convention (bias adds c_out flops)."""
+    h_out = (np.asarray(h_in) - 1) // np.asarray(stride) + 1
+    dense = np.asarray(c_in, np.int64) * c_out // groups
+    return k * k * dense * h_out * h_out + c_out, k * k * dense + c_out
+
+
+def _anynet_rep_delta(specs: Sequence[ModelSpec], regime) -> dict:
+    """cx_train - cx_deploy of plain AnyNet specs with rep options, vectorized over specs per stage."""
+    from ..complexity import BLOCK_CODE, SpecArrays
+
+    arr = SpecArrays.from_specs(specs)
+    n, s = arr.widths.shape
+    mask = np.zeros((n, s, 7), bool)
+    mult = np.ones((n, s), np.int64)
+    enabled = np.zeros((n, s), bool)
+    for i, spec in enumerate(specs):
+        for j, opt in enumerate(stage_rep_options(spec)):
+            if opt is not None:
+                enabled[i, j] = True
+                mask[i, j, list(opt[0])] = True
+                mult[i, j] = opt[1]
+    h = np.full(n, (regime.im_size - 1) // regime.stem_stride + 1, np.int64)
+    w_in = arr.stem_widths.copy()
+    delta = [np.zeros(n, np.int64) for _ in range(3)]
+    for j in range(s):
+        d, w, st = arr.depths[:, j], arr.widths[:, j], arr.strides[:, j]
+        blk, m, mj = arr.blocks[:, j], mask[:, j], mult[:, j]
+        h_out = (h - 1) // st + 1
+        one = np.ones(n, np.int64)
+        w_b = np.round(w * (1.0 / arr.bottleneck_ratios[:, j])).astype(np.int64)
+        groups = np.maximum(w_b // arr.group_widths[:, j], 1)
+
+        def conv_delta(c_in, c_out, hh, stride, g):
+            train = rep_conv_cx(c_in, c_out, 3, hh, stride, g, m, mj)
+            base = base_conv_bn_cx(c_in, c_out, 3, hh, stride, g)
+            return [t - b for t, b in zip(train, base)]
+
+        basic_first = [a + b for a, b in zip(conv_delta(w_in, w, h, st, one), conv_delta(w, w, h_out, one, one))]
+        basic_rest = [2 * a for a in conv_delta(w, w, h_out, one, one)]
+        bott_first = conv_delta(w_b, w_b, h, st, groups)
+        bott_rest = conv_delta(w_b, w_b, h_out, one, groups)
+        is_bott = blk == BLOCK_CODE["res_bottleneck"]
+        active = (d > 0) & enabled[:, j]
+        rest = np.maximum(d - 1, 0)
+        for t, bf, br, xf, xr in zip(delta, basic_first, basic_rest, bott_first, bott_rest):
+            stage = np.where(is_bott, xf + rest * xr, bf + rest * br)
+            t += np.where(active, stage, 0)
+        live = d > 0
+        h = np.where(live, h_out, h)
+        w_in = np.where(live, w, w_in)
+    return dict(zip(("flops", "params", "acts"), delta))
+
+
+def _measured_delta(specs: Sequence[ModelSpec], regime) -> dict:
+    """cx_train - cx_deploy by counting the built training graph (bases without a closed form here,
+    e.g. stage families of other seeds); exact, but builds each model once."""
+    from ..models import build
+    from ..models.counting import measure
+
+    out = {m: np.zeros(len(specs), np.int64) for m in ("flops", "params", "acts")}
+    shape = (regime.channels, regime.im_size, regime.im_size)
+    for i, spec in enumerate(specs):
+        train = measure(build_rep(spec, regime), shape)
+        base = measure(build(strip_rep(spec), regime), shape)
+        for m in out:
+            out[m][i] = train[m] - base[m]
+    return out
+
+
+def rep_complexity(specs: Sequence[ModelSpec], regime) -> dict:
+    """Deploy columns = the base network's; cx_train_* = deploy + what the branches add."""
+    from ..complexity import complexity
+    from . import family_key
+
+    for spec in specs:
+        stage_rep_options(spec)  # validate before any work
+    stripped = [strip_rep(s) for s in specs]
+    deploy = complexity(stripped, regime)
+    plain = np.array([family_key(s) == "" for s in stripped], bool)
+    delta = {m: np.zeros(len(specs), np.int64) for m in ("flops", "params", "acts")}
+    for sel, fn in ((plain, _anynet_rep_delta), (~plain, _measured_delta)):
+        idx = np.flatnonzero(sel)
+        if len(idx):
+            part = fn([specs[i] for i in idx], regime)
+            for m in delta:
+                delta[m][idx] = part[m]
+    out = dict(deploy)
+    for m in ("flops", "params", "acts"):
+        base_train = deploy.get(f"cx_train_{m}", deploy[m])
+        out[f"cx_train_{m}"] = base_train + delta[m]
+    return out
+
+
+# --- models ----------------------------------------------------------------------------------------
+def apply_rep(model, spec: ModelSpec):
+    """Replace, in the stages of `model` with a rep option, every [kxk conv, BN] pair of a Sequential
+    by [DBB, Identity] (in place). Returns the number of convs replaced."""
+    from torch import nn
+
+    from ..models.dbb import DiverseBranchBlock, init_branch_weights
+
+    if not hasattr(model, "stages"):
+        raise UsageError(f"rep: the {type(model).__name__} model has no stages to re-parameterize")
+    active = [j for j, st in enumerate(spec.stages) if st.depth > 0]
+    options = stage_rep_options(spec)
+    replaced = 0
+    for pos, j in enumerate(active):
+        if options[j] is None:
+            continue
+        branches, mult = options[j]
+        for seq in list(model.stages[pos].modules()):
+            if not isinstance(seq, nn.Sequential):
+                continue
+            names = list(seq._modules)
+            for a, b in zip(names, names[1:]):
+                conv, bn = seq._modules[a], seq._modules[b]
+                if (isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)
+                        and conv.kernel_size[0] == conv.kernel_size[1] > 1 and conv.bias is None):
+                    k = conv.kernel_size[0]
+                    dbb = DiverseBranchBlock(conv.in_channels, conv.out_channels, k, conv.stride[0], conv.padding[0],
+                                             conv.groups, branches, mult, identity_1x1=True)
+                    init_branch_weights(dbb)  # pycls init, identity-based 1x1 at W = 0; BN gamma 1 (DBB default)
+                    seq._modules[a], seq._modules[b] = dbb, nn.Identity()
+                    replaced += 1
+    return replaced
+
+
+def build_rep(spec: ModelSpec, regime):
+    """The training form: the base network with its kxk conv + BN pairs re-parameterized."""
+    from ..models import build
+
+    model = build(strip_rep(spec), regime)
+    apply_rep(model, spec)
+    return model
+
+
+register_family(KEY, rep_complexity, build_rep, kind="wrapper")
+
+
+# --- the space modifier ----------------------------------------------------------------------------
+def _subset_mask(codes: np.ndarray) -> list[list[int]]:
+    return [[b for bit, b in enumerate(OPTIONAL_BRANCHES) if c >> bit & 1] for c in codes]
+
+
+# Fixed branch sets for paired comparisons (same seed -> the same base models): "+rep_repvgg" etc.
+FIXED_SETS = {"repvgg": (0, 6), "dbb": (0, 1, 2), "full": (0, 1, 2, 4, 5, 6)}
+
+
+def _rep_space(base, fixed: str | None = None):
+    from ..spaces.base import DesignSpace
+
+    suffix = f"rep_{fixed}" if fixed else "rep"
+
+    class RepSpace(DesignSpace):
+        """`base` with a re-parameterization dimension: a branch subset of {0, 1, 2, 4, 5, 6}
+        (64 combinations; the kxk branch 3 is always on) and internal_mult in {1, 2}, shared by all
+        stages; or, for +rep_repvgg / +rep_dbb / +rep_full, that fixed set with internal_mult 1.
+        The deploy network (and so the flops band) is the base network's."""
+
+        name = f"{base.name}+{suffix}"
+        description = (f"{base.description} + re-parameterized kxk convs "
+                       + (f"(branches {list(FIXED_SETS[fixed])})" if fixed else "(DBB branch subset)"))
+
+        def __init__(self):
+            for attr in ("block", "se_ratio", "stem_width", "stride", "max_draws", "give_up_after"):
+                setattr(self, attr, getattr(base, attr))
+
+        @property
+        def free_params(self):
+            if fixed:
+                return list(base.free_params)
+            return list(base.free_params) + [
+                ("rep", "branch subset of {0,1,2,4,5,6} (uniform over 64), internal_mult in {1,2}")]
+
+        def draw(self, rng, m):
+            return self._with_rep_draws(base.draw(rng, m), rng)
+
+        @staticmethod
+        def _with_rep_draws(dr, rng):
+            if fixed:
+                code = sum(1 << OPTIONAL_BRANCHES.index(b) for b in FIXED_SETS[fixed])
+                dr.meta["rep_subset"] = np.full(len(dr), code, np.int64)
+                dr.meta["rep_internal_mult"] = np.ones(len(dr), np.int64)
+            else:
+                dr.meta["rep_subset"] = rng.integers(0, 64, len(dr))
+                dr.meta["rep_internal_mult"] = rng.integers(1, 3, len(dr))
+            return dr
+
+        def to_arrays(self, dr):
+            return base.to_arrays(dr)
+
+        def specs_from(self, dr):
+            meta = dict(dr.meta)
+            subsets, mults = meta.pop("rep_subset"), meta.pop("rep_internal_mult")
+            plain = type(dr)(dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths, meta)
+            out = []
+            for spec, branches, mult in zip(base.specs_from(plain), _subset_mask(subsets), mults):
+                spec = with_rep(spec, branches, int(mult))
+                out.append(dataclasses.replace(spec, meta=FrozenDict({**spec.meta.thaw(), "space": self.name})))
+            return out
+
+        def sample_arrays(self, n, seed=0, flops=None, regime="imagenet"):
+            """The base space's sample (its own sampler, band on the deploy flops), then one branch
+            set per model from a stream seeded by `seed`, then the training-graph columns."""
+            from ..regimes import get_regime
+
+            dr, cx = base.sample_arrays(n, seed, flops, regime)
+            dr = self._with_rep_draws(dr, np.random.default_rng([seed, 0x7E9]))
+            train = rep_complexity(self.specs_from(dr), get_regime(regime))
+            cx.update({k: v for k, v in train.items() if k.startswith("cx_train_")})
+            return dr, cx
+
+    return RepSpace()
+
+
+def _register_modifier():
+    from ..spaces import register_modifier
+
+    register_modifier(KEY, _rep_space)
+    for fixed in FIXED_SETS:
+        register_modifier(f"{KEY}_{fixed}", lambda base, fixed=fixed: _rep_space(base, fixed))
+
+
+_register_modifier()
+
+
+# --- deploy: trained checkpoint -> single-branch network -------------------------------------------
+# A checkpoint is ``torch.save({"spec": spec.to_dict(), "regime": regime_name, "state_dict": sd})``
+# where sd is the state_dict of ``designspace.models.build(spec, regime)``. `deploy_checkpoint`
+# writes the same layout for the deploy network plus "deployed": <form> and "max_abs_diff"; for the
+# rep family the saved spec is the base spec, so ``build(spec, regime).load_state_dict(sd)`` loads it.
+def deploy_model(model, spec: ModelSpec, regime, atol: float = 1e-4, batch: int = 4, seed: int = 0):
+    """Fuse (rep) or condense (condensenetv2) a trained `model` of `spec`, verify it and return
+    (deployed model, deploy spec, form, max |eval output difference|).
+
+    Verification: on a seeded random batch the eval-mode outputs agree within atol (scaled by the
+    output magnitude); for rep the deployed state_dict loads strictly into the base network."""
+    import torch
+
+    from ..models import build
+    from ..models.dbb import switch_to_deploy
+    from ..regimes import get_regime
+    from . import family_key
+
+    rg = get_regime(regime)
+    key = family_key(spec)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, rg.channels, rg.im_size, rg.im_size, generator=gen)
+    model.eval()
+    with torch.no_grad():
+        before = model(x)
+    if key == KEY:
+        deployed, deploy_spec, form = switch_to_deploy(model), strip_rep(spec), "rep-fused"
+        base = build(deploy_spec, rg)
+        want = {k: tuple(v.shape) for k, v in base.state_dict().items()}
+        have = {k: tuple(v.shape) for k, v in deployed.state_dict().items()}
+        if want != have:
+            bad = sorted(set(want.items()) ^ set(have.items()))[:3]
+            raise RuntimeError(f"deploy: fused network differs from the base network's shapes: {bad}")
+    elif key == "condensenetv2":
+        from .condensenet import convert_model
+
+        deployed, deploy_spec, form = convert_model(model), spec, "condensed"
+    else:
+        raise UsageError(f"deploy: spec {spec.id} has no training-only structure (family {key or 'anynet'!r}); "
+                         "nothing to fuse")
+    deployed.eval()
+    with torch.no_grad():
+        after = deployed(x)
+    diff = float((after - before).abs().max())
+    scale = max(1.0, float(before.abs().max()))
+    if after.shape != before.shape or diff > atol * scale:
+        raise RuntimeError(f"deploy: outputs differ by {diff:.3g} (> {atol:g} x {scale:.3g}) after {form}")
+    return deployed, deploy_spec, form, diff
+
+
+def load_checkpoint(path: str):
+    """(model, spec, regime name, checkpoint dict) from a checkpoint written by training or deploy."""
+    import torch
+
+    from ..models import build
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError) as exc:
+        raise UsageError(f"cannot read checkpoint {path}: {exc}") from None
+    if not isinstance(ckpt, Mapping) or not {"spec", "regime", "state_dict"} <= set(ckpt):
+        raise UsageError(f"checkpoint {path} must hold a dict with spec, regime and state_dict")
+    spec = ModelSpec.from_dict(ckpt["spec"])
+    if ckpt.get("deployed") == "condensed":
+        from .condensenet import build_converted
+
+        model = build_converted(spec, ckpt["regime"])
+    else:
+        model = build(spec, ckpt["regime"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        raise UsageError(f"checkpoint {path} does not match its spec: {first[1] if len(first) > 1 else first[0]}") from None
+    return model, spec, ckpt["regime"], ckpt
+
+
+def deploy_checkpoint(path: str, out: str | None = None, atol: float = 1e-4) -> dict:
+    """Python equivalent of `designspace deploy`: read, fuse/condense, verify, save; returns a summary."""
+    import torch
+
+    model, spec, regime, ckpt = load_checkpoint(path)
+    if ckpt.get("deployed"):
+        raise UsageError(f"checkpoint {path} is already deployed ({ckpt['deployed']})")
+    try:
+        deployed, deploy_spec, form, diff = deploy_model(model, spec, regime, atol=atol)
+    except RuntimeError as exc:  # unfinished condensation, failed verification: one line for the CLI
+        raise UsageError(str(exc).splitlines()[0]) from None
+    out = out or _deploy_path(path)
+    torch.save({"spec": deploy_spec.to_dict(), "regime": regime, "state_dict": deployed.state_dict(),
+                "deployed": form, "max_abs_diff": diff}, out)
+    params = sum(p.numel() for p in deployed.parameters())
+    return {"out": out, "form": form, "max_abs_diff": diff, "params": params, "spec_id": deploy_spec.id}
+
+
+def _deploy_path(path: str) -> str:
+    stem, dot, ext = path.rpartition(".")
+    return f"{stem}.deploy.{ext}" if dot else f"{path}.deploy"

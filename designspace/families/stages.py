@@ -1,0 +1,42 @@
+"""The stage-family handler: every spec whose stages carry prn / csp / elan / osa / stopgrad / ode
+options is costed and built here (options combine per stage, see options.parse_stage)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..complexity import SpecArrays
+from ..errors import UsageError
+from . import STAGE_KEY, register_family
+from .options import STAGE_OPTIONS, parse_spec
+from .stage_cx import FamilyArrays, family_complexity_arrays
+
+
+def family_arrays(specs: Sequence) -> tuple[SpecArrays, FamilyArrays]:
+    arr = SpecArrays.from_specs(specs)
+    return arr, FamilyArrays.from_options([parse_spec(s) for s in specs], arr.widths.shape[1])
+
+
+def stage_complexity(specs: Sequence, regime, per_stage: bool = False) -> dict:
+    arr, fam = family_arrays(specs)
+    cx = family_complexity_arrays(arr, fam, regime, per_stage)
+    valid = cx.pop("valid")
+    if not valid.all():
+        i, j = np.argwhere(~valid)[0]
+        st = specs[i].stages[j]
+        raise UsageError(f"stage {j + 1}: width {st.width} is too narrow for its {', '.join(st.family)} options "
+                         f"(a CSP split needs both parts non-empty; an MP entry needs an even input width)")
+    return cx
+
+
+def build_stage_family(spec, regime):
+    from ..models.families.net import FamilyNet
+
+    stage_complexity([spec], regime)  # one-line errors before any torch work
+    return FamilyNet(spec, regime)
+
+
+register_family(STAGE_KEY, stage_complexity, build_stage_family, kind="stage", options=STAGE_OPTIONS)
+
+from ..spaces import families as _spaces  # noqa: E402,F401  (registers the +prn, +csp, ... modifiers)

@@ -1,0 +1,134 @@
+"""Residual units over host residual functions: PRN partial shortcuts, stop-gradient variants and
+Runge-Kutta / LM stacking (seed 000 §1.2, §1.5; seed 001 §2.2).
+
+One RK block regroups s host residual functions F_1..F_s (Euler, s = 1, is the host block itself):
+    x' = P(x);  k_1 = F_1(sg_block(x));  k_i = F_i(x' + h sum_{j<i} a_ij k_j)
+    y  = act(M_γ ⊙ sg_residual(x') + h sum_i b_i k_i)
+M_γ keeps the shortcut on the first round(γ C) channels (darknet [shortcut] semantics); h < 1
+suppresses the inner states. Coefficients equal to 1 and the full mask are skipped, so s = 1 with
+defaults computes exactly the host block's `shortcut(x) + f(x)` (bit-identical).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ...families.ode import tableau
+from ..blocks import make_residual_function
+from ..layers import ConvBN, activation
+
+
+class StridedSlice(nn.Module):
+    """The zero-cost asymmetric shortcut: x[:, :, ::t, ::t] (channels are matched by the add)."""
+
+    def __init__(self, stride: int):
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x):
+        return x[:, :, :: self.stride, :: self.stride]
+
+
+def partial_add(shortcut: torch.Tensor, out: torch.Tensor, keep: "int | None") -> torch.Tensor:
+    """out + shortcut on the first min(keep, C_shortcut, C_out) channels (all when keep is None)."""
+    c_out, c_sc = out.shape[1], shortcut.shape[1]
+    c = min(c_out, c_sc) if keep is None else min(keep, c_out, c_sc)
+    if c == c_out == c_sc:
+        return shortcut + out
+    if c == 0:
+        return out
+    return torch.cat([shortcut[:, :c] + out[:, :c], out[:, c:]], dim=1)
+
+
+def _scaled(coef: float, t: torch.Tensor) -> torch.Tensor:
+    return t if coef == 1.0 else coef * t
+
+
+class RKBlock(nn.Module):
+    """One Runge-Kutta step over residual functions `f` (a ModuleList), see the module docstring."""
+
+    def __init__(self, fs, proj: "nn.Module | None", scheme: str = "euler", suppress: float = 1.0,
+                 keep: "int | None" = None, stopgrad: str = "none"):
+        super().__init__()
+        a, b = tableau(scheme)
+        if len(fs) != len(b):
+            raise ValueError(f"{scheme} needs {len(b)} residual functions, got {len(fs)}")
+        self.f = nn.ModuleList(fs)
+        self.proj = proj
+        self.scheme, self.keep, self.stopgrad = scheme, keep, stopgrad
+        self.a = [[suppress * v for v in row] for row in a]
+        self.b = [suppress * v for v in b]
+        self.act = activation()
+
+    def shortcut(self, x):
+        return x if self.proj is None else self.proj(x)
+
+    def forward(self, x):
+        sc = self.shortcut(x)
+        if self.stopgrad == "residual":  # gradient reaches the trunk only through F
+            sc = sc.detach()
+        ks = [self.f[0](x.detach() if self.stopgrad == "block" else x)]  # F trains but never feeds the trunk
+        for i in range(1, len(self.f)):
+            z = sc
+            for a_ij, k_j in zip(self.a[i][:i], ks):
+                if a_ij:
+                    z = z + _scaled(a_ij, k_j)
+            ks.append(self.f[i](z))
+        out = None
+        for b_i, k_i in zip(self.b, ks):
+            if b_i:
+                out = _scaled(b_i, k_i) if out is None else out + _scaled(b_i, k_i)
+        return self.act(partial_add(sc, out, self.keep))
+
+
+class LMStage(nn.Module):
+    """LM-ResNet: u_{n+1} = act((1 - k_n) u_n + k_n u_{n-1} + F_n(u_n)), one trainable k_n per block.
+
+    The first block is plain (it carries the stride); the next block uses u_{n-1} := P(x).
+    k_n ~ U[-0.1, 0] (the paper's convention); k_n = 0 is exactly the plain ResNet."""
+
+    def __init__(self, first: RKBlock, fs):
+        super().__init__()
+        self.first = first
+        self.f = nn.ModuleList(fs)
+        self.k = nn.Parameter(torch.empty(len(fs)).uniform_(-0.1, 0.0))
+        self.act = activation()
+
+    def forward(self, x):
+        prev = self.first.shortcut(x)
+        u = self.first.act(prev + self.first.f[0](x))
+        for k, f in zip(self.k, self.f):
+            u, prev = self.act((1 - k) * u + k * prev + f(u)), u
+        return u
+
+
+def make_shortcut(w_in: int, w_out: int, stride: int, slice_: bool) -> "nn.Module | None":
+    if w_in == w_out and stride == 1:
+        return None
+    if slice_:
+        return StridedSlice(stride) if stride > 1 else None
+    return ConvBN(w_in, w_out, 1, stride, act=False)
+
+
+def make_residual_units(opts, block: str, w_in: int, w_out: int, stride: int, depth: int,
+                        bottleneck_ratio: float, group_width: int, se_ratio: float) -> nn.Sequential:
+    """`depth` host residual functions grouped into units as the stage's options say."""
+
+    def f(i):  # the i-th residual function of the stage; the first carries stride and width change
+        return make_residual_function(block, w_in if i == 0 else w_out, w_out, stride if i == 0 else 1,
+                                      bottleneck_ratio, group_width, se_ratio)
+
+    if depth == 0:
+        return nn.Sequential()
+    keep = int(opts.prn_ratio * w_out + 0.5) if opts.has_prn else None
+    scheme = opts.scheme if opts.has_ode else "euler"
+    first_proj = make_shortcut(w_in, w_out, stride, opts.prn_slice)
+    if scheme == "lm":
+        first = RKBlock([f(0)], first_proj)
+        return nn.Sequential(LMStage(first, [f(i) for i in range(1, depth)]))
+    s = len(tableau(scheme)[1])
+    if depth % s:
+        raise ValueError(f"{depth} residual functions do not group into {scheme} blocks of {s}")
+    units = [RKBlock([f(i) for i in range(u * s, (u + 1) * s)], first_proj if u == 0 else None, scheme,
+                     opts.suppress, keep, opts.stopgrad) for u in range(depth // s)]
+    return nn.Sequential(*units)

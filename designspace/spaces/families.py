@@ -1,0 +1,314 @@
+"""Seed-family modifiers of design spaces: ``BASE+prn``, ``+csp``, ``+elan``, ``+osa``, ``+stopgrad``,
+``+ode`` (sampling ranges of seed-families.md §5.2), fixed-variant modifiers for the seed experiments
+(``+stopgrad_residual``, ``+csp_fusion_last``, ``+ode_rk4``, ``+osa_planned``, ...), and the ResNetC<n>
+base spaces of those experiments (3 stages of n basic blocks).
+
+A modified space draws the base space's candidates, adds the family dimensions as per-stage columns
+and measures every candidate with the vectorized family complexity, so sampling inside a flops band
+stays a numpy batch operation.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..families.ode import SCHEMES, stages_of
+from ..families.options import CSP_VARIANTS, STOPGRAD_VARIANTS, TOPOLOGIES
+from ..families.stage_cx import COLUMNS, OSA_ALL, OSA_LAST, OSA_NONE, FamilyArrays, family_complexity_arrays, round8
+from ..regimes import Regime
+from ..spec import FrozenDict, StageSpec
+from . import register_modifier, register_space
+from .base import DesignSpace, Draw
+from .common import choice, log_uniform, ordered_draws
+
+PREFIX = "fam:"  # Draw.meta keys holding (m, S) family columns
+
+
+def _per_model(rng, values, m, s):
+    return np.repeat(choice(rng, values, (m, 1)), s, axis=1)
+
+
+# --- one sampler per family: (rng, Draw) -> (Draw, {column: (m, S) array}) and stage options -----
+class Family:
+    name = ""
+    dims: list = []
+
+    def sample(self, rng, dr: Draw) -> tuple[Draw, dict]:
+        raise NotImplementedError
+
+    def options(self, col: dict) -> dict:
+        """StageSpec.family of one stage from its column values."""
+        raise NotImplementedError
+
+
+class PRN(Family):
+    name = "prn"
+    ratios = (0.25, 0.5, 0.75, 1.0)
+    dims = [("prn γ1..γS", "partial residual ratio per stage, one of 1/4, 1/2, 3/4, 1"),
+            ("shape_change", "shared: proj (1x1 projection) or slice (strided slice, no conv)")]
+
+    def sample(self, rng, dr):
+        m, s = dr.widths.shape
+        return dr, {"prn_ratio": choice(rng, self.ratios, (m, s)),
+                    "prn_slice": _per_model(rng, (False, True), m, s)}
+
+    def options(self, col):
+        return {"prn": {"partial_ratio": float(col["prn_ratio"]),
+                        "shape_change": "slice" if col["prn_slice"] else "proj"}}
+
+
+class CSP(Family):
+    name = "csp"
+    ratios = (0.25, 0.5, 0.75)
+    dims = [("csp variant", "shared: csp, fusion_first or fusion_last"),
+            ("csp γ1..γS", "split ratio per stage, one of 1/4, 1/2, 3/4"),
+            ("split", "shared: conv (two 1x1 CBA) or slice")]
+
+    def __init__(self, variant: "str | None" = None):
+        self.variant = variant
+        if variant:
+            self.name = f"csp_{variant}"
+            self.dims = [("csp variant", f"fixed: {variant}")] + CSP.dims[1:]
+
+    def sample(self, rng, dr):
+        m, s = dr.widths.shape
+        codes = range(len(CSP_VARIANTS)) if self.variant is None else (CSP_VARIANTS.index(self.variant),)
+        return dr, {"kind": np.full((m, s), TOPOLOGIES.index("csp")),
+                    "csp_variant": _per_model(rng, tuple(codes), m, s),
+                    "csp_ratio": choice(rng, self.ratios, (m, s)),
+                    "csp_conv_split": _per_model(rng, (True, False), m, s)}
+
+    def options(self, col):
+        return {"csp": {"variant": CSP_VARIANTS[int(col["csp_variant"])], "split_ratio": float(col["csp_ratio"]),
+                        "split": "conv" if col["csp_conv_split"] else "slice", "entry": "block"}}
+
+
+class ELAN(Family):
+    name = "elan"
+    dims = [("elan ρ1..ρS", "partial ratio per stage, one of 1/8, 1/4, 1/2"),
+            ("elan η1..ηS", "hidden ratio per stage, 1/2 or 1"),
+            ("elan m1..mS", "3x3 convs per block, one of 2, 4, 6, 8 (the stage depth is m * blocks)"),
+            ("elan r1..rS", "aggregate every r-th conv, 1 or 2"),
+            ("elan n1..nS", "ELAN blocks per stage, 1 or 2"),
+            ("entry", "shared: mp (yolov7 MP) or conv (3x3 stride 2)")]
+
+    def sample(self, rng, dr):
+        m, s = dr.widths.shape
+        convs = choice(rng, (2, 4, 6, 8), (m, s))
+        blocks = choice(rng, (1, 2), (m, s))
+        depths = np.where(dr.depths > 0, convs * blocks, 0)  # ELAN's depth dimension is m
+        dr = Draw(dr.widths, depths, dr.bottleneck_ratios, dr.group_widths, dr.meta)
+        return dr, {"kind": np.full((m, s), TOPOLOGIES.index("elan")),
+                    "elan_rho": choice(rng, (0.125, 0.25, 0.5), (m, s)), "elan_eta": choice(rng, (0.5, 1.0), (m, s)),
+                    "elan_m": convs, "elan_r": choice(rng, (1, 2), (m, s)), "elan_blocks": blocks,
+                    "elan_mp": _per_model(rng, (True, False), m, s)}
+
+    def options(self, col):
+        return {"elan": {"partial_ratio": float(col["elan_rho"]), "hidden_ratio": float(col["elan_eta"]),
+                         "convs": int(col["elan_m"]), "agg_every": int(col["elan_r"]),
+                         "blocks": int(col["elan_blocks"]), "transition": True,
+                         "entry": "mp" if col["elan_mp"] else "conv"}}
+
+
+class OSA(Family):
+    """VoVNet OSA stages; `planned` removes every transition but the last stage's last (seed 000 Table 4)."""
+
+    name = "osa"
+    dims = [("osa m", "shared: 3x3 convs per OSA module, 3 or 5"),
+            ("osa c_h1..c_hS", "hidden width per stage: round8(w/4) or round8(w/2)"),
+            ("modules", "ceil(d_i / m) per stage (depth = m * modules)"),
+            ("transition", "shared: all, or planned (only the last module of the last stage)")]
+
+    def __init__(self, transition: "str | None" = None):
+        self.transition = transition
+        if transition:
+            self.name = f"osa_{transition}"
+            self.dims = OSA.dims[:3] + [("transition", f"fixed: {transition}")]
+
+    def sample(self, rng, dr):
+        m, s = dr.widths.shape
+        convs = _per_model(rng, (3, 5), m, s)
+        depths = np.where(dr.depths > 0, -(-dr.depths // convs) * convs, 0)
+        dr = Draw(dr.widths, depths, dr.bottleneck_ratios, dr.group_widths, dr.meta)
+        planned = {None: (False, True), "all": (False,), "planned": (True,)}[self.transition]
+        planned = _per_model(rng, planned, m, s)
+        last = np.arange(s)[None, :] == (s - 1 - np.argmax(depths[:, ::-1] > 0, axis=1))[:, None]
+        trans = np.where(planned, np.where(last, OSA_LAST, OSA_NONE), OSA_ALL)
+        return dr, {"kind": np.full((m, s), TOPOLOGIES.index("osa")), "osa_m": convs, "osa_transition": trans,
+                    "osa_hidden": round8(dr.widths * choice(rng, (0.25, 0.5), (m, s)))}
+
+    def options(self, col):
+        t = {OSA_ALL: "all", OSA_LAST: "last", OSA_NONE: "none"}[int(col["osa_transition"])]
+        return {"osa": {"hidden": int(col["osa_hidden"]), "convs": int(col["osa_m"]), "transition": t}}
+
+
+class CSPOSA(OSA):
+    """CSPVoVNet, the last step of seed 000 Table 4: OSA modules without transitions as the body of a
+    CSP stage (conv entry, conv split at γ = 1/2, CSPNet fusion), whose fusion is the transition."""
+
+    name = "osa_csp"
+
+    def __init__(self):
+        super().__init__()
+        self.dims = OSA.dims[:3] + [("transition", "none inside the body; CSP (csp variant, γ = 1/2, conv split, "
+                                                   "conv entry) around it")]
+
+    def sample(self, rng, dr):
+        dr, cols = super().sample(rng, dr)
+        m, s = dr.widths.shape
+        cols.update({"kind": np.full((m, s), TOPOLOGIES.index("csp")), "csp_osa": np.ones((m, s), bool),
+                     "osa_transition": np.full((m, s), OSA_NONE), "csp_conv_entry": np.ones((m, s), bool)})
+        return dr, cols
+
+    def options(self, col):
+        return {**super().options(col),
+                "csp": {"variant": "csp", "split_ratio": 0.5, "split": "conv", "entry": "conv"}}
+
+
+class StopGrad(Family):
+    name = "stopgrad"
+    dims = [("stopgrad", "shared: none, residual (sg on the shortcut) or block (sg on the block input)")]
+
+    def __init__(self, variant: "str | None" = None):
+        self.variant = variant
+        if variant:
+            self.name = f"stopgrad_{variant}"
+            self.dims = [("stopgrad", f"fixed: {variant}")]
+
+    def sample(self, rng, dr):
+        m, s = dr.widths.shape
+        codes = range(3) if self.variant is None else (STOPGRAD_VARIANTS.index(self.variant),)
+        return dr, {"stopgrad": _per_model(rng, tuple(codes), m, s)}
+
+    def options(self, col):
+        return {"stopgrad": STOPGRAD_VARIANTS[int(col["stopgrad"])]}
+
+
+class ODE(Family):
+    """RK-s / LM stacking; n_i = ceil(d_i / s) RK blocks and d_i = s * n_i (the fair stacking rule)."""
+
+    name = "ode"
+    dims = [("ode scheme", "shared: " + ", ".join(SCHEMES)),
+            ("n1..nS", "RK blocks per stage, ceil(d_i / s); depth d_i = s * n_i sub-functions")]
+
+    def __init__(self, scheme: "str | None" = None, suppress=(1.0,)):
+        self.schemes = SCHEMES if scheme is None else (scheme,)
+        self.suppress = suppress
+        if scheme:
+            self.name = f"ode_{scheme}"
+            self.dims = [("ode scheme", f"fixed: {scheme}")] + ODE.dims[1:]
+        if suppress != (1.0,):
+            self.name = "ode_suppress"
+            self.dims = self.dims + [("suppress h", "shared inner-state coefficient, one of "
+                                      + ", ".join(f"{h:g}" for h in suppress))]
+
+    def sample(self, rng, dr):
+        m, s = dr.widths.shape
+        code = _per_model(rng, tuple(SCHEMES.index(x) for x in self.schemes), m, s)
+        order = np.array([stages_of(x) for x in SCHEMES])[code]
+        blocks = -(-dr.depths // order)
+        dr = Draw(dr.widths, blocks * order, dr.bottleneck_ratios, dr.group_widths, dr.meta)
+        return dr, {"lm": code == SCHEMES.index("lm"), "ode_scheme": code, "ode_n": blocks,
+                    "ode_suppress": _per_model(rng, self.suppress, m, s)}
+
+    def options(self, col):
+        o = {"scheme": SCHEMES[int(col["ode_scheme"])], "n": int(col["ode_n"])}
+        if col["ode_suppress"] != 1.0:
+            o["suppress"] = float(col["ode_suppress"])
+        return {"ode": o}
+
+
+# --- the modified space ---------------------------------------------------------------------------
+class FamilySpace(DesignSpace):
+    """`base` with one family's dimensions added; measured with the family complexity."""
+
+    def __init__(self, base: DesignSpace, family: Family):
+        self.base, self.family = base, family
+        self.name = f"{base.name}+{family.name}"
+        self.description = f"{base.description}; + {family.name} stages"
+        self.block, self.se_ratio = base.block, base.se_ratio
+        self.stem_width, self.stride = base.stem_width, base.stride
+
+    @property
+    def free_params(self):
+        return list(self.base.free_params) + list(self.family.dims)
+
+    def draw(self, rng: np.random.Generator, m: int) -> Draw:
+        dr, cols = self.family.sample(rng, self.base.draw(rng, m))
+        meta = dict(dr.meta)
+        meta.update({PREFIX + k: np.asarray(v) for k, v in cols.items()})
+        return Draw(dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths, meta)
+
+    def family_arrays(self, dr: Draw) -> FamilyArrays:
+        fam = FamilyArrays.empty(*dr.widths.shape)
+        for k, v in dr.meta.items():
+            if k.startswith(PREFIX) and k[len(PREFIX):] in COLUMNS:
+                fam.cols[k[len(PREFIX):]] = v.astype(COLUMNS[k[len(PREFIX):]][0])
+        return fam
+
+    def measure(self, dr: Draw, regime: Regime) -> tuple[dict, np.ndarray]:
+        """Complexity of a batch and which candidates are buildable (e.g. a CSP split needs room)."""
+        cx = family_complexity_arrays(self.to_arrays(dr), self.family_arrays(dr), regime)
+        return cx, cx.pop("valid").all(axis=1)
+
+    def identity_columns(self, dr: Draw) -> list[np.ndarray]:
+        return super().identity_columns(dr) + [v for k, v in sorted(dr.meta.items()) if k.startswith(PREFIX)]
+
+    def specs_from(self, dr: Draw):
+        base_meta = {k: v for k, v in dr.meta.items() if not k.startswith(PREFIX)}
+        cols = {k[len(PREFIX):]: v for k, v in dr.meta.items() if k.startswith(PREFIX)}
+        specs = self.base.specs_from(Draw(dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths, base_meta))
+        out = []
+        for i, spec in enumerate(specs):
+            stages = tuple(
+                StageSpec(**{**st.to_dict(), "family": self.family.options({k: v[i, j] for k, v in cols.items()})})
+                if st.depth > 0 else st
+                for j, st in enumerate(spec.stages))
+            meta = FrozenDict({**spec.meta.thaw(), "space": self.name})
+            out.append(type(spec)(stages=stages, stem_width=spec.stem_width, head_width=spec.head_width,
+                                  family=spec.family, meta=meta))
+        return out
+
+
+# --- ResNetC<n>: the deep-network experiments' base spaces (seed 000 E000-a/b/c, seed 001 E001-a) --
+class ResNetC(DesignSpace):
+    """3 stages of n basic residual blocks each; widths non-decreasing, log-uniform multiples of 4
+    (finer than AnyNet's 8: at fixed large depth only narrow nets fit a small-image band, and a grid of
+    8 leaves too few distinct ones)."""
+
+    block = "res_basic"
+    stem_width = 16
+    num_stages = 3
+    width_range = (8, 128)
+    width_step = 4
+
+    def __init__(self, depth: int):
+        self.depth = depth
+        self.name = f"ResNetC{depth}"
+        self.description = f"3 stages of {depth} basic residual blocks (CIFAR-style ResNet-{6 * depth + 2})"
+
+    @property
+    def free_params(self):
+        lo, hi = self.width_range
+        return [("w1..w3", f"log-uniform multiples of {self.width_step} in [{lo}, {hi}], non-decreasing"),
+                ("d1..d3", f"fixed: {self.depth}")]
+
+    def draw(self, rng, m):
+        s = self.num_stages
+        def one(r, k):
+            return log_uniform(r, *self.width_range, self.width_step, (k, s)).astype(np.int64)
+
+        widths = ordered_draws(one, rng, m)
+        return Draw(widths=widths, depths=np.full((m, s), self.depth, np.int64),
+                    bottleneck_ratios=np.ones((m, s)), group_widths=np.ones((m, s), np.int64))
+
+
+RESNETC_DEPTHS = (4, 8, 12, 16, 24, 32)
+for _d in RESNETC_DEPTHS:
+    register_space(f"ResNetC{_d}", lambda d=_d: ResNetC(d))
+
+FAMILIES = [PRN(), CSP(), ELAN(), OSA(), StopGrad(), ODE()]
+FAMILIES += [CSP(v) for v in CSP_VARIANTS] + [StopGrad(v) for v in STOPGRAD_VARIANTS]
+FAMILIES += [ODE(x) for x in SCHEMES] + [ODE("euler", suppress=(0.25, 0.5, 0.75))]
+FAMILIES += [OSA("all"), OSA("planned"), CSPOSA()]
+for _fam in FAMILIES:
+    register_modifier(_fam.name, lambda base, fam=_fam: FamilySpace(base, fam))

@@ -1,0 +1,81 @@
+"""e_fit: recovery on generated RegNets, large on random AnyNetXA widths."""
+import numpy as np
+import pytest
+
+from designspace.analysis import block_widths, fit_regnet
+from designspace.spaces import get_space
+from designspace.spaces.regnet import generate_regnet, regnet_spec
+
+
+def _fit(specs, **kw):
+    return fit_regnet([s.widths for s in specs], [s.depths for s in specs], **kw)
+
+
+def test_block_widths_expand_stages_by_depth():
+    bw, d = block_widths([[8, 16], [24, 48, 96]], [[2, 1], [1, 0, 2]])
+    np.testing.assert_array_equal(d, [3, 3])
+    np.testing.assert_array_equal(bw, [[8, 8, 16], [24, 96, 96]])
+
+
+def test_generated_regnets_fit_exactly():
+    # b = 1 and g = 8 leave the generator's widths (multiples of 8) untouched by the compatibility step
+    rng = np.random.default_rng(0)
+    specs, params = [], []
+    while len(specs) < 150:
+        d = int(rng.integers(4, 40))
+        w0 = float(8 * rng.integers(2, 17))
+        wa = float(np.round(np.exp(rng.uniform(np.log(8), np.log(100))), 1))
+        wm = float(np.round(rng.uniform(1.6, 2.9), 3))
+        specs.append(regnet_spec(d, w0, wa, wm, group_width=8))
+        params.append((d, w0, wa, wm))
+    fit = _fit(specs)
+    assert (fit["e_fit"] < 1e-12).mean() >= 0.95
+    assert fit["e_fit"].max() < 0.05  # the few misses sit on a neighbouring plateau
+    np.testing.assert_array_equal(fit["d"], [p[0] for p in params])
+    # the fitted parameters are equivalent: they regenerate the observed block widths
+    exact = fit[fit["e_fit"] < 1e-12]
+    regen = generate_regnet(exact["w0"], exact["wa"], exact["wm"], exact["d"])[0]
+    observed, _ = block_widths([specs[i].widths for i in exact.index], [specs[i].depths for i in exact.index])
+    np.testing.assert_array_equal(np.where(regen > 0, regen, 0), observed.astype(np.int64))
+
+
+def test_one_known_regnet_recovers_its_parameters_plateau():
+    spec = regnet_spec(13, 24, 36.44, 2.49, group_width=8)  # RegNetX-200MF's width rule
+    fit = _fit([spec]).iloc[0]
+    assert fit["e_fit"] == 0.0
+    assert fit["w0"] == 24 and fit["d"] == 13
+    ws = generate_regnet(fit["w0"], fit["wa"], fit["wm"], 13)[0][0]
+    np.testing.assert_array_equal(ws, np.repeat(spec.widths, spec.depths))
+
+
+@pytest.fixture(scope="module")
+def sampled():
+    return {name: get_space(name).sample(200, seed=5, regime="fashion-mnist") for name in ("RegNetX", "AnyNetXA")}
+
+
+def test_sampled_regnets_fit_well_and_random_anynet_widths_do_not(sampled):
+    reg = _fit(sampled["RegNetX"])["e_fit"]
+    anyA = _fit(sampled["AnyNetXA"])["e_fit"]
+    # sampled RegNets: most exact; the rest moved only by the width/group compatibility rounding
+    assert reg.median() < 1e-3
+    assert (reg < 0.05).mean() > 0.95
+    assert anyA.median() > 0.1
+    assert anyA.median() > 100 * max(reg.median(), 1e-4)
+
+
+def test_refinement_never_worsens_the_grid_fit(sampled):
+    specs = sampled["AnyNetXA"][:60] + sampled["RegNetX"][:60]
+    coarse = _fit(specs, refine=0)["e_fit"].to_numpy()
+    refined = _fit(specs, refine=4)["e_fit"].to_numpy()
+    assert np.all(refined <= coarse + 1e-12)
+
+
+def test_e_fit_matches_its_definition(sampled):
+    specs = sampled["AnyNetXA"][:20]
+    fit = _fit(specs)
+    bw, d = block_widths([s.widths for s in specs], [s.depths for s in specs])
+    regen = generate_regnet(fit["w0"], fit["wa"], fit["wm"], fit["d"])[0]
+    for i in range(len(specs)):
+        k = d[i]
+        expect = np.mean((np.log(bw[i, :k]) - np.log(np.maximum(regen[i, :k], 1))) ** 2)
+        assert fit["e_fit"].iloc[i] == pytest.approx(expect, rel=1e-9, abs=1e-12)

@@ -1,0 +1,97 @@
+"""Bootstrap bands and intervals (coverage on simulated data), KS tests and the ranking table."""
+import numpy as np
+import pytest
+from scipy import stats
+
+from designspace.analysis import (bootstrap_edf, bootstrap_statistics, done_trials, edf_values, ks_pairs,
+                                  ks_test, normalized_weights, rank_spaces)
+from designspace.analysis.synthetic import write_synthetic_store
+from designspace.store import load
+
+
+@pytest.fixture(scope="module")
+def shifted_store(tmp_path_factory):
+    """Two real spaces; RegNetX errors shifted up by 2 points (no other difference in the model)."""
+    db = str(tmp_path_factory.mktemp("stats") / "results.db")
+    write_synthetic_store(db, spaces=("AnyNetXE", "RegNetX"), n=150, seed=3, slope=0.0, penalty=0.0,
+                          shift={"RegNetX": 2.0}, failed=0.05)
+    return done_trials(load(db))
+
+
+def test_shifted_space_ranked_worse_and_ks_detects_it(shifted_store):
+    table = rank_spaces(shifted_store, n_boot=300)
+    assert list(table["space"]) == ["AnyNetXE", "RegNetX"]
+    assert list(table["rank"]) == [1, 2]
+    worse = table.iloc[1]
+    assert worse["median"] - table.iloc[0]["median"] == pytest.approx(2.0, abs=0.6)
+    assert worse["ks_p_vs_best"] < 1e-6
+    assert np.isnan(table.iloc[0]["ks_p_vs_best"])
+    # intervals bracket their estimates
+    for stat in ("best", "q10", "q25", "median", "mean"):
+        assert np.all(table[f"{stat}_lo"] <= table[stat] + 1e-12)
+        assert np.all(table[stat] <= table[f"{stat}_hi"] + 1e-12)
+
+
+def test_ks_does_not_flag_two_halves_of_one_population(shifted_store):
+    e = shifted_store.loc[shifted_store["space"] == "AnyNetXE", "error"].to_numpy()
+    assert ks_test(e[::2], e[1::2])["pvalue"] > 0.01
+    pairs = ks_pairs(shifted_store)
+    assert len(pairs) == 1 and pairs["pvalue"].iloc[0] < 1e-6
+
+
+def test_failed_rows_are_not_analysed(shifted_store):
+    assert (shifted_store["status"] == "done").all()
+    assert shifted_store["error"].notna().all()
+    assert len(shifted_store) < 300
+
+
+def test_pointwise_band_covers_true_cdf_at_stated_rate():
+    rng = np.random.default_rng(0)
+    grid = np.array([-1.0, 0.0, 1.0])
+    truth = stats.norm.cdf(grid)
+    hits = np.zeros(3)
+    sims = 200
+    for s in range(sims):
+        band = bootstrap_edf(rng.standard_normal(200), grid, n_boot=300, level=0.9, seed=s)
+        hits += (band["lo"] <= truth) & (truth <= band["hi"])
+    coverage = hits / sims
+    assert np.all((coverage > 0.82) & (coverage < 0.97)), coverage
+
+
+def test_simultaneous_band_covers_whole_true_curve_at_stated_rate():
+    rng = np.random.default_rng(1)
+    grid = np.linspace(-2.5, 2.5, 101)
+    truth = stats.norm.cdf(grid)
+    sims, hits = 200, 0
+    for s in range(sims):
+        band = bootstrap_edf(rng.standard_normal(200), grid, n_boot=300, level=0.9, band="simultaneous", seed=s)
+        hits += bool(np.all((band["lo"] <= truth) & (truth <= band["hi"])))
+    assert 0.8 < hits / sims < 0.98, hits / sims
+
+
+def test_normalized_band_estimate_is_the_normalized_edf():
+    rng = np.random.default_rng(2)
+    values, cx = rng.normal(10, 1, 300), rng.uniform(0, 1, 300) ** 3  # skewed complexity
+    grid = np.linspace(7, 13, 50)
+    band = bootstrap_edf(values, grid, complexity=cx, num_bins=5, n_boot=200)
+    expected = edf_values(values, grid, normalized_weights(cx, 5))
+    np.testing.assert_allclose(band["cdf"], expected, atol=1e-12)
+    assert np.all(band["lo"] <= band["cdf"] + 1e-12) and np.all(band["cdf"] <= band["hi"] + 1e-12)
+
+
+def test_bootstrap_interval_of_the_mean_covers_at_stated_rate():
+    rng = np.random.default_rng(3)
+    sims, hits = 200, 0
+    for s in range(sims):
+        st = bootstrap_statistics(rng.exponential(1.0, 150), ["mean", "median"], n_boot=300, level=0.9, seed=s)
+        mean = st.set_index("statistic").loc["mean"]
+        hits += mean["lo"] <= 1.0 <= mean["hi"]
+    assert 0.82 < hits / sims < 0.97
+
+
+def test_bootstrap_statistics_known_estimates():
+    st = bootstrap_statistics(np.arange(1.0, 101.0), n_boot=50).set_index("statistic")["estimate"]
+    assert st["best"] == 1.0
+    assert st["median"] == pytest.approx(50.5)
+    assert st["mean"] == pytest.approx(50.5)
+    assert st["q10"] == pytest.approx(np.quantile(np.arange(1.0, 101.0), 0.1))

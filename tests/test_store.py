@@ -1,0 +1,131 @@
+"""The SQLite store: idempotent writes, readers during writes, load columns, export, summary."""
+import json
+import sqlite3
+import threading
+
+import pandas as pd
+import pytest
+
+from designspace import store
+from designspace.errors import UsageError
+from designspace.spaces import get_space
+
+
+def make_rows(n, sweep="s", space="AnyNetXA", seed=0):
+    specs = get_space(space).sample(n, seed=seed, flops="0.2M:1M", regime="fashion-mnist")
+    rows = []
+    for i, spec in enumerate(specs):
+        status = ("done", "done", "failed", "diverged")[i % 4]
+        rows.append({"trial_id": store.trial_id(spec.id, {"epochs": 1, "sweep": sweep}, 0), "sweep": sweep,
+                     "space": space, "spec_id": spec.id, "spec": spec.to_json(), "regime": "fashion-mnist",
+                     "dataset": "synthetic", "recipe": {"epochs": 1}, "seed": 0, "flops": 1000 + i,
+                     "params": 10 + i, "acts": 5, "status": status,
+                     "error": 50.0 + i if status == "done" else None, "train_loss": 1.0,
+                     "epochs": 1.0, "seconds": 2.0, "images_per_s": 100.0})
+    return rows
+
+
+def count(db):
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT COUNT(*), COUNT(DISTINCT trial_id) FROM trials").fetchone()
+    finally:
+        con.close()
+
+
+def test_writes_are_idempotent(tmp_path):
+    db = str(tmp_path / "r.db")
+    rows = make_rows(8)
+    assert store.write_trials(db, rows) == 8
+    store.write_trials(db, rows)
+    store.write_trials(db, rows[:3])
+    assert count(db) == (8, 8)
+    con = store.connect(db)
+    assert store.done_ids(con, "s") == {r["trial_id"] for r in rows}
+    assert store.done_ids(con, "other") == set()
+    con.close()
+
+
+def test_bad_rows_are_rejected_and_nothing_is_written(tmp_path):
+    db = str(tmp_path / "r.db")
+    rows = make_rows(2)
+    with pytest.raises(ValueError, match="status"):
+        store.write_trials(db, [rows[0], dict(rows[1], status="weird")])
+    assert count(db) == (0, 0)
+
+
+def test_load_has_the_columns_analysis_reads(tmp_path):
+    db = str(tmp_path / "r.db")
+    store.write_trials(db, make_rows(6) + make_rows(4, space="RegNetX"))
+    df = store.load(db)
+    needed = ["trial_id", "sweep", "space", "spec_id", "spec", "regime", "dataset", "seed", "status", "error",
+              "train_loss", "epochs", "seconds", "images_per_s", "flops", "params", "acts", "cx_train", "widths",
+              "depths", "bottleneck_ratios", "group_widths", "w1", "w4", "d1", "d4", "b1", "b4", "g1", "g4",
+              "se_ratio", "num_stages", "depth", "d", "w0", "wa", "wm", "family"]
+    missing = [c for c in needed if c not in df.columns]
+    assert not missing, missing
+    assert len(df) == 10 and set(df["space"]) == {"AnyNetXA", "RegNetX"}
+    rx = df[df["space"] == "RegNetX"]
+    assert rx["w0"].notna().all() and df[df["space"] == "AnyNetXA"]["w0"].isna().all()
+    assert (df["depth"] == df["depths"].map(sum)).all()
+
+
+def test_reader_during_writes(tmp_path):
+    """A second connection reads consistent snapshots while another writes row by row (WAL)."""
+    db = str(tmp_path / "r.db")
+    rows = make_rows(40)
+    store.connect(db).close()
+    errors, seen = [], []
+
+    def writer():
+        con = store.connect(db)
+        for r in rows:
+            store.write_trial(con, r)
+        con.close()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    while t.is_alive():
+        try:
+            seen.append(len(store.load(db)))
+            store.summary(db)
+        except Exception as exc:  # any reader failure fails the test
+            errors.append(exc)
+    t.join()
+    assert not errors
+    assert seen == sorted(seen)  # never goes backwards
+    assert len(store.load(db)) == 40
+
+
+def test_export_parquet_and_csv(tmp_path):
+    db = str(tmp_path / "r.db")
+    store.write_trials(db, make_rows(5))
+    store.export(db, str(tmp_path / "r.parquet"))
+    store.export(db, str(tmp_path / "r.csv"))
+    pq = pd.read_parquet(tmp_path / "r.parquet")
+    csv = pd.read_csv(tmp_path / "r.csv")
+    assert len(pq) == len(csv) == 5
+    assert list(pq["widths"].iloc[0]) == json.loads(csv["widths"].iloc[0])
+    with pytest.raises(UsageError):
+        store.export(db, str(tmp_path / "r.xlsx"))
+
+
+def test_summary_counts(tmp_path):
+    db = str(tmp_path / "r.db")
+    con = store.connect(db)
+    store.record_sweep(con, "s", {"name": "s"}, 12)
+    con.close()
+    store.write_trials(db, make_rows(8))
+    (sw,) = store.summary(db)
+    assert (sw["planned"], sw["stored"], sw["done"], sw["failed"], sw["diverged"]) == (12, 8, 4, 2, 2)
+    (sp,) = sw["spaces"]
+    assert sp["best_error"] == 50.0 and sp["median_error"] == pytest.approx((50 + 51 + 54 + 55) / 4)
+
+
+def test_missing_or_foreign_store(tmp_path):
+    with pytest.raises(UsageError, match="no result store"):
+        store.load(str(tmp_path / "nope.db"))
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"not sqlite" * 100)
+    with pytest.raises(UsageError, match="not a designspace result store"):
+        store.summary(str(bad))
