@@ -36,6 +36,7 @@ class SpecArrays:
     blocks: np.ndarray  # (N, S) int64 block codes
     stem_widths: np.ndarray  # (N,) int64
     head_widths: np.ndarray  # (N,) int64
+    stem_strides: "np.ndarray | None" = None  # (N,) int64, 0 = the regime's; None = all the regime's
 
     @classmethod
     def from_specs(cls, specs: Sequence[ModelSpec]) -> "SpecArrays":
@@ -61,7 +62,17 @@ class SpecArrays:
             **floats,
             stem_widths=np.array([spec.stem_width for spec in specs], np.int64),
             head_widths=np.array([spec.head_width for spec in specs], np.int64),
+            stem_strides=np.array([spec.stem_stride for spec in specs], np.int64),
         )
+
+
+def stem_output_size(arr: SpecArrays, regime: Regime) -> np.ndarray:
+    """Spatial size after the 3x3 stem of each spec: (H - 1)//s + 1 with the spec's or the regime's s."""
+    n = len(arr.stem_widths)
+    s = np.full(n, regime.stem_stride, np.int64)
+    if arr.stem_strides is not None:
+        s = np.where(arr.stem_strides > 0, arr.stem_strides, s)
+    return (regime.im_size - 1) // s + 1
 
 
 def _conv(c_in, c_out, k, h_out, groups=1, bias=False):
@@ -124,7 +135,7 @@ def complexity_arrays(arr: SpecArrays, regime: "str | Regime" = "imagenet", per_
     With per_stage, also "stage_flops"/"stage_params"/"stage_acts" (N, S) and the stem and head parts."""
     rg = get_regime(regime)
     n, s = arr.widths.shape
-    h = np.full(n, (rg.im_size - 1) // rg.stem_stride + 1, np.int64)
+    h = stem_output_size(arr, rg)
     stem = [np.zeros(n, np.int64) for _ in range(3)]
     _add(stem, _conv(rg.channels, arr.stem_widths, 3, h), _bn(arr.stem_widths))
     stages = [np.zeros((n, s), np.int64) for _ in range(3)]

@@ -52,6 +52,9 @@ class FrozenDict(Mapping):
     def thaw(self) -> dict:
         return {k: _thaw(v) for k, v in self._data.items()}
 
+    def __reduce__(self):  # pickle (Ray, multiprocessing) through the constructor, not __setattr__
+        return (FrozenDict, (self._data,))
+
 
 def _freeze(value):
     if isinstance(value, Mapping):
@@ -136,16 +139,19 @@ class ModelSpec:
     head_width: int = 0
     family: FrozenDict = field(default_factory=FrozenDict)
     meta: FrozenDict = field(default_factory=FrozenDict)
+    stem_stride: int = 0  # 0: the regime's (2 for imagenet, 1 for small images)
 
     def __post_init__(self):
         stages = tuple(s if isinstance(s, StageSpec) else StageSpec(**s) for s in self.stages)
         object.__setattr__(self, "stages", stages)
-        for name in ("stem_width", "head_width"):
+        for name in ("stem_width", "head_width", "stem_stride"):
             value = getattr(self, name)
             if isinstance(value, float) and value.is_integer():
                 object.__setattr__(self, name, int(value))
         if not isinstance(self.stem_width, int) or self.stem_width <= 0 or self.head_width < 0:
             raise UsageError("model needs a positive integer stem_width and head_width >= 0")
+        if isinstance(self.stem_stride, bool) or not isinstance(self.stem_stride, int) or self.stem_stride < 0:
+            raise UsageError(f"model stem_stride must be an integer >= 0 (0: the regime's), got {self.stem_stride!r}")
         for name in ("family", "meta"):
             if not isinstance(getattr(self, name), FrozenDict):
                 object.__setattr__(self, name, FrozenDict(getattr(self, name) or {}))
@@ -183,13 +189,16 @@ class ModelSpec:
 
     # --- serialisation ---
     def to_dict(self) -> dict:
-        return {
+        out = {
             "stages": [s.to_dict() for s in self.stages],
             "stem_width": self.stem_width,
             "head_width": self.head_width,
             "family": self.family.thaw(),
             "meta": self.meta.thaw(),
         }
+        if self.stem_stride:  # written only when set, so the ids of every other spec stay as they were
+            out["stem_stride"] = self.stem_stride
+        return out
 
     def to_json(self, **kwargs) -> str:
         return json.dumps(self.to_dict(), **kwargs)

@@ -4,7 +4,8 @@
     store: results/NAME/results.db     # default
     spaces: [AnyNetXA, AnyNetXE, RegNetX]
     models_per_space: 100
-    seed: 0                            # sampling seed and training seed of every trial
+    repeats: 1                         # training runs per model, with seeds seed .. seed + repeats - 1
+    seed: 0                            # sampling seed (and first training seed)
     regime: fashion-mnist              # default: the dataset's
     flops: 3M:8M                       # default: the regime's band
     dataset: {name: fashion-mnist, dir: null}   # synthetic also takes train_size, test_size, ...
@@ -26,8 +27,8 @@ from typing import Any
 
 from .errors import UsageError
 
-TOP_KEYS = ("name", "store", "spaces", "models_per_space", "seed", "regime", "flops", "dataset", "recipe",
-            "resources", "max_retries")
+TOP_KEYS = ("name", "store", "spaces", "models_per_space", "repeats", "seed", "regime", "flops", "dataset",
+            "recipe", "resources", "max_retries")
 RESOURCE_KEYS = ("cpus", "gpus")
 DATASET_KEYS = ("name", "dir")
 SYNTHETIC_KEYS = ("train_size", "test_size", "image_size", "channels", "num_classes", "seed", "noise")
@@ -40,6 +41,7 @@ class SweepConfig:
     models_per_space: int
     store: str
     seed: int = 0
+    repeats: int = 1  # each model is trained with seeds seed, seed + 1, ..., seed + repeats - 1
     regime: str = "fashion-mnist"
     flops: str | None = None
     dataset: dict = field(default_factory=lambda: {"name": "fashion-mnist"})
@@ -96,6 +98,7 @@ def parse_config(raw: Any, path: str = "config") -> SweepConfig:
         raise UsageError(f"{path}: config key spaces lists a space twice")
     models = _int(raw.get("models_per_space"), "models_per_space", 1)
     seed = _int(raw.get("seed", 0), "seed")
+    repeats = _int(raw.get("repeats", 1), "repeats", 1)
 
     dataset = raw.get("dataset", "fashion-mnist")
     if isinstance(dataset, str):
@@ -152,8 +155,8 @@ def parse_config(raw: Any, path: str = "config") -> SweepConfig:
     store = raw.get("store") or os.path.join("results", name, "results.db")
     if not isinstance(store, str):
         raise UsageError(f"{path}: config key store must be a path, got {store!r}")
-    return SweepConfig(name=name, spaces=spaces, models_per_space=models, store=store, seed=seed, regime=regime,
-                       flops=flops, dataset=dict(dataset), recipe=recipe, cpus=cpus, gpus=gpus,
+    return SweepConfig(name=name, spaces=spaces, models_per_space=models, store=store, seed=seed, repeats=repeats,
+                       regime=regime, flops=flops, dataset=dict(dataset), recipe=recipe, cpus=cpus, gpus=gpus,
                        max_retries=max_retries, source=dict(raw))
 
 
@@ -189,13 +192,14 @@ def plan_trials(cfg: SweepConfig) -> list[dict]:
         specs = space.specs_from(draw)
         for spec, row in zip(specs, spec_rows(specs, cx, cfg.regime)):
             cx_train = next((row[k] for k in ("cx_train_flops", "cx_train") if k in row), None)
-            trials.append({
-                "trial_id": trial_id(spec.id, {**context, "space": name}, cfg.seed),
-                "sweep": cfg.name, "space": name, "spec_id": spec.id, "spec": spec.to_json(sort_keys=True),
-                "regime": cfg.regime, "dataset": cfg.dataset["name"], "recipe": cfg.recipe.to_dict(),
-                "seed": cfg.seed, "flops": row["flops"], "params": row["params"], "acts": row["acts"],
-                "cx_train": cx_train,
-            })
+            for seed in range(cfg.seed, cfg.seed + cfg.repeats):  # training seeds; sampling used cfg.seed
+                trials.append({
+                    "trial_id": trial_id(spec.id, {**context, "space": name}, seed),
+                    "sweep": cfg.name, "space": name, "spec_id": spec.id, "spec": spec.to_json(sort_keys=True),
+                    "regime": cfg.regime, "dataset": cfg.dataset["name"], "recipe": cfg.recipe.to_dict(),
+                    "seed": seed, "flops": row["flops"], "params": row["params"], "acts": row["acts"],
+                    "cx_train": cx_train,
+                })
     return trials
 
 
@@ -226,8 +230,11 @@ def run_trial(trial: dict, recipe: dict, data, threads: int) -> dict:
         row.update(status="failed", message=f"{type(exc).__name__}: {exc}{where}"[:2000])
         return row
     extra = {k: metrics[k] for k in ("steps", "train_size", "test_size") if k in metrics}
+    extra.update(metrics.get("extra") or {})  # e.g. DyRep's per-epoch cx_train
     row.update({k: metrics.get(k) for k in ("status", "error", "train_loss", "epochs", "seconds", "images_per_s",
                                             "device", "message")}, extra=extra)
+    if metrics.get("cx_train") is not None:  # training cost measured by the trial (DyRep grows and prunes)
+        row["cx_train"] = metrics["cx_train"]
     return row
 
 
@@ -238,11 +245,29 @@ def failed_row(trial: dict, exc: BaseException) -> dict:
 
 
 # --- the driver ---
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast (one line) when HOST:PORT or ray://HOST:PORT does not answer: ray.init would retry
+    for minutes. 'auto' is left to Ray, which finds a cluster started on this machine."""
+    import socket
+
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if address == "auto" or not sep:
+        return
+    if not port.isdigit():
+        raise UsageError(f"--address {address!r} is not auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise UsageError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
+
+
 def _start_ray(address: str | None, quiet: bool = True):
     import ray
 
     package = os.path.dirname(os.path.abspath(__file__))
     if address:
+        check_reachable(address)
         # Ship this designspace package to the cluster's workers, so that they run the same code
         # as the driver whether or not (or in whichever version) it is installed there.
         runtime_env = {"py_modules": [package], "excludes": ["__pycache__", "*.pyc"]}
@@ -331,7 +356,7 @@ def _drive(cfg, todo, data, con, counts, address, progress, out):
 
         def postfix():
             bar.set_postfix_str(f"done={counts['done']} failed={counts['failed']} diverged={counts['diverged']} "
-                                f"running={min(len(pending), slots)} stored={counts['skipped']}", refresh=False)
+                                f"running={min(len(pending), slots)} resumed={counts['skipped']}", refresh=False)
 
         live = getattr(out, "isatty", lambda: False)()
         postfix()

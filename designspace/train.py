@@ -35,6 +35,9 @@ class Recipe:
     warmup_epochs: float = 0.0  # linear warm-up from warmup_factor * lr, then cosine
     warmup_factor: float = 0.1
     label_smoothing: float = 0.0
+    # pycls BN.ZERO_INIT_FINAL_GAMMA: every residual block starts as its shortcut, which is what
+    # lets deep models (RegNets of 40-60 blocks) learn anything in a one-epoch proxy run.
+    zero_init_residual: bool = True
     train_size: int | None = None
     test_size: int | None = None
     augment: bool = False  # random crop (padding im_size // 8) + horizontal flip
@@ -55,7 +58,8 @@ class Recipe:
             "lr": (float, lambda v: v > 0), "momentum": (float, lambda v: 0 <= v < 1),
             "nesterov": (bool, None), "weight_decay": (float, lambda v: v >= 0),
             "warmup_epochs": (float, lambda v: v >= 0), "warmup_factor": (float, lambda v: 0 < v <= 1),
-            "label_smoothing": (float, lambda v: 0 <= v < 1), "train_size": (int, lambda v: v > 0),
+            "label_smoothing": (float, lambda v: 0 <= v < 1), "zero_init_residual": (bool, None),
+            "train_size": (int, lambda v: v > 0),
             "test_size": (int, lambda v: v > 0), "augment": (bool, None),
             "eval_batch_size": (int, lambda v: v > 0), "amp": (bool, None), "fail_if_spec_id": (str, None),
         }
@@ -143,6 +147,7 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
 
     from .data import DATASET_REGIME
     from .models import build
+    from .models.layers import zero_init_final_bn
     from .regimes import get_regime
 
     recipe = recipe if isinstance(recipe, Recipe) else Recipe.from_dict(recipe)
@@ -162,7 +167,10 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
     started = time.time()
 
     torch.manual_seed(seed)
-    model = build(spec, rg).to(dev, memory_format=torch.channels_last)
+    model = build(spec, rg)
+    if recipe.zero_init_residual:
+        zero_init_final_bn(model)
+    model = model.to(dev, memory_format=torch.channels_last)
     gen = torch.Generator(device=dev).manual_seed(seed)
     train_x, train_y = data.train_x.to(dev), data.train_y.to(dev)
     mean = torch.tensor(data.mean, device=dev).view(1, -1, 1, 1)

@@ -1,6 +1,7 @@
 """DyRep (seed 003, spec §3.4, §3.5): saliency, Rep / Dep exactness, the cut rule, nesting limit,
 optimizer rebuild, deploy to the base network's shapes, and the trainer hook."""
 import copy
+import json
 
 import pytest
 import torch
@@ -196,3 +197,20 @@ def test_trainer_runs_dyrep_schedule_and_records_cx_train():
     assert len(info["cx_train_per_epoch"]) == 3 and len(info["events"]) == 2  # after epochs 1 and 2
     assert info["cx_train_per_epoch"][2] > info["cx_train_per_epoch"][0]
     assert result["cx_train"] == round(info["cx_train_total"] / 3)
+
+
+def test_a_dyrep_sweep_trial_stores_its_training_cost(tmp_path):
+    from designspace.store import load, write_trial
+    from designspace.sweep import run_trial
+
+    spec = ModelSpec((StageSpec(1, 8, 1, "res_basic"), StageSpec(1, 16, 2, "res_basic")), stem_width=8)
+    recipe = {"epochs": 2, "batch_size": 16, "dyrep": {"interval": 1, "stop": 2, "recal_batches": 2}}
+    trial = {"trial_id": "t1", "sweep": "s", "space": "toy", "spec_id": spec.id, "spec": spec.to_json(),
+             "regime": "fashion-mnist", "dataset": "synthetic", "recipe": recipe, "seed": 0, "flops": 1, "params": 1,
+             "acts": 1, "cx_train": 1}
+    row = run_trial(trial, recipe, synthetic(64, 32), threads=1)
+    assert row["status"] == "done" and row["cx_train"] > 1
+    write_trial(str(tmp_path / "r.db"), row)
+    stored = load(str(tmp_path / "r.db")).iloc[0]
+    assert stored["cx_train"] == row["cx_train"]
+    assert len(json.loads(stored["extra"])["dyrep"]["cx_train_per_epoch"]) == 2

@@ -60,3 +60,11 @@ def test_invalid_specs_raise_usage_errors(bad):
 def test_from_dict_accepts_a_sample_row():
     spec = _spec()
     assert ModelSpec.from_dict({"id": spec.id, "spec": spec.to_dict()}) == spec
+
+
+def test_specs_pickle_for_ray_workers():
+    import pickle
+
+    spec = _spec(space="AnyNetXE")
+    back = pickle.loads(pickle.dumps(spec))
+    assert back == spec and back.id == spec.id and back.meta["space"] == "AnyNetXE"

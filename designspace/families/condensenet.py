@@ -198,7 +198,7 @@ register_family(KEY, condensenet_complexity, build_condensenet, kind="macro")
 
 # --- design spaces ---------------------------------------------------------------------------------
 def _make_space(with_sfr: bool):
-    from ..spaces.base import DesignSpace, Draw, _fmt
+    from ..spaces.base import DesignSpace, Draw
     from ..regimes import get_regime
 
     class CondenseNetSpace(DesignSpace):
@@ -214,6 +214,8 @@ def _make_space(with_sfr: bool):
         factor_choices = (2, 4, 8)
         growth_choices = (8, 16, 32)
         layer_range = (1, 16)
+        max_batch = 2048  # measuring builds a spec per candidate
+        max_draws = give_up_after = 400_000
         _nblocks = 3  # set per regime by sample_arrays (3 for small images, 5 for ImageNet)
 
         @property
@@ -251,44 +253,16 @@ def _make_space(with_sfr: bool):
         def specs_from(self, dr):
             return [condensenet_spec(self.name, **self._options(dr, i)) for i in range(len(dr))]
 
-        def sample_arrays(self, n, seed=0, flops=None, regime="imagenet"):
-            """Like DesignSpace.sample_arrays, with this family's closed form as the measure."""
-            from ..spaces.base import parse_flops
+        def measure(self, dr, regime):
+            cfgs = [parse_options(s) for s in self.specs_from(dr)]
+            return condensenet_complexity_arrays(cfgs, regime), np.ones(len(dr), bool)
 
-            rg = get_regime(regime)
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-                raise UsageError(f"number of models must be a positive integer, got {n!r}")
-            lo, hi = parse_flops(flops) if isinstance(flops, str) else (flops or rg.default_flops)
-            self._nblocks = self._blocks(rg)
-            rng = np.random.default_rng(seed)
-            kept, kept_cx, seen, have, drawn = [], [], set(), 0, 0
-            f_min, f_max = np.inf, -np.inf
-            while have < n and drawn < 400_000:
-                dr = self.draw(rng, 2048)
-                drawn += 2048
-                cfgs = [parse_options(s) for s in self.specs_from(dr)]
-                cx = condensenet_complexity_arrays(cfgs, rg)
-                f = cx["flops"]
-                f_min, f_max = min(f_min, f.min()), max(f_max, f.max())
-                fresh = []
-                for i in np.flatnonzero((f >= lo) & (f <= hi)):
-                    key = (tuple(dr.depths[i]), int(dr.widths[i, 0]), int(dr.group_widths[i, 0]),
-                           int(dr.meta["condense"][i]))
-                    if key not in seen and have + len(fresh) < n:
-                        seen.add(key)
-                        fresh.append(i)
-                if fresh:
-                    idx = np.asarray(fresh)
-                    kept.append(dr.take(idx))
-                    kept_cx.append({k: v[idx] for k, v in cx.items()})
-                    have += len(idx)
-            if have < n:
-                raise UsageError(f"{self.name}: only {have} of {n} models fall in the band {_fmt(lo)}:{_fmt(hi)} "
-                                 f"({rg.name}) after {drawn} draws; flops reachable: {_fmt(f_min)}..{_fmt(f_max)}")
-            dr = Draw(*(np.concatenate([getattr(k, a) for k in kept]) for a in
-                        ("widths", "depths", "bottleneck_ratios", "group_widths")),
-                      meta={"condense": np.concatenate([k.meta["condense"] for k in kept])})
-            return dr, {k: np.concatenate([c[k] for c in kept_cx]) for k in kept_cx[0]}
+        def identity_columns(self, dr):
+            return super().identity_columns(dr) + [dr.meta["condense"]]
+
+        def sample_arrays(self, n, seed=0, flops=None, regime="imagenet"):
+            self._nblocks = self._blocks(get_regime(regime))  # the block count depends on the regime
+            return super().sample_arrays(n, seed, flops, regime)
 
     return CondenseNetSpace
 

@@ -135,7 +135,7 @@ def deploy_conv_cx(c_in, c_out, k, h_in, stride, groups):
 
 def _anynet_rep_delta(specs: Sequence[ModelSpec], regime) -> dict:
     """cx_train - cx_deploy of plain AnyNet specs with rep options, vectorized over specs per stage."""
-    from ..complexity import BLOCK_CODE, SpecArrays
+    from ..complexity import BLOCK_CODE, SpecArrays, stem_output_size
 
     arr = SpecArrays.from_specs(specs)
     n, s = arr.widths.shape
@@ -148,7 +148,7 @@ def _anynet_rep_delta(specs: Sequence[ModelSpec], regime) -> dict:
                 enabled[i, j] = True
                 mask[i, j, list(opt[0])] = True
                 mult[i, j] = opt[1]
-    h = np.full(n, (regime.im_size - 1) // regime.stem_stride + 1, np.int64)
+    h = stem_output_size(arr, regime)
     w_in = arr.stem_widths.copy()
     delta = [np.zeros(n, np.int64) for _ in range(3)]
     for j in range(s):

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..complexity import RES_BOTTLENECK, SpecArrays, VANILLA, _bn, _conv, block_complexity
+from ..complexity import RES_BOTTLENECK, SpecArrays, VANILLA, _bn, _conv, block_complexity, stem_output_size
 from ..regimes import Regime, get_regime
 from ..spaces.common import adjust_block_compatibility
 from .options import CSP_VARIANTS, TOPOLOGIES, StageOptions
@@ -187,7 +187,7 @@ def family_complexity_arrays(arr: SpecArrays, fam: FamilyArrays, regime: "str | 
     split or an odd width into an MP entry); per_stage adds "stage_*" (N, S) columns."""
     rg = get_regime(regime)
     n, s = arr.widths.shape
-    h = np.full(n, (rg.im_size - 1) // rg.stem_stride + 1, np.int64)
+    h = stem_output_size(arr, rg)
     total = cba(rg.channels, arr.stem_widths, 3, h)
     stage_cost = np.zeros((3, n, s), np.int64)
     valid = np.ones((n, s), bool)

@@ -44,7 +44,7 @@ class AnyNet(nn.Module):
     def __init__(self, spec: ModelSpec, regime: Regime, stage_builder=make_stage):
         super().__init__()
         self.spec, self.regime = spec, regime
-        self.stem = Stem(regime.channels, spec.stem_width, regime.stem_stride)
+        self.stem = Stem(regime.channels, spec.stem_width, spec.stem_stride or regime.stem_stride)
         stages, w_in = [], spec.stem_width
         for st in spec.stages:
             if st.depth > 0:

@@ -28,6 +28,7 @@ class BasicTransform(nn.Sequential):
 
     def __init__(self, w_in, w_out, stride):
         super().__init__(ConvBN(w_in, w_out, 3, stride), ConvBN(w_out, w_out, 3, act=False))
+        self[-1][1].final_bn = True  # the residual branch's last BN (zero-init option, pycls)
 
 
 class BottleneckTransform(nn.Sequential):
@@ -44,6 +45,7 @@ class BottleneckTransform(nn.Sequential):
             layers.append(SE(w_b, w_se))
         layers.append(ConvBN(w_b, w_out, 1, act=False))
         super().__init__(*layers)
+        self[-1][1].final_bn = True  # the residual branch's last BN (zero-init option, pycls)
 
 
 class ResidualBlock(nn.Module):

@@ -30,10 +30,11 @@ def measure(model: nn.Module, input_shape: tuple[int, ...]) -> dict:
             hooks.append(mod.register_forward_hook(on_conv))
         elif isinstance(mod, nn.Linear):
             hooks.append(mod.register_forward_hook(on_linear))
+    p = next(model.parameters())
     was_training = model.training
     model.eval()
     try:
-        model(torch.zeros(1, *input_shape))
+        model(torch.zeros(1, *input_shape, device=p.device, dtype=p.dtype))
     finally:
         model.train(was_training)
         for h in hooks:

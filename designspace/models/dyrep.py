@@ -277,29 +277,6 @@ def rebuild_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module) -> Non
 
 def count_training_graph(model: nn.Module, input_shape) -> dict:
     """flops / params / acts of the model's current graph (pycls counting, one image), on its device."""
-    totals = {"flops": 0, "acts": 0}
+    from .counting import measure
 
-    def on_conv(mod, _inp, out):
-        kh, kw = mod.kernel_size
-        totals["flops"] += kh * kw * (mod.in_channels // mod.groups) * mod.out_channels * out.shape[2] * out.shape[3]
-        totals["flops"] += mod.out_channels if mod.bias is not None else 0
-        totals["acts"] += out[0].numel()
-
-    def on_linear(mod, _inp, out):
-        totals["flops"] += mod.in_features * mod.out_features + (mod.out_features if mod.bias is not None else 0)
-        totals["acts"] += out[0].numel()
-
-    hooks = [m.register_forward_hook(on_conv if isinstance(m, nn.Conv2d) else on_linear)
-             for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    p = next(model.parameters())
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, *input_shape, device=p.device, dtype=p.dtype))
-    finally:
-        model.train(was_training)
-        for h in hooks:
-            h.remove()
-    totals["params"] = sum(q.numel() for q in model.parameters())
-    return totals
+    return measure(model, input_shape)

@@ -58,3 +58,15 @@ def init_weights(module: nn.Module) -> None:
     elif isinstance(module, nn.Linear):
         nn.init.normal_(module.weight, 0.0, 0.01)
         nn.init.zeros_(module.bias)
+
+
+def zero_init_final_bn(model: nn.Module) -> int:
+    """Zero the gamma of every residual branch's last BN (pycls BN.ZERO_INIT_FINAL_GAMMA): each
+    residual block starts as its shortcut, which lets deep nets train in very short runs.
+    Returns how many BNs were zeroed."""
+    count = 0
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d) and getattr(module, "final_bn", False):
+            nn.init.zeros_(module.weight)
+            count += 1
+    return count

@@ -19,7 +19,7 @@ class Draw:
     depths: np.ndarray  # (m, S)
     bottleneck_ratios: np.ndarray  # (m, S)
     group_widths: np.ndarray  # (m, S)
-    meta: dict = field(default_factory=dict)  # per-candidate provenance arrays (m,)
+    meta: dict = field(default_factory=dict)  # per-candidate arrays (m,): provenance; "stem_stride" if drawn
 
     def __len__(self):
         return len(self.widths)
@@ -57,6 +57,7 @@ class DesignSpace:
     stem_width = 32
     stride = 2
     max_draws = 4_000_000  # bound on candidates examined before giving up on a band
+    max_batch = 1 << 17  # candidates per batch (spaces whose measure is per-spec Python use fewer)
     give_up_after = 300_000  # ...or earlier, when no candidate so far came near the band
 
     @property
@@ -77,6 +78,7 @@ class DesignSpace:
             se_ratios=np.full((m, s), self.se_ratio),
             blocks=np.full((m, s), BLOCK_TYPES.index(self.block), np.int64),
             stem_widths=np.full(m, self.stem_width, np.int64), head_widths=np.zeros(m, np.int64),
+            stem_strides=dr.meta.get("stem_stride", np.zeros(m, np.int64)).astype(np.int64),
         )
 
     def measure(self, dr: Draw, regime: Regime) -> tuple[dict, np.ndarray]:
@@ -85,7 +87,8 @@ class DesignSpace:
 
     def identity_columns(self, dr: Draw) -> list[np.ndarray]:
         """The columns that tell two candidates apart (deduplication inside a sample)."""
-        return [dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths]
+        cols = [dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths]
+        return cols + ([dr.meta["stem_stride"]] if "stem_stride" in dr.meta else [])
 
     def sample_arrays(self, n: int, seed: int = 0, flops=None, regime: "str | Regime" = "imagenet"):
         """n distinct candidates inside the flops band -> (Draw, complexity dict), deterministic in seed."""
@@ -97,12 +100,12 @@ class DesignSpace:
         kept: list[Draw] = []
         kept_cx: list[dict] = []
         seen: set[bytes] = set()
-        have, drawn, batch = 0, 0, 4096
+        have, drawn, batch = 0, 0, min(4096, self.max_batch)
         f_min, f_max = np.inf, -np.inf
         while have < n and drawn < self.max_draws:
             dr = self.draw(rng, batch)
             drawn += batch
-            batch = min(batch * 2, 1 << 17)
+            batch = min(batch * 2, self.max_batch)
             if not len(dr):
                 continue
             cx, ok = self.measure(dr, rg)
@@ -122,8 +125,8 @@ class DesignSpace:
                 kept.append(dr.take(fresh))
                 kept_cx.append({k: v[fresh] for k, v in cx.items()})
                 have += len(fresh)
-            elif have == 0 and drawn >= self.give_up_after and (f_max < lo or f_min > hi):
-                break
+            elif drawn >= self.give_up_after and (len(idx) or (have == 0 and (f_max < lo or f_min > hi))):
+                break  # the band holds no more distinct models (all in-band draws repeat), or none at all
         if have < n:
             reach = f"{_fmt(f_min)}..{_fmt(f_max)}" if np.isfinite(f_min) else "none"
             raise UsageError(
@@ -145,8 +148,10 @@ class DesignSpace:
                 for j in range(dr.widths.shape[1])
             )
             meta = {"space": self.name}
-            meta.update({k: v[i].item() for k, v in dr.meta.items()})
-            specs.append(ModelSpec(stages=stages, stem_width=self.stem_width, meta=FrozenDict(meta)))
+            meta.update({k: v[i].item() for k, v in dr.meta.items() if k != "stem_stride"})
+            stem_stride = int(dr.meta["stem_stride"][i]) if "stem_stride" in dr.meta else 0
+            specs.append(ModelSpec(stages=stages, stem_width=self.stem_width, meta=FrozenDict(meta),
+                                   stem_stride=stem_stride))
         return specs
 
     def sample(self, n: int, seed: int = 0, flops=None, regime: "str | Regime" = "imagenet") -> list[ModelSpec]:

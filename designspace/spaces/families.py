@@ -9,6 +9,8 @@ stays a numpy batch operation.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..families.ode import SCHEMES, stages_of
@@ -250,8 +252,11 @@ class FamilySpace(DesignSpace):
         cx = family_complexity_arrays(self.to_arrays(dr), self.family_arrays(dr), regime)
         return cx, cx.pop("valid").all(axis=1)
 
+    def to_arrays(self, dr: Draw):
+        return self.base.to_arrays(dr)
+
     def identity_columns(self, dr: Draw) -> list[np.ndarray]:
-        return super().identity_columns(dr) + [v for k, v in sorted(dr.meta.items()) if k.startswith(PREFIX)]
+        return self.base.identity_columns(dr) + [v for k, v in sorted(dr.meta.items()) if k.startswith(PREFIX)]
 
     def specs_from(self, dr: Draw):
         base_meta = {k: v for k, v in dr.meta.items() if not k.startswith(PREFIX)}
@@ -265,7 +270,7 @@ class FamilySpace(DesignSpace):
                 for j, st in enumerate(spec.stages))
             meta = FrozenDict({**spec.meta.thaw(), "space": self.name})
             out.append(type(spec)(stages=stages, stem_width=spec.stem_width, head_width=spec.head_width,
-                                  family=spec.family, meta=meta))
+                                  family=spec.family, meta=meta, stem_stride=spec.stem_stride))
         return out
 
 
@@ -305,6 +310,51 @@ class ResNetC(DesignSpace):
 RESNETC_DEPTHS = (4, 8, 12, 16, 24, 32)
 for _d in RESNETC_DEPTHS:
     register_space(f"ResNetC{_d}", lambda d=_d: ResNetC(d))
+
+
+# --- DownsampleC<n>: where the single downsampling sits (seed 001 E001-c) ---------------------------
+class DownsampleC(DesignSpace):
+    """A 3x3 conv stem to 64 channels, then n VGG-style residual blocks (2 x 3x3 at 64 channels), with
+    the network's single stride 2 either in the stem conv or in the first block's first conv. The
+    space holds two architectures per n; a sweep repeats them over training seeds (`repeats`)."""
+
+    block = "res_basic"
+    stem_width = 64
+    width = 64
+
+    def __init__(self, depth: int):
+        self.depth = depth
+        self.name = f"DownsampleC{depth}"
+        self.description = f"stem + {depth} basic residual blocks at 64 channels; one stride 2, in the stem or block 1"
+
+    @property
+    def free_params(self):
+        return [("downsample", "stride 2 in the stem conv or in the first block's first conv"),
+                ("d", f"fixed: {self.depth} blocks of width {self.width}")]
+
+    def draw(self, rng, m):
+        in_stem = rng.integers(0, 2, m).astype(bool)
+        return Draw(widths=np.full((m, 1), self.width, np.int64), depths=np.full((m, 1), self.depth, np.int64),
+                    bottleneck_ratios=np.ones((m, 1)), group_widths=np.ones((m, 1), np.int64),
+                    meta={"stem_stride": np.where(in_stem, 2, 1)})
+
+    def _block_stride(self, stem_stride):
+        return np.where(np.asarray(stem_stride) == 2, 1, 2)
+
+    def to_arrays(self, dr):
+        arr = super().to_arrays(dr)
+        arr.strides[:, 0] = self._block_stride(dr.meta["stem_stride"])
+        return arr
+
+    def specs_from(self, dr):
+        specs = super().specs_from(dr)
+        return [dataclasses.replace(spec, stages=(dataclasses.replace(spec.stages[0], stride=int(
+            self._block_stride(spec.stem_stride))),) + spec.stages[1:]) for spec in specs]
+
+
+DOWNSAMPLE_DEPTHS = (4, 8, 16)
+for _d in DOWNSAMPLE_DEPTHS:
+    register_space(f"DownsampleC{_d}", lambda d=_d: DownsampleC(d))
 
 FAMILIES = [PRN(), CSP(), ELAN(), OSA(), StopGrad(), ODE()]
 FAMILIES += [CSP(v) for v in CSP_VARIANTS] + [StopGrad(v) for v in STOPGRAD_VARIANTS]

@@ -32,7 +32,7 @@ class FamilyNet(nn.Module):
     def __init__(self, spec, regime):
         super().__init__()
         self.spec, self.regime = spec, regime
-        self.stem = Stem(regime.channels, spec.stem_width, regime.stem_stride)
+        self.stem = Stem(regime.channels, spec.stem_width, spec.stem_stride or regime.stem_stride)
         stages, w_in = [], spec.stem_width
         for st, opts in zip(spec.stages, parse_spec(spec)):
             if st.depth > 0:
