@@ -55,7 +55,9 @@ def write_rows(rows: list[dict], out: str | None) -> None:
     parent = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(parent):
         raise UsageError(f"output directory does not exist: {parent}")
-    flat = [{k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()} for r in rows]
+    # csv and parquet hold lists and the spec as JSON strings
+    flat = [{k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()} for r in rows] \
+        if ext in (".csv", ".parquet") else None
     tmp = out + ".tmp"
     try:
         if ext in (".jsonl", ".json"):

@@ -23,8 +23,7 @@ class AnyNetX(DesignSpace):
 
     @property
     def free_params(self):
-        s = self.num_stages
-        out = [
+        return [
             ("d1..d4", f"log-uniform integers in [{self.depth_range[0]}, {self.depth_range[1]}]"
              + (", non-decreasing" if self.ordered_depths else "")),
             ("w1..w4", f"log-uniform multiples of 8 in [{self.width_range[0]}, {self.width_range[1]}]"
@@ -32,7 +31,6 @@ class AnyNetX(DesignSpace):
             ("b" if self.shared_b else "b1..b4", ("shared, " if self.shared_b else "") + "one of 1,2,4"),
             ("g" if self.shared_g else "g1..g4", ("shared, " if self.shared_g else "") + "one of 1,2,4,8,16,32"),
         ]
-        return out if s == 4 else out
 
     def _depths(self, rng, m):
         return log_uniform(rng, *self.depth_range, 1, (m, self.num_stages)).astype(np.int64)
