@@ -3,7 +3,8 @@
 Training reads batches straight out of these tensors by a random permutation (see train.py), so
 there is no per-sample Python work and no DataLoader. Loaders:
 - ``fashion-mnist``: the idx ``*-ubyte.gz`` files (Debian package ``dataset-fashion-mnist``);
-- ``cifar10``: the python-pickle directory ``cifar-10-batches-py`` (data_batch_1..5, test_batch);
+- ``cifar10``: the python-pickle directory ``cifar-10-batches-py`` (data_batch_1..5, test_batch), read by
+  a restricted unpickler (designspace.safeload) that admits plain data and numeric numpy arrays only;
 - ``imagefolder``: ``DIR/train/CLASS/*.png`` and ``DIR/test/CLASS/*`` (``val/`` also accepted), via PIL;
 - ``synthetic``: seeded class-dependent patterns plus noise, for tests (learnable, so error < 90%).
 A missing or corrupt file raises a one-line UsageError naming the file and how to get it.
@@ -11,6 +12,7 @@ A missing or corrupt file raises a one-line UsageError naming the file and how t
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import pickle
 import warnings
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import UsageError
+from .safeload import load_numpy_pickle
 
 if TYPE_CHECKING:
     import torch
@@ -175,9 +178,14 @@ def load_fashion_mnist(data_dir: str | None = None) -> Dataset:
 def _read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as fh:
-            batch = pickle.load(fh, encoding="bytes")
+            batch = load_numpy_pickle(fh, encoding="bytes")
     except FileNotFoundError:
         raise UsageError(f"dataset file {path} not found; {CIFAR10_HINT}") from None
+    except pickle.UnpicklingError as exc:
+        if "refusing" in str(exc):
+            raise UsageError(f"dataset file {path} is refused: {exc}; a CIFAR-10 batch holds only arrays, "
+                             "lists and bytes") from None
+        raise UsageError(f"dataset file {path} is corrupt ({type(exc).__name__}); {CIFAR10_HINT}") from None
     except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError) as exc:
         raise UsageError(f"dataset file {path} is corrupt ({type(exc).__name__}); {CIFAR10_HINT}") from None
     try:
@@ -248,13 +256,22 @@ def load_imagefolder(data_dir: str | None, image_size: int = 32, channels: int =
 
 
 # --- synthetic ---
+MAX_SYNTHETIC_IMAGES = 1_000_000
+MAX_SYNTHETIC_BYTES = 2_000_000_000  # uint8 pixels held in memory (the float noise is made per split)
 def synthetic(train_size: int = 512, test_size: int = 256, image_size: int = 28, channels: int = 1,
               num_classes: int = 10, seed: int = 0, noise: float = 0.35) -> Dataset:
     """Seeded class-dependent images: a smooth template per class plus pixel noise."""
-    for key, value in (("train_size", train_size), ("test_size", test_size), ("image_size", image_size),
-                       ("channels", channels), ("num_classes", num_classes)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise UsageError(f"synthetic dataset option {key} must be a positive integer, got {value!r}")
+    from .limits import check_finite, check_int
+
+    for key, value, top in (("train_size", train_size, MAX_SYNTHETIC_IMAGES), ("test_size", test_size,
+                            MAX_SYNTHETIC_IMAGES), ("image_size", image_size, 512), ("channels", channels, 4),
+                            ("num_classes", num_classes, 100_000)):
+        check_int(value, f"synthetic dataset option {key}", 1, top)
+    check_int(seed, "synthetic dataset option seed", 0, 2**32 - 1)
+    check_finite(noise, "synthetic dataset option noise")
+    if (train_size + test_size) * channels * image_size ** 2 > MAX_SYNTHETIC_BYTES:
+        raise UsageError(f"synthetic dataset of {train_size + test_size} images of {channels}x{image_size}x"
+                         f"{image_size} needs more than {MAX_SYNTHETIC_BYTES / 1e9:g} GB; make it smaller")
     rng = np.random.default_rng(seed)
     coarse = rng.random((num_classes, channels, 4, 4))
     reps = -(-image_size // 4)
@@ -268,3 +285,61 @@ def synthetic(train_size: int = 512, test_size: int = 256, image_size: int = 28,
     (train_x, train_y), (test_x, test_y) = split(train_size), split(test_size)
     stats = ((0.5,) * channels, (0.3,) * channels)
     return _make("synthetic", train_x, train_y, test_x, test_y, *stats, num_classes=num_classes)
+
+
+# --- identity of the data a trial trains on ---
+FINGERPRINT_BYTES = 1 << 20  # hash the first MB of each file: cheap, and any re-export changes it
+
+
+def _resolve_dir(key: str, data_dir: str | None) -> str | None:
+    if key == "fashion-mnist":
+        return data_dir or os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DIR
+    if key == "cifar10":
+        return data_dir or os.environ.get(CIFAR10_ENV) or os.path.join("data", "cifar-10-batches-py")
+    return data_dir
+
+
+def dataset_files(name: str, data_dir: str | None = None) -> list[str]:
+    """The files a dataset is read from (none for synthetic); a missing one is a one-line UsageError."""
+    key = {"cifar": "cifar10", "cifar-10": "cifar10"}.get(name, name)
+    directory = _resolve_dir(key, data_dir)
+    if key == "fashion-mnist":
+        paths = [_find(directory, f"{p}-{k}-ubyte.gz") for p in ("train", "t10k") for k in ("images-idx3", "labels-idx1")]
+        hint = FASHION_MNIST_HINT
+    elif key == "cifar10":
+        if not os.path.isdir(directory):
+            raise UsageError(f"CIFAR-10 directory {directory} not found; {CIFAR10_HINT}")
+        paths = [os.path.join(directory, f"data_batch_{i}") for i in range(1, 6)] + [os.path.join(directory, "test_batch")]
+        hint = CIFAR10_HINT
+    elif key == "imagefolder":
+        if not directory or not os.path.isdir(directory):
+            raise UsageError(f"imagefolder needs --data-dir DIR with train/ and test/ class folders; got {directory!r}")
+        paths = []
+        for split in ("train", "test", "val"):
+            root = os.path.join(directory, split)
+            for folder, _, files in sorted(os.walk(root)):
+                paths += [os.path.join(folder, f) for f in sorted(files) if f.lower().endswith(IMAGE_EXTS)]
+        return paths
+    else:
+        return []
+    for path in paths:
+        if not os.path.isfile(path):
+            raise UsageError(f"dataset file {path} not found; {hint}")
+    return paths
+
+
+def dataset_fingerprint(name: str, data_dir: str | None = None) -> str:
+    """A short hash of the dataset's files: for idx/pickle files their size and first MB, for an
+    image folder the list of (relative path, size). Part of every trial id, so a trial trained on
+    other data never counts as already done. Synthetic data is defined by its options alone."""
+    key = {"cifar": "cifar10", "cifar-10": "cifar10"}.get(name, name)
+    paths = dataset_files(key, data_dir)
+    digest = hashlib.sha256(key.encode())
+    base = _resolve_dir(key, data_dir) or ""
+    for path in paths:
+        size = os.path.getsize(path)
+        digest.update(f"{os.path.relpath(path, base)}\0{size}\0".encode())
+        if key != "imagefolder":
+            with open(path, "rb") as fh:
+                digest.update(hashlib.sha256(fh.read(FINGERPRINT_BYTES)).digest())
+    return digest.hexdigest()[:16] if paths else ""

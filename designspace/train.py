@@ -19,6 +19,9 @@ from typing import Any, Mapping
 from .errors import UsageError
 
 REFERENCE_BATCH = 128  # lr is given at this batch size and scaled linearly (Goyal et al.; pycls)
+# Sizes past these cannot be meant (a typo, or 1e9): refuse them rather than run for ever or out of memory.
+RECIPE_LIMITS = {"epochs": 10_000, "batch_size": 65_536, "eval_batch_size": 65_536, "train_size": 100_000_000,
+                 "test_size": 100_000_000, "warmup_epochs": 10_000}
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,10 @@ class Recipe:
                 object.__setattr__(self, name, value)
             if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
                 raise UsageError(f"recipe.{name} must be {kind.__name__}, got {value!r}")
+            if kind is float and not math.isfinite(value):
+                raise UsageError(f"recipe.{name} must be a finite number, got {value!r}")
+            if name in RECIPE_LIMITS and value > RECIPE_LIMITS[name]:
+                raise UsageError(f"recipe.{name} = {value:,} is past the limit {RECIPE_LIMITS[name]:,}")
             if ok is not None and not ok(value):
                 raise UsageError(f"recipe.{name} out of range: {value!r}")
         from .families.dyrep import validate_recipe_options  # issue 7: dyrep / condense options
@@ -185,7 +192,7 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
     steps_per_epoch = max(n // batch, 1)  # drop the ragged last batch: BN dislikes tiny batches
     total = max(int(round(recipe.epochs * steps_per_epoch)), 1)
     warmup = int(round(recipe.warmup_epochs * steps_per_epoch))
-    base_lr = recipe.lr * recipe.batch_size / REFERENCE_BATCH
+    base_lr = recipe.lr * batch / REFERENCE_BATCH  # the batch the loop uses (the recipe's, or all of a small set)
     optimizer = torch.optim.SGD(model.parameters(), lr=base_lr, momentum=recipe.momentum,
                                 nesterov=recipe.nesterov and recipe.momentum > 0, weight_decay=recipe.weight_decay)
     amp_dtype = None

@@ -404,18 +404,13 @@ def deploy_model(model, spec: ModelSpec, regime, atol: float = 1e-4, batch: int 
 
 
 def load_checkpoint(path: str):
-    """(model, spec, regime name, checkpoint dict) from a checkpoint written by training or deploy."""
-    import torch
-
+    """(model, spec, regime name, checkpoint dict) from a checkpoint written by training or deploy,
+    read with torch.load(weights_only=True) (designspace.safeload): a crafted file runs nothing."""
     from ..models import build
+    from ..safeload import read_checkpoint, spec_from_checkpoint
 
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as exc:
-        raise UsageError(f"cannot read checkpoint {path}: {exc}") from None
-    if not isinstance(ckpt, Mapping) or not {"spec", "regime", "state_dict"} <= set(ckpt):
-        raise UsageError(f"checkpoint {path} must hold a dict with spec, regime and state_dict")
-    spec = ModelSpec.from_dict(ckpt["spec"])
+    ckpt = read_checkpoint(path)
+    spec = spec_from_checkpoint(ckpt, path)
     if ckpt.get("deployed") == "condensed":
         from .condensenet import build_converted
 
