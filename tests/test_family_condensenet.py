@@ -61,18 +61,21 @@ def small_cfg(**kw):
     return condensenet_spec(**opts)
 
 
-def test_sfr_init_equals_condensenet_layer_bit_equal():
-    spec = small_cfg()
-    cfg = parse_options(spec)
+def test_sfr_bn_starts_at_gamma_one_and_every_sfr_parameter_learns():
+    """The reference's _initialize() leaves every BN (SFR's included) at gamma 1, beta 0; a zero
+    gamma/beta SFR BN before a ReLU gets exactly zero gradient on every SFR parameter."""
+    spec = small_cfg(hswish_from=3, se_from=3)  # ReLU everywhere: the case where a zero BN is dead
     torch.manual_seed(0)
-    v2 = DenseLayer(16, 8, cfg, "hswish", True)
-    v1 = DenseLayer(16, 8, parse_options(with_options(spec, sfr=0)), "hswish", True)
-    v1.load_state_dict({k: v for k, v in v2.state_dict().items() if not k.startswith("sfr.")})
-    x = torch.randn(2, 16, 6, 6)
-    v2.train(), v1.train()
-    assert torch.equal(v2(x), v1(x))
     net = build(spec, "cifar")
-    assert all(float(m.norm.weight.detach().abs().max()) == 0 for m in net.modules() if isinstance(m, SparseFeatureReactivation))
+    sfrs = [m for m in net.modules() if isinstance(m, SparseFeatureReactivation)]
+    assert sfrs and all(torch.equal(m.norm.weight, torch.ones_like(m.norm.weight)) and
+                        torch.equal(m.norm.bias, torch.zeros_like(m.norm.bias)) for m in sfrs)
+    net.train()
+    x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    nn.functional.cross_entropy(net(x), y).backward()
+    for m in sfrs:
+        for name, p in m.named_parameters():
+            assert p.grad is not None and float(p.grad.abs().sum()) > 0, name
 
 
 # --- schedule --------------------------------------------------------------------------------------

@@ -64,10 +64,48 @@ def test_linear_reduction_gives_the_stability_polynomial(scheme):
     x = torch.randn(2, 4, 3, 3, generator=g, dtype=torch.float64)
     lam = torch.eye(4, dtype=torch.float64) * -0.7  # scalar λ
     M = torch.randn(4, 4, generator=g, dtype=torch.float64) * 0.5  # random small matrix
-    for A, h in ((lam, 1.0), (M, 1.0), (M, 0.5)):
-        y = _linear_block(scheme, A, h)(x)
-        expected = torch.einsum("oc,nchw->nohw", _taylor(h * A, s), x)
+    for A in (lam, M):
+        y = _linear_block(scheme, A)(x)
+        expected = torch.einsum("oc,nchw->nohw", _taylor(A, s), x)
         assert torch.allclose(y, expected, atol=1e-9, rtol=0)
+
+
+def _scaled_last_bn(f, h):
+    with torch.no_grad():
+        bn = [m for m in f.modules() if isinstance(m, nn.BatchNorm2d)][-1]
+        bn.weight.mul_(h)
+        bn.bias.mul_(h)
+    return f
+
+
+@pytest.mark.parametrize("scheme", ["ralston2", "kutta3", "rk4"])
+def test_suppression_scales_inner_states_only_and_is_no_bn_rescale(scheme):
+    """Scaling every a_ij and b_i by h equals scaling each F's last BN (gamma, beta) by h: a mere
+    reparameterization. Suppression scales the a_ij only, which no BN rescale reproduces."""
+    import copy
+
+    torch.manual_seed(4)
+    s, h = stages_of(scheme), 0.5
+    fs = [randomize_bn(make_block("res_basic", 16, 16, 1), seed=i).f for i in range(s)]
+    x = torch.randn(2, 16, 6, 6)
+    suppressed = RKBlock(copy.deepcopy(fs), None, scheme, h)
+    rescaled = RKBlock([_scaled_last_bn(copy.deepcopy(f), h) for f in fs], None, scheme)
+    old_form = RKBlock(copy.deepcopy(fs), None, scheme, h)
+    old_form.b = [h * v for v in old_form.b]  # the former suppression: b_i scaled too
+    for train in (False, True):
+        for m in (suppressed, rescaled, old_form):
+            m.train(train)
+        assert torch.allclose(old_form(x), rescaled(x), atol=1e-5)
+        assert (suppressed(x) - rescaled(x)).abs().max() > 1e-2
+    assert suppressed.b == list(TABLEAUS[scheme][1])
+    assert suppressed.a[1][0] == h * TABLEAUS[scheme][0][0][0]
+
+
+def test_suppression_needs_inner_states():
+    for scheme in ("euler", "lm"):
+        with pytest.raises(UsageError, match="inner states"):
+            parse_stage(StageSpec(depth=2, width=16, block="res_basic",
+                                  family={"ode": {"scheme": scheme, "n": 2, "suppress": 0.5}}))
 
 
 @pytest.mark.parametrize("scheme", RK)
@@ -105,7 +143,7 @@ def _ode_spec(scheme, n, block="res_basic", suppress=None):
 @pytest.mark.parametrize("block", ["res_basic", "res_bottleneck"])
 def test_rk_complexity_equals_euler_of_s_times_n(scheme, block):
     s, n = stages_of(scheme), 2
-    rk = _ode_spec(scheme, n, block, suppress=0.5)
+    rk = _ode_spec(scheme, n, block, suppress=0.5 if s > 1 else None)
     euler = ModelSpec(stages=tuple(StageSpec(**{**st.to_dict(), "family": {}}) for st in rk.stages), stem_width=8)
     assert all(st.depth == s * n for st in rk.stages)
     assert complexity(rk, "cifar") == complexity(euler, "cifar")

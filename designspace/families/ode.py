@@ -1,8 +1,10 @@
 """Butcher tableaus of the high-order stacking schemes (seed 001, HO-ResNet) and LM-ResNet.
 
 An RK block of s stages regroups s residual functions F_1..F_s of the host stage:
-    k_1 = F_1(x);  k_i = F_i(x' + h * sum_{j<i} a_ij k_j);  y = act(x' + h * sum_i b_i k_i)
-with x' = P(x) the host shortcut and h the inner-state suppression coefficient (1 = textbook).
+    k_1 = F_1(x);  k_i = F_i(x' + h * sum_{j<i} a_ij k_j);  y = act(x' + sum_i b_i k_i)
+with x' = P(x) the host shortcut and h the inner-state suppression coefficient (1 = textbook): it
+scales only the inner states a_ij (scaling the b_i too would be a BN rescale of each F, no change of
+the function class), so it needs a scheme with s >= 2.
 Textbook tableaus (the reference code's ImprovedEuler/RK2Block deviate; see seed-families.md §2.2).
 "lm" (LM-ResNet) is a one-function linear multistep block with a trainable k per block.
 Pure Python: imported by the complexity path, which must not import torch.

@@ -11,7 +11,7 @@ A stage's ``family`` dict may hold (seed-families.md §0):
     stopgrad: "none" | "residual" | "block"
     csp + osa: CSPVoVNet, a CSP stage whose body is OSA modules at the block-path width (csp.entry
               must be "conv": the body's modules are the stage depth)
-    ode:      {scheme: one of SCHEMES, n: RK blocks, suppress: h in (0, 1]}
+    ode:      {scheme: one of SCHEMES, n: RK blocks, suppress: h in (0, 1] (inner states a_ij only; s >= 2)}
               depth = number of residual sub-functions = s * n (+1 for a CSP entry block)
 Missing keys take the defaults below; unknown keys and values are errors.
 """
@@ -152,8 +152,9 @@ def parse_stage(stage) -> StageOptions:
         if o["n"] is None:
             raise UsageError("ode.n (the number of RK blocks) is required")
         kw["rk_blocks"] = _count("ode", "n", o["n"])
-        if scheme == "lm" and kw["suppress"] != 1.0:
-            raise UsageError("ode.suppress applies to the Runge-Kutta schemes, not lm")
+        if kw["suppress"] != 1.0 and (scheme == "lm" or stages_of(scheme) < 2):
+            raise UsageError(f"ode.suppress scales the inner states a_ij of a Runge-Kutta scheme with s >= 2; "
+                             f"{scheme} has none")
         if (stages_of(scheme) > 1 or scheme == "lm") and ("prn" in fam or kw.get("stopgrad", "none") != "none"):
             raise UsageError(f"ode scheme {scheme} combines with neither prn nor stopgrad (only euler does)")
     if topology == "csp":

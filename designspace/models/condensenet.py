@@ -149,14 +149,10 @@ class LearnedGroupConv(_Condensing):
 
 class SparseFeatureReactivation(_Condensing):
     """SFR: BN(k) -> act -> masked 1x1 k -> C; each input group keeps C/S output rows.
-    BN gamma = beta = 0 at init, so it starts as the identity on the reused features (r = 0)."""
+    BN gamma = 1, beta = 0 at init, as the reference's `_initialize()` leaves it (its SFR zero init is
+    overwritten there; a gamma = beta = 0 BN before a ReLU would give SFR zero gradient for good)."""
 
     prune_axis = "out"
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        nn.init.zeros_(self.norm.weight)
-        nn.init.zeros_(self.norm.bias)
 
 
 class SELayer(nn.Module):
@@ -273,12 +269,8 @@ class CondenseNetV2(nn.Module):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
+                nn.init.ones_(m.weight)  # SFR's BN included (reference `_initialize()`)
                 nn.init.zeros_(m.bias)
-        for m in self.modules():  # after the generic init, which would overwrite it (the reference does)
-            if isinstance(m, SparseFeatureReactivation):
-                nn.init.zeros_(m.norm.weight)
-                nn.init.zeros_(m.norm.bias)
 
     def forward(self, x):
         x = self.pool(self.act(self.norm(self.blocks(self.stem(x)))))

@@ -85,23 +85,29 @@ class CSP(Family):
 
 
 class ELAN(Family):
+    """ELAN stages carrying the base space's depth: a stage of d blocks becomes n_e ELAN blocks of
+    m = r * ceil(d / (n_e r)) 3x3 convs (seed 000 Fig. 6c: depth grows inside the computational
+    block), so the stage depth m * n_e is d rounded up to a multiple of n_e r."""
+
     name = "elan"
     dims = [("elan ρ1..ρS", "partial ratio per stage, one of 1/8, 1/4, 1/2"),
             ("elan η1..ηS", "hidden ratio per stage, 1/2 or 1"),
-            ("elan m1..mS", "3x3 convs per block, one of 2, 4, 6, 8 (the stage depth is m * blocks)"),
             ("elan r1..rS", "aggregate every r-th conv, 1 or 2"),
             ("elan n1..nS", "ELAN blocks per stage, 1 or 2"),
+            ("elan m1..mS", "3x3 convs per block, r * ceil(d_i / (n_i r)) from the base depth d_i "
+                            "(stage depth m * n_e)"),
             ("entry", "shared: mp (yolov7 MP) or conv (3x3 stride 2)")]
 
     def sample(self, rng, dr):
         m, s = dr.widths.shape
-        convs = choice(rng, (2, 4, 6, 8), (m, s))
         blocks = choice(rng, (1, 2), (m, s))
+        every = choice(rng, (1, 2), (m, s))
+        convs = every * np.maximum(-(-dr.depths // (blocks * every)), 1)
         depths = np.where(dr.depths > 0, convs * blocks, 0)  # ELAN's depth dimension is m
         dr = Draw(dr.widths, depths, dr.bottleneck_ratios, dr.group_widths, dr.meta)
         return dr, {"kind": np.full((m, s), TOPOLOGIES.index("elan")),
                     "elan_rho": choice(rng, (0.125, 0.25, 0.5), (m, s)), "elan_eta": choice(rng, (0.5, 1.0), (m, s)),
-                    "elan_m": convs, "elan_r": choice(rng, (1, 2), (m, s)), "elan_blocks": blocks,
+                    "elan_m": convs, "elan_r": every, "elan_blocks": blocks,
                     "elan_mp": _per_model(rng, (True, False), m, s)}
 
     def options(self, col):
@@ -358,7 +364,7 @@ for _d in DOWNSAMPLE_DEPTHS:
 
 FAMILIES = [PRN(), CSP(), ELAN(), OSA(), StopGrad(), ODE()]
 FAMILIES += [CSP(v) for v in CSP_VARIANTS] + [StopGrad(v) for v in STOPGRAD_VARIANTS]
-FAMILIES += [ODE(x) for x in SCHEMES] + [ODE("euler", suppress=(0.25, 0.5, 0.75))]
+FAMILIES += [ODE(x) for x in SCHEMES] + [ODE("ralston2", suppress=(0.25, 0.5, 0.75))]
 FAMILIES += [OSA("all"), OSA("planned"), CSPOSA()]
 for _fam in FAMILIES:
     register_modifier(_fam.name, lambda base, fam=_fam: FamilySpace(base, fam))

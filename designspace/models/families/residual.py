@@ -3,9 +3,10 @@ Runge-Kutta / LM stacking (seed 000 §1.2, §1.5; seed 001 §2.2).
 
 One RK block regroups s host residual functions F_1..F_s (Euler, s = 1, is the host block itself):
     x' = P(x);  k_1 = F_1(sg_block(x));  k_i = F_i(x' + h sum_{j<i} a_ij k_j)
-    y  = act(M_γ ⊙ sg_residual(x') + h sum_i b_i k_i)
+    y  = act(M_γ ⊙ sg_residual(x') + sum_i b_i k_i)
 M_γ keeps the shortcut on the first round(γ C) channels (darknet [shortcut] semantics); h < 1
-suppresses the inner states. Coefficients equal to 1 and the full mask are skipped, so s = 1 with
+suppresses the inner states only (the a_ij): scaling the b_i as well would equal scaling each F's
+last BN by h, a mere reparameterization, while scaling the a_ij alone changes the function class. Coefficients equal to 1 and the full mask are skipped, so s = 1 with
 defaults computes exactly the host block's `shortcut(x) + f(x)` (bit-identical).
 """
 from __future__ import annotations
@@ -57,7 +58,7 @@ class RKBlock(nn.Module):
         self.proj = proj
         self.scheme, self.keep, self.stopgrad = scheme, keep, stopgrad
         self.a = [[suppress * v for v in row] for row in a]
-        self.b = [suppress * v for v in b]
+        self.b = list(b)  # not suppressed: see the module docstring
         self.act = activation()
 
     def shortcut(self, x):
