@@ -135,8 +135,11 @@ def done_ids(con: sqlite3.Connection, sweep: str | None = None) -> set[str]:
 def load(db: str, sweep: str | None = None, flatten: bool = True):
     """The store as a tidy DataFrame: one row per trial, one column per variable.
 
-    Spec fields are flattened: widths/depths/... (lists), num_stages, depth (total blocks),
-    w1..wS, d1..dS, b1..bS, g1..gS, se_ratio, and RegNet d, w0, wa, wm where the spec has them."""
+    recipe and extra are dicts, started_at/finished_at UTC timestamps (pandas datetimes), spec
+    the ModelSpec JSON text. With flatten (default) the spec's fields become columns: widths,
+    depths, strides, bottleneck_ratios, group_widths (per-stage lists), num_stages, d (total
+    blocks; RegNet's d where the spec is a RegNet), w1..wS, d1..dS, b1..bS, g1..gS, se_ratio,
+    family, and RegNet w0, wa, wm where the spec has them."""
     import pandas as pd
 
     con = connect(db, create=False)
@@ -147,19 +150,32 @@ def load(db: str, sweep: str | None = None, flatten: bool = True):
         df = pd.read_sql_query(q + " ORDER BY finished_at, trial_id", con, params=args)
     finally:
         con.close()
+    for key in ("recipe", "extra"):
+        df[key] = _json_column(df[key])
+    for key in ("started_at", "finished_at"):
+        df[key] = pd.to_datetime(pd.to_numeric(df[key], errors="coerce"), unit="s", utc=True)
     return flatten_specs(df) if flatten else df
 
 
+def _json_column(col):
+    """JSON text -> dicts (None stays None); each distinct text is parsed once (recipes repeat)."""
+    parsed = {t: json.loads(t) for t in col.dropna().unique()}
+    return col.map(lambda t: None if t is None or t != t else parsed[t])
+
+
+LIST_COLUMNS = ("widths", "depths", "strides", "bottleneck_ratios", "group_widths")
+
+
 def flatten_specs(df):
-    """Add the flattened spec columns to a DataFrame holding a `spec` JSON column."""
-    import numpy as np
+    """Add the flattened spec columns to a DataFrame holding a `spec` column (JSON text or dicts)."""
     import pandas as pd
 
     if df.empty:
-        for col in ("widths", "depths", "bottleneck_ratios", "group_widths", "num_stages", "depth", "se_ratio"):
-            df[col] = pd.Series(dtype=object)
-        return df
-    specs = [json.loads(s) for s in df["spec"]]
+        out = df.copy()
+        for col in (*LIST_COLUMNS, "num_stages", "d", "se_ratio", "family"):
+            out[col] = pd.Series(dtype=object)
+        return out
+    specs = [json.loads(s) if isinstance(s, str) else s for s in df["spec"]]
     stages = [s["stages"] for s in specs]
     cols: dict[str, list] = {
         "widths": [[st["width"] for st in ss] for ss in stages],
@@ -168,15 +184,9 @@ def flatten_specs(df):
         "bottleneck_ratios": [[st["bottleneck_ratio"] for st in ss] for ss in stages],
         "group_widths": [[st["group_width"] for st in ss] for ss in stages],
         "se_ratio": [max([st["se_ratio"] for st in ss], default=0.0) for ss in stages],
-        "num_stages": [len(ss) for ss in stages],
-        "depth": [sum(st["depth"] for st in ss) for ss in stages],
     }
-    max_s = max(cols["num_stages"])
-    for key, short in (("widths", "w"), ("depths", "d"), ("bottleneck_ratios", "b"), ("group_widths", "g")):
-        for j in range(max_s):
-            cols[f"{short}{j + 1}"] = [v[j] if j < len(v) else np.nan for v in cols[key]]
-    for key in ("d", "w0", "wa", "wm"):
-        vals = [s.get("meta", {}).get(key, np.nan) for s in specs]
+    for key in ("w0", "wa", "wm"):
+        vals = [s.get("meta", {}).get(key, float("nan")) for s in specs]
         if any(v == v for v in vals):  # any not-NaN
             cols[key] = vals
     families = [sorted({k for st in ss for k in st.get("family", {})} | set(s.get("family", {})))
@@ -185,12 +195,33 @@ def flatten_specs(df):
     out = df.copy()
     for key, values in cols.items():
         out[key] = values
+    return stage_columns(out)
+
+
+def stage_columns(df):
+    """From the per-stage list columns (widths, depths, bottleneck_ratios, group_widths), add
+    num_stages, d (total blocks) and w1..wS, d1..dS, b1..bS, g1..gS (NaN past a model's stages)."""
+    import numpy as np
+
+    out = df.copy()
+    depths = list(out["depths"])
+    out["num_stages"] = [len(v) for v in depths]
+    out["d"] = [int(sum(v)) for v in depths]
+    max_s = int(out["num_stages"].max()) if len(out) else 0
+    for key, short in (("widths", "w"), ("depths", "d"), ("bottleneck_ratios", "b"), ("group_widths", "g")):
+        if key not in out:
+            continue
+        values = list(out[key])
+        for j in range(max_s):
+            out[f"{short}{j + 1}"] = [v[j] if j < len(v) else np.nan for v in values]
     return out
 
 
 def export(db: str, out: str) -> None:
     """Export a store to .parquet or .csv (lists and JSON as strings in CSV)."""
     df = load(db)
+    df = df.assign(**{c: df[c].map(lambda v: None if v is None else json.dumps(v, sort_keys=True))
+                      for c in ("recipe", "extra")})  # free-form mappings: JSON text in both formats
     ext = os.path.splitext(out)[1].lower()
     if ext == ".parquet":
         df.to_parquet(out, index=False)

@@ -55,9 +55,14 @@ def write_rows(rows: list[dict], out: str | None) -> None:
     parent = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(parent):
         raise UsageError(f"output directory does not exist: {parent}")
-    # csv and parquet hold lists and the spec as JSON strings
-    flat = [{k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()} for r in rows] \
-        if ext in (".csv", ".parquet") else None
+    # csv holds lists and the spec as JSON text; parquet holds lists natively, mappings (the spec)
+    # as JSON text (their keys vary between families, which a parquet struct cannot)
+    if ext == ".csv":
+        flat = [{k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()} for r in rows]
+    elif ext == ".parquet":
+        flat = [{k: json.dumps(v) if isinstance(v, dict) else v for k, v in r.items()} for r in rows]
+    else:
+        flat = None
     tmp = out + ".tmp"
     try:
         if ext in (".jsonl", ".json"):

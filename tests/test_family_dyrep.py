@@ -1,7 +1,6 @@
 """DyRep (seed 003, spec §3.4, §3.5): saliency, Rep / Dep exactness, the cut rule, nesting limit,
 optimizer rebuild, deploy to the base network's shapes, and the trainer hook."""
 import copy
-import json
 
 import pytest
 import torch
@@ -213,4 +212,4 @@ def test_a_dyrep_sweep_trial_stores_its_training_cost(tmp_path):
     write_trial(str(tmp_path / "r.db"), row)
     stored = load(str(tmp_path / "r.db")).iloc[0]
     assert stored["cx_train"] == row["cx_train"]
-    assert len(json.loads(stored["extra"])["dyrep"]["cx_train_per_epoch"]) == 2
+    assert len(stored["extra"]["dyrep"]["cx_train_per_epoch"]) == 2  # load() returns extra as a dict

@@ -61,13 +61,13 @@ def test_load_has_the_columns_analysis_reads(tmp_path):
     needed = ["trial_id", "sweep", "space", "spec_id", "spec", "regime", "dataset", "seed", "status", "error",
               "train_loss", "epochs", "seconds", "images_per_s", "flops", "params", "acts", "cx_train", "widths",
               "depths", "bottleneck_ratios", "group_widths", "w1", "w4", "d1", "d4", "b1", "b4", "g1", "g4",
-              "se_ratio", "num_stages", "depth", "d", "w0", "wa", "wm", "family"]
+              "se_ratio", "num_stages", "d", "w0", "wa", "wm", "family"]
     missing = [c for c in needed if c not in df.columns]
     assert not missing, missing
     assert len(df) == 10 and set(df["space"]) == {"AnyNetXA", "RegNetX"}
     rx = df[df["space"] == "RegNetX"]
     assert rx["w0"].notna().all() and df[df["space"] == "AnyNetXA"]["w0"].isna().all()
-    assert (df["depth"] == df["depths"].map(sum)).all()
+    assert (df["d"] == df["depths"].map(sum)).all() and "depth" not in df  # one total-depth column
 
 
 def test_reader_during_writes(tmp_path):

@@ -34,7 +34,7 @@ def design_parameters(df: pd.DataFrame, fit: pd.DataFrame | None = None) -> pd.D
     out = pd.DataFrame({
         "space": df["space"].to_numpy(), "error": df["error"].to_numpy(np.float64),
         "flops": df["flops"].to_numpy(np.float64), "params": df["params"].to_numpy(np.float64),
-        "acts": df["acts"].to_numpy(np.float64), "d": df["depth"].to_numpy(np.float64),
+        "acts": df["acts"].to_numpy(np.float64), "d": df["d"].to_numpy(np.float64),
         "b": _active_stage_mean(list(df["bottleneck_ratios"]), list(df["depths"])),
         "g": _active_stage_mean(list(df["group_widths"]), list(df["depths"])),
     }, index=df.index)
