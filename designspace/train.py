@@ -204,9 +204,11 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
     from .families.dyrep import TrainContext, make_train_hooks
 
     hook_gen = torch.Generator(device=dev).manual_seed(seed + 1)  # own stream: the batch order is unchanged
-    hooks = make_train_hooks(spec, recipe, model, TrainContext(
-        recipe.epochs, steps_per_epoch, data.shape,
-        lambda: prepare(train_x[torch.randint(0, n, (batch,), generator=hook_gen, device=dev)])))
+    def hook_batch():  # a training batch as the loop sees it (augmented too): DyRep's BN recalibration
+        xb = train_x[torch.randint(0, n, (batch,), generator=hook_gen, device=dev)]
+        return prepare(augment_batch(xb, pad, hook_gen) if recipe.augment else xb)
+
+    hooks = make_train_hooks(spec, recipe, model, TrainContext(recipe.epochs, steps_per_epoch, data.shape, hook_batch))
     # --- end issue 7
 
     model.train()

@@ -34,3 +34,22 @@ def test_elan_and_osa_carry_the_base_depth(family):
         assert [sum(st.depth for st in sp.stages) for sp in specs] == list(depth[n])
     assert depth[24].min() > depth[4].max()
     assert depth[24].min() >= 3 * 24 and depth[4].min() >= 3 * 4
+
+
+def test_e003b_dyrep_grows_more_often_than_its_models_have_convs():
+    """The reference grows more often than it has convs (CIFAR: 33 adjustments, VGG-16's 13 convs);
+    E003-b must too, or DyRep hardly differs from the baseline."""
+    from designspace.families.dyrep import adjusts_after, parse_dyrep
+    from designspace.models import build
+    from designspace.models.dyrep import is_candidate
+
+    config = yaml.safe_load((EXPERIMENTS / "seed003_b_dyrep.yaml").read_text())
+    recipe = config["recipe"]
+    opts = parse_dyrep(recipe["dyrep"], recipe["epochs"])
+    growths = opts["grow_top"] * sum(adjusts_after(c, opts) for c in range(1, recipe["epochs"] + 1))
+    space = get_space(config["spaces"][0])
+    dr, _ = space.sample_arrays(config["models_per_space"], seed=config["seed"], flops=config["flops"],
+                                regime=config["regime"])
+    convs = [sum(is_candidate(n, m) for n, m in build(s, config["regime"]).named_modules())
+             for s in space.specs_from(dr)]
+    assert growths > max(convs)

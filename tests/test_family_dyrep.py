@@ -8,7 +8,7 @@ from torch import nn
 
 from designspace.data import synthetic
 from designspace.errors import UsageError
-from designspace.families.dyrep import parse_dyrep
+from designspace.families.dyrep import adjusts_after, parse_dyrep
 from designspace.models.dbb import DiverseBranchBlock
 from designspace.models.dyrep import (DyRep, branch_weights, count_training_graph, cut_branches, is_candidate,
                                       rebuild_optimizer)
@@ -189,7 +189,7 @@ def test_bad_dyrep_options_are_usage_errors():
 def test_trainer_runs_dyrep_schedule_and_records_cx_train():
     spec = ModelSpec((StageSpec(1, 8, 1, "res_basic"), StageSpec(1, 16, 2, "res_basic")), stem_width=8)
     data = synthetic(64, 32)
-    recipe = {"epochs": 3, "batch_size": 16, "dyrep": {"interval": 1, "stop": 3, "recal_batches": 2}}
+    recipe = {"epochs": 3, "batch_size": 16, "dyrep": {"interval": 1, "stop": 2, "recal_batches": 2}}
     result = train(spec, recipe, data, threads=1)
     assert result["status"] == "done"
     info = result["extra"]["dyrep"]
@@ -213,3 +213,67 @@ def test_a_dyrep_sweep_trial_stores_its_training_cost(tmp_path):
     stored = load(str(tmp_path / "r.db")).iloc[0]
     assert stored["cx_train"] == row["cx_train"]
     assert len(stored["extra"]["dyrep"]["cx_train_per_epoch"]) == 2  # load() returns extra as a dict
+
+
+@pytest.mark.parametrize("epochs,expected", [(10, [1, 2, 3, 4, 5, 6, 7, 8]), (8, [1, 2, 3, 4, 5, 6, 7]),
+                                             (40, [5, 10, 15, 20, 25, 30])])
+def test_schedule_is_the_references(epochs, expected):
+    """hunto/image_classification_sota tools/train.py: after 0-based epoch e, adjust when
+    e < E_max and (e + 1) % t == 0; with E = 10 (t = 1, E_max = 8) that is 8 adjustments, the last
+    one after epoch 8 (E_max a multiple of t)."""
+    opts = parse_dyrep({}, epochs)
+    assert [c for c in range(1, epochs + 1) if adjusts_after(c, opts)] == expected
+
+
+def test_dep_reinitialises_the_branches_of_a_nested_kxk_dbb():
+    """Dep of a DBB whose kxk conv is itself a DBB re-initialises that DBB's branches (the reference's
+    `_reset_dbb` of the kxk) and keeps the eval output."""
+    net = toy()
+    x = batches()()
+    dy = DyRep(net, recal_batches=0)
+    outer = dy.grow_conv("1.0", None)
+    inner = dy.grow_conv("1.0.dbb_kxk.conv", None)
+    with torch.no_grad():
+        randomize_bn(inner)
+        for i, g in zip((0, 1, 2, 4, 5, 6), (0.05, 0.5, 0.6, 0.03, 0.6, 0.4)):
+            outer.branch(i).last_bn.weight.fill_(g)
+        outer.dbb_kxk.bn.weight.fill_(1.0)
+        for i in inner.branches:
+            inner.branch(i).last_bn.weight.fill_(0.7)  # no cut inside: equal weights
+    net.eval()
+    with torch.no_grad():
+        before = net(x)
+    assert dy.cut() == [("1.0", [0, 4])]
+    assert outer.dbb_kxk.conv is inner
+    for i in inner.branches:
+        if i == 3:
+            continue
+        bns = [m for m in inner.branch(i).modules() if isinstance(m, nn.BatchNorm2d)]
+        assert float(bns[-1].weight.detach().max()) == float(bns[-1].weight.detach().min()) == pytest.approx(0.01)
+        assert all(float(bn.running_var.min()) == 1.0 and float(bn.bias.abs().max()) == 0 for bn in bns)
+    assert float(outer.dbb_1x1_kxk.bn2.weight.max()) == 0.5  # the outer's kept branches are not touched
+    assert max_diff(net, before, x) <= 1e-5
+
+
+def test_bn_recalibration_batches_are_augmented_like_training(monkeypatch):
+    """The reference recalibrates on batches of the training loader, augmentation included."""
+    import designspace.families.dyrep as hooks_module
+
+    seen = {}
+    real = hooks_module.make_train_hooks
+
+    def spy(spec, recipe, model, ctx):
+        seen["ctx"] = ctx
+        return real(spec, recipe, model, ctx)
+
+    monkeypatch.setattr(hooks_module, "make_train_hooks", spy)
+    spec = ModelSpec((StageSpec(1, 8, 1, "res_basic"),), stem_width=8)
+    data = synthetic(64, 32)
+    for augment in (False, True):
+        train(spec, {"epochs": 1, "batch_size": 16, "augment": augment}, data, threads=1)
+        batch = seen["ctx"].sample_batch().float()
+        mean, std = torch.tensor(data.mean).view(1, -1, 1, 1), torch.tensor(data.std).view(1, -1, 1, 1)
+        raw = torch.round((batch * std + mean) * 255).flatten(1)  # back to the stored uint8 pixels
+        images = torch.as_tensor(data.train_x).float().flatten(1)
+        stored = sum(bool((images == row).all(1).any()) for row in raw)
+        assert (stored == len(raw)) == (not augment)

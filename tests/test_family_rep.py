@@ -187,6 +187,39 @@ def test_dbb_worked_example():
     assert sum(p.numel() for p in m.fused_conv().parameters()) == 2_320
 
 
+def test_dbb_on_a_depthwise_conv_follows_the_reference():
+    """DingXiaoH/DiverseBranchBlock on a depthwise conv (groups >= c_out): no 1x1 branch 0, branch 1
+    at internal width 2C through a plain 1x1, branch 2 without its 1x1. C = 16, k = 3, 8x8, g = 16."""
+    m = DiverseBranchBlock(16, 16, 3, groups=16, branches=(0, 1, 2))
+    assert m.branches == (1, 2, 3)
+    assert m.dbb_1x1_kxk.conv1.out_channels == 32 and type(m.dbb_1x1_kxk.conv1) is nn.Conv2d
+    counted = measure(m, (16, 8, 8))
+    assert (counted["flops"], counted["params"]) == (29_696, 624)
+    flops, params, acts = rep_conv_cx(16, 16, 3, 8, 1, 16, {0, 1, 2})
+    assert (int(flops), int(params), int(acts)) == (counted["flops"], counted["params"], counted["acts"])
+    init_branch_weights(m)
+    randomize_bn(m)
+    m.double().eval()
+    assert fusion_error(m, 16) <= 1e-9
+    # RepVGG's set keeps its 1x1 on depthwise convs (rbr_1x1 is unconditional in RepVGG)
+    assert RepVGGBlock(16, 16, groups=16).rep.branches == (0, 3, 6)
+    assert int(rep_conv_cx(16, 16, 3, 8, 1, 16, {0, 6})[1]) == sum(
+        p.numel() for p in RepVGGBlock(16, 16, groups=16).parameters())
+
+
+def test_bn_pad_value_is_detached():
+    """Both references pad with `bn.bias.data + bn.weight.data * ...`: no gradient flows into gamma
+    and beta through the padded border."""
+    layer = BNAndPad(4, 1)
+    randomize_bn(layer)
+    layer.eval()
+    out = layer(torch.randn(2, 4, 5, 5))
+    border = out.sum() - out[:, :, 1:-1, 1:-1].sum()
+    border.backward()
+    assert layer.bn.weight.grad is None or float(layer.bn.weight.grad.abs().max()) == 0
+    assert layer.bn.bias.grad is None or float(layer.bn.bias.grad.abs().max()) == 0
+
+
 @pytest.mark.parametrize("c_in,c_out,k,s,g,subset,mult", [
     (8, 8, 3, 1, 1, OPTIONAL, 1), (8, 16, 3, 2, 2, OPTIONAL, 2), (8, 8, 5, 1, 8, (1, 2, 6), 2),
     (16, 8, 3, 1, 4, (0, 4, 5), 1), (8, 8, 3, 2, 8, (2, 6), 1)])

@@ -11,7 +11,8 @@ Recipe option (a sweep config's ``recipe: {dyrep: {...}}``), all keys optional:
 
     dyrep: {metric: synflow | grad_norm | snip | random,   # saliency, default synflow
             interval: t,          # adjust after every t epochs (default max(1, E // 8), the proxy rule)
-            stop: E_max,          # ... while the epoch count is < E_max (default 0.8 E)
+            stop: E_max,          # ... while the 0-based epoch index is < E_max (default 0.8 E); the
+                                  # reference's `epoch < E_max and (epoch + 1) % t == 0`
             recal_batches: 20,    # BN recalibration batches after each growth
             branches: [0..6],     # DBB branches a grown conv gets (default all; 3 is always on)
             internal_mult: 1,     # D / c_in of branch 1
@@ -148,6 +149,13 @@ def validate_recipe_options(recipe) -> None:
         parse_condense(recipe.condense)
 
 
+def adjusts_after(epochs_done: int, options: dict) -> bool:
+    """Whether DyRep adjusts after `epochs_done` completed epochs: the reference's check on the
+    0-based epoch e = epochs_done - 1 (hunto/image_classification_sota tools/train.py)."""
+    e = epochs_done - 1
+    return e < options["stop"] and (e + 1) % options["interval"] == 0
+
+
 # --- hooks -----------------------------------------------------------------------------------------
 class DyRepHook(TrainHook):
     """Saliency every step, Rep + Dep + optimizer rebuild every `interval` epochs while the epoch
@@ -171,7 +179,7 @@ class DyRepHook(TrainHook):
         cx = count_training_graph(model, self.ctx.input_shape)  # the graph this epoch trained
         self.cx_per_epoch.append(cx["flops"])
         self.params_per_epoch.append(cx["params"])
-        if epoch % self.opt["interval"] == 0 and epoch < self.opt["stop"]:
+        if adjusts_after(epoch, self.opt):
             self.dyrep.adjust(self.ctx.sample_batch)
             rebuild_optimizer(optimizer, model)
 

@@ -13,7 +13,8 @@ identity-based, W + I with W = 0 at init, when D = c_in). The deploy network is 
 without "rep"; the training graph is reported as cx_train_flops / cx_train_params / cx_train_acts.
 
 Closed forms (pycls conventions, per replaced conv + BN with input h x h, output h' x h', groups g,
-D = internal_mult * c_in; each branch includes its BNs):
+D = internal_mult * c_in; each branch includes its BNs). On a depthwise conv (g >= c_out) a branch set
+with DBB branches (1, 2, 4, 5) follows the original DBB: no branch 0, and D = 2 c_in through a plain 1x1:
     3 kxk:       k^2 c_in c_out / g h'^2 MACs,            k^2 c_in c_out / g + 2 c_out params
     0 1x1:       c_in c_out / g h'^2,                     c_in c_out / g + 2 c_out
     1 1x1->kxk:  c_in D / g h^2 + k^2 D c_out / g h'^2,   c_in D / g + 2D + k^2 D c_out / g + 2 c_out
@@ -97,7 +98,10 @@ def rep_conv_cx(c_in, c_out, k, h_in, stride, groups, branches, internal_mult=1,
     h_out = (h_in - 1) // stride + 1
     hw_in, hw_out = h_in * h_in, h_out * h_out
     dense = c_in * c_out // groups
-    d = mult * c_in
+    # the original DBB's depthwise rule (see models/dbb.py uses_depthwise_rule): no branch 0, D = 2 c_in
+    depthwise = (on[1] | on[2] | on[4] | on[5]) & (groups >= c_out)
+    on[0] = on[0] & ~depthwise
+    d = np.where(depthwise, np.maximum(mult, 2), mult) * c_in
     on[6] = on[6] & (c_in == c_out) & (stride == 1)
     avg_conv = ~((groups >= c_out) & (c_in == c_out))
     bias = np.int64(1 if origin_bias else 0)

@@ -106,7 +106,9 @@ class BNAndPad(nn.Module):
         out = self.bn(x)
         if self.pad > 0:
             bn = self.bn
-            value = bn.bias - bn.running_mean * bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            # detached, as in both references: the pad is a constant of the forward, not a path for
+            # gradients into gamma and beta
+            value = (bn.bias - bn.running_mean * bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach()
             out = F.pad(out, [self.pad] * 4)
             value = value.reshape(1, -1, 1, 1)
             p = self.pad
@@ -254,21 +256,39 @@ def avg_has_conv(c_in, c_out, groups) -> bool:
     return not (groups >= c_out and c_in == c_out)
 
 
+DBB_BRANCHES = frozenset({1, 2, 4, 5})  # what a DBB has beyond RepVGG's {0, 3, 6}
+
+
+def uses_depthwise_rule(branches) -> bool:
+    """The original DBB's depthwise rule (DingXiaoH/DiverseBranchBlock: when groups >= c_out, no
+    1x1 branch 0 and branch 1's internal width 2 c_in through a plain 1x1) applies to branch sets
+    with DBB branches; RepVGG's set {0, 3, 6} keeps its 1x1 unconditionally, as RepVGG does."""
+    return bool(set(branches) & DBB_BRANCHES)
+
+
 class DiverseBranchBlock(nn.Module):
     """Sum of the requested branches (those not allowed for the shape are dropped; 3 is always on).
 
     Parameters mirror nn.Conv2d (square kernel `k`, `stride`, `padding`, `groups`); `internal_mult`
     sets branch 1's width D = internal_mult * c_in; `origin_bias` gives the kxk conv a bias (DyRep);
-    `identity_1x1` makes branch 1's 1x1 an IdentityBasedConv1x1 when D = c_in (original DBB)."""
+    `identity_1x1` makes branch 1's 1x1 an IdentityBasedConv1x1 when D = c_in (original DBB).
+    `depthwise_rule` (default: uses_depthwise_rule(branches)) applies the original DBB's rule on
+    depthwise convs (groups >= c_out): branch 0 dropped, D = 2 c_in with a plain 1x1; DyRep's
+    reference block does not apply it (it passes False)."""
 
     def __init__(self, c_in, c_out, k, stride=1, padding=None, groups=1, branches=ALL_BRANCHES,
-                 internal_mult=1, origin_bias=False, identity_1x1=False):
+                 internal_mult=1, origin_bias=False, identity_1x1=False, depthwise_rule=None):
         super().__init__()
         padding = k // 2 if padding is None else padding
         self.in_channels, self.out_channels, self.k = c_in, c_out, k
         self.stride, self.padding, self.groups = stride, padding, groups
-        self.internal_mult, self.identity_1x1 = internal_mult, identity_1x1
+        self.identity_1x1 = identity_1x1
+        rule = uses_depthwise_rule(branches) if depthwise_rule is None else depthwise_rule
+        depthwise = rule and groups >= c_out
+        self.internal_mult = max(internal_mult, 2) if depthwise else internal_mult
         chosen = (set(branches) | {ORIGIN}) & allowed_branches(c_in, c_out, stride, padding, k)
+        if depthwise:
+            chosen.discard(0)
         self.branches = tuple(sorted(chosen))
         for idx in self.branches:
             setattr(self, BRANCH_NAMES[idx], self._make_branch(idx, origin_bias))

@@ -107,6 +107,23 @@ def set_conv_kernel(conv: nn.Module, weight, bias) -> None:
     conv.weight.copy_(weight)
 
 
+@torch.no_grad()
+def reinit_branches(dbb: DiverseBranchBlock) -> None:
+    """Re-initialise every non-kxk branch of `dbb` as a new branch (convs N(0, sqrt(2/fan_out)), BN
+    statistics reset, gamma 1 except the branch's last BN at NEW_BRANCH_GAMMA, beta 0). The reference
+    does this to a DBB standing in for the kxk conv of a DBB that Dep cuts (its `_reset_dbb` of the
+    kxk); `assign_kernel` then lets the kxk absorb the difference, so the eval output is unchanged."""
+    for i in dbb.branches:
+        if i == ORIGIN:
+            continue
+        branch = dbb.branch(i)
+        init_branch_weights(branch)
+        for m in branch.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                reset_bn(m)
+        branch.last_bn.weight.fill_(NEW_BRANCH_GAMMA)
+
+
 class DyRep:
     """Saliency bookkeeping and the Rep / Dep steps on a model, optimizer-agnostic.
 
@@ -161,7 +178,7 @@ class DyRep:
         conv = get_module(self.model, name)
         k = conv.kernel_size[0]
         dbb = DiverseBranchBlock(conv.in_channels, conv.out_channels, k, conv.stride[0], conv.padding[0], conv.groups,
-                                 self.branches, self.internal_mult, origin_bias=True)
+                                 self.branches, self.internal_mult, origin_bias=True, depthwise_rule=False)
         dbb.to(device=conv.weight.device, dtype=conv.weight.dtype)
         init_branch_weights(dbb)
         for i in dbb.branches:
@@ -219,6 +236,9 @@ class DyRep:
                 conv.bias.copy_(b)
                 setattr(parent, child_name, conv)
             else:
+                nested = dbb.branch(ORIGIN).conv
+                if isinstance(nested, DiverseBranchBlock):  # the reference's kxk `_reset_dbb`
+                    reinit_branches(nested)
                 assign_kernel(dbb, w, b)
             cuts.append((path, sorted(drop)))
         return cuts
