@@ -1,7 +1,7 @@
 """Regimes: what a spec is measured and built for (input size, channels, classes, stem stride)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import UsageError
 
@@ -26,9 +26,19 @@ REGIMES = {
 
 
 def get_regime(regime: "str | Regime") -> Regime:
+    """A regime by name; NAME@SIZE is NAME at another input size with the same default flops band
+    (the paper's resolution test: same band, other image size), e.g. imagenet@160."""
     if isinstance(regime, Regime):
         return regime
+    name, sep, size = str(regime).partition("@") if isinstance(regime, str) else (regime, "", "")
     try:
-        return REGIMES[regime]
+        base = REGIMES[name]
     except (KeyError, TypeError):
-        raise UsageError(f"unknown regime {regime!r}; valid: {', '.join(REGIMES)}") from None
+        raise UsageError(f"unknown regime {regime!r}; valid: {', '.join(REGIMES)} (optionally NAME@SIZE)") from None
+    if not sep:
+        return base
+    if not size.isdigit() or not 8 <= int(size) <= 4096:
+        raise UsageError(f"regime {regime!r}: the input size after @ must be an integer in [8, 4096]")
+    if int(size) == base.im_size:
+        return base
+    return replace(base, name=f"{name}@{int(size)}", im_size=int(size))

@@ -3,11 +3,14 @@
 
 def register(sub):
     p = sub.add_parser("sample", help="sample models from a design space inside a flops band")
-    p.add_argument("--space", default="AnyNetXE", help="design space name (see `designspace spaces`)")
+    p.add_argument("--space", default="AnyNetXE",
+                   help="a space name (see `designspace spaces`), a space file (.yaml), or an inline "
+                        "refinement such as 'RegNetX[wm=2]' or 'AnyNetXE[b=1,g>=8]+csp'")
     p.add_argument("-n", type=int, default=500, help="number of models (default 500)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="sampling seed, an integer >= 0 (default 0)")
     p.add_argument("--flops", default=None, help="band LOW:HIGH, e.g. 360M:400M (default: the regime's)")
-    p.add_argument("--regime", default="imagenet", help="imagenet | cifar | fashion-mnist")
+    p.add_argument("--regime", default="imagenet",
+                   help="imagenet | cifar | fashion-mnist, optionally at another input size: imagenet@160")
     p.add_argument("--out", default=None, help="FILE.jsonl (default: stdout), .csv or .parquet")
     p.set_defaults(func=run)
 
@@ -15,9 +18,11 @@ def register(sub):
 def run(args):
     from ..regimes import get_regime
     from ..spaces import get_space
+    from ..spaces.base import check_seed
     from ..table import spec_rows, write_rows
 
     regime = get_regime(args.regime)
+    check_seed(args.seed)
     space = get_space(args.space)
     draw, cx = space.sample_arrays(args.n, seed=args.seed, flops=args.flops, regime=regime)
     specs = space.specs_from(draw)

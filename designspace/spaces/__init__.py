@@ -1,14 +1,22 @@
-"""One registry of design spaces, looked up by name (case-insensitive)."""
+"""One registry of design spaces, one door: ``get_space(x)`` takes a name (case-insensitive), a
+space file (.yaml / .yml / .json), a dict, or an inline refinement ``Base[k=v,expr,...]+modifier``.
+
+Spaces are data (definition.py): the shipped ones are definitions (builtin.py); a few seed-family
+spaces register factories (families.py). Modifiers (``+csp``, ...) wrap any space with a family
+dimension.
+"""
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 
 from ..errors import UsageError
-from .anynet import AnyNetXA, AnyNetXB, AnyNetXC, AnyNetXD, AnyNetXE
 from .base import DesignSpace, Draw, parse_flops
-from .regnet import RegNetX, RegNetY, generate_regnet, regnet_stages
+from .regnet import generate_regnet, regnet_stages
 
 _SPACES: dict[str, Callable[[], DesignSpace]] = {}
+_DEFINITIONS: dict[str, dict] = {}  # built-in input definitions (may have a base), by name
+_RESOLVED: dict[str, dict] = {}  # their resolved definitions (cached)
 # "Base+modifier" names (e.g. AnyNetXE+csp): a modifier wraps a base space with a family dimension.
 _MODIFIERS: dict[str, Callable[[DesignSpace], DesignSpace]] = {}
 
@@ -17,12 +25,24 @@ def register_space(name: str, factory: Callable[[], DesignSpace]) -> None:
     _SPACES[name] = factory
 
 
+def register_definition(d: dict) -> None:
+    """Register a space given as data (a definition, possibly with a base)."""
+    _DEFINITIONS[d["name"]] = d
+    _SPACES[d["name"]] = lambda name=d["name"]: _defined(resolved_definition(name))
+
+
 def register_modifier(name: str, wrap: Callable[[DesignSpace], DesignSpace]) -> None:
     _MODIFIERS[name] = wrap
 
 
-for _cls in (AnyNetXA, AnyNetXB, AnyNetXC, AnyNetXD, AnyNetXE, RegNetX, RegNetY):
-    register_space(_cls.name, _cls)
+def _load_builtins() -> None:
+    from .builtin import BUILTIN
+
+    for d in BUILTIN:
+        register_definition(d)
+
+
+_load_builtins()
 
 
 def _load_families() -> None:
@@ -41,24 +61,131 @@ def modifier_names() -> list[str]:
     return list(_MODIFIERS)
 
 
-def get_space(name: str) -> DesignSpace:
-    """The design space called `name`, e.g. 'AnyNetXE', 'RegNetY' or 'AnyNetXE+csp'."""
+def modifier_descriptions() -> dict[str, str]:
+    """One line per modifier: what it adds (the family's dimensions), for `designspace spaces`."""
+    out = {}
+    probe = get_space("AnyNetXA")
+    for name in modifier_names():
+        try:
+            space = _MODIFIERS[name](probe)
+            extra = list(space.free_params)[len(probe.free_params):]
+            text = "adds " + ", ".join(p + (f" ({d})" if d.startswith("fixed") else "") for p, d in extra) \
+                if extra else space.description.removeprefix(probe.description).strip(" +;")
+        except Exception as exc:  # noqa: BLE001 - a listing must not fail on one modifier
+            text = f"(cannot describe: {exc})"
+        out[name] = text
+    return out
+
+
+def _lookup(name: str) -> "str | None":
     lookup = {k.lower(): k for k in _SPACES}
-    base, *mods = str(name).split("+")
-    if base.lower() not in lookup:
+    if name.lower() not in lookup:
         _load_families()
         lookup = {k.lower(): k for k in _SPACES}
-    if base.lower() not in lookup:
-        raise UsageError(f"unknown space {name!r}; valid: {', '.join(space_names())}")
-    space = _SPACES[lookup[base.lower()]]()
+    return lookup.get(name.lower())
+
+
+def resolved_definition(name: str) -> dict:
+    """The resolved definition of a built-in (data) space."""
+    if name not in _RESOLVED:
+        from .definition import merge
+
+        d = dict(_DEFINITIONS[name])
+        if "base" in d:
+            d = merge(_space_dict(d["base"]), d)
+            d.pop("base", None)
+        _RESOLVED[name] = d
+    return {k: v for k, v in _RESOLVED[name].items()}
+
+
+def _space_dict(x) -> dict:
+    """The resolved definition (a dict) of whatever get_space accepts."""
+    return get_space(x).definition()
+
+
+def _defined(d: dict) -> DesignSpace:
+    from .defined import DefinedSpace
+    from .definition import SpaceDef
+
+    mods = list(d.get("modifiers", []))
+    core = DefinedSpace(SpaceDef.from_dict({k: v for k, v in d.items() if k != "modifiers"}))
+    return _apply_modifiers(core, mods, d["name"]) if mods else core
+
+
+def _apply_modifiers(space: DesignSpace, mods: list[str], label: str) -> DesignSpace:
+    core = getattr(space, "_core", space)
+    done = list(getattr(space, "_modifiers", []))
     for mod in mods:
         mod_lookup = {k.lower(): k for k in modifier_names()}
         if mod.lower() not in mod_lookup:
             known = ", ".join(modifier_names()) or "none yet"
-            raise UsageError(f"unknown space modifier {mod!r} in {name!r}; valid: {known}")
+            raise UsageError(f"unknown space modifier {mod!r} in {label!r}; valid: {known}")
         space = _MODIFIERS[mod_lookup[mod.lower()]](space)
+        done.append(mod_lookup[mod.lower()])
+        space._core, space._modifiers = core, tuple(done)  # what definition() reports
     return space
 
 
-__all__ = ["DesignSpace", "Draw", "get_space", "space_names", "register_space", "register_modifier",
+def space_from_dict(d: Mapping, validate: bool = True) -> DesignSpace:
+    """A space from a definition dict (the YAML schema; `base` allowed)."""
+    from .definition import merge, validate_schema
+
+    d = dict(d)
+    if validate:
+        validate_schema(d)
+    if "base" in d:
+        if "name" not in d:
+            d["name"] = f"{d['base']}*"
+        d = merge(_space_dict(d["base"]), d)
+        d.pop("base", None)
+    return _defined(d)
+
+
+def space_from_yaml(path: str) -> DesignSpace:
+    """A space from a YAML (or JSON) file: safe, size-bounded, no aliases."""
+    from .definition import read_definition_file
+
+    return space_from_dict(read_definition_file(path))
+
+
+def _is_path(text: str) -> bool:
+    return text.lower().endswith((".yaml", ".yml", ".json")) or (os.sep in text and os.path.exists(text))
+
+
+def get_space(x) -> DesignSpace:
+    """The design space `x` names: 'AnyNetXE', 'RegNetY', 'AnyNetXE+csp', 'RegNetX[wm=2]',
+    'AnyNetXE[b=1,g>=8]+csp', 'my_space.yaml', a definition dict, or a DesignSpace (returned as is)."""
+    if isinstance(x, DesignSpace):
+        return x
+    if isinstance(x, Mapping):
+        return space_from_dict(x)
+    if not isinstance(x, (str, os.PathLike)):
+        raise UsageError(f"a space is a name, a file or a mapping, got {type(x).__name__}")
+    text = os.fspath(x).strip()
+    from .definition import canonical_items, inline_override, merge, split_inline
+
+    head, items, mods = split_inline(text)
+    if _is_path(head):
+        space = space_from_yaml(head)
+    else:
+        key = _lookup(head)
+        if key is None:
+            raise UsageError(f"unknown space {head!r}; valid: {', '.join(space_names())} "
+                             "(or a .yaml file, or an inline refinement such as RegNetX[wm=2])")
+        space = _SPACES[key]()
+    if items:
+        base = space.definition()
+        if "params" not in base:
+            raise UsageError(f"space {space.name!r} is not defined as data; [...] refinements need a data space")
+        over = inline_override(items, base)
+        name = f"{space.name}[{','.join(canonical_items(over))}]"
+        desc = f"{space.name} refined: {', '.join(canonical_items(over))}"
+        space = _defined({**merge(base, over), "name": name, "description": desc})
+    if mods:
+        space = _apply_modifiers(space, mods, text)
+    return space
+
+
+__all__ = ["DesignSpace", "Draw", "get_space", "space_names", "modifier_names", "register_space",
+           "register_definition", "register_modifier", "space_from_dict", "space_from_yaml",
            "generate_regnet", "regnet_stages", "parse_flops"]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..complexity import SpecArrays, complexity_arrays
+from .columns import COMPLEXITY, batch_columns
 from ..errors import UsageError
 from ..regimes import Regime, get_regime
 from ..spec import BLOCK_TYPES, FrozenDict, ModelSpec, StageSpec
@@ -56,9 +57,12 @@ class DesignSpace:
     se_ratio = 0.0
     stem_width = 32
     stride = 2
-    max_draws = 4_000_000  # bound on candidates examined before giving up on a band
+    max_draws = 2_000_000_000  # hard bound on candidates examined (a time bound: minutes, not hours)
     max_batch = 1 << 17  # candidates per batch (spaces whose measure is per-spec Python use fewer)
-    give_up_after = 300_000  # ...or earlier, when no candidate so far came near the band
+    # Give up after this many candidates without a new model (at first: without any). Once models
+    # come, the bound grows with the observed rate: STALL_FACTOR times the mean draws per new model.
+    give_up_after = 300_000
+    STALL_FACTOR = 10  # P(no new model in the window | rate unchanged) = e^-10
 
     @property
     def free_params(self) -> list[tuple[str, str]]:
@@ -66,6 +70,33 @@ class DesignSpace:
 
     def draw(self, rng: np.random.Generator, m: int) -> Draw:
         raise NotImplementedError
+
+    @property
+    def constraints(self) -> tuple:
+        """Constraint expressions (spaces.expr.Expr) a sample must satisfy; a wrapping space (e.g.
+        AnyNetXE+csp) keeps those of the space it wraps."""
+        base = getattr(self, "base", None) or getattr(self, "_core", None)
+        return base.constraints if isinstance(base, DesignSpace) and base is not self else ()
+
+    def column_extras(self, dr: Draw) -> dict:
+        """(m,) columns besides the stage lists that expressions may read (RegNet's w0, wa, wm)."""
+        return {k: dr.meta[k] for k in ("w0", "wa", "wm") if k in dr.meta}
+
+    # --- the definition (data) ---
+    def definition(self) -> dict:
+        """The resolved definition in the space-file schema (JSON-able); loading it gives the same
+        samples. Spaces written as code (some seed-family spaces) refer to themselves by name."""
+        core = getattr(self, "_core", None)
+        if core is not None and core is not self:
+            d = core.definition()
+            d["modifiers"] = list(d.get("modifiers", [])) + list(self._modifiers)
+            return d
+        return {"name": self.name, "description": self.description, "base": self.name}
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.definition(), sort_keys=False, default_flow_style=None, width=100)
 
     # --- the generic sampler ---
     def to_arrays(self, dr: Draw) -> SpecArrays:
@@ -90,53 +121,103 @@ class DesignSpace:
         cols = [dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths]
         return cols + ([dr.meta["stem_stride"]] if "stem_stride" in dr.meta else [])
 
+    def _keys(self, dr: Draw, idx: np.ndarray) -> np.ndarray:
+        """One packed key (bytes of the identity columns) per candidate in idx, for np.unique."""
+        cols = [np.asarray(c)[idx].reshape(len(idx), -1).astype(np.float64) for c in self.identity_columns(dr)]
+        packed = np.ascontiguousarray(np.concatenate(cols, axis=1) + 0.0)  # + 0.0: -0.0 -> 0.0
+        return packed.view(np.dtype((np.void, packed.shape[1] * 8))).ravel()
+
+    def _columns(self, dr: Draw, cx: "dict | None" = None) -> dict:
+        extra = dict(self.column_extras(dr))
+        if cx is not None:
+            extra.update({k: cx[k] for k in ("flops", "params", "acts")})
+        return batch_columns(dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths, extra)
+
     def sample_arrays(self, n: int, seed: int = 0, flops=None, regime: "str | Regime" = "imagenet"):
-        """n distinct candidates inside the flops band -> (Draw, complexity dict), deterministic in seed."""
+        """n distinct candidates inside the flops band that satisfy the space's constraints ->
+        (Draw, complexity dict), deterministic in seed.
+
+        Candidates are drawn in growing numpy batches until n distinct ones are kept. The bound on
+        draws follows the request and the observed rate: sampling stops only after a stretch of
+        STALL_FACTOR x (mean draws per new model) candidates without a new one (give_up_after
+        before the first), or at max_draws; the error then names the reachable flops range and the
+        constraint that rejected the most candidates."""
         rg = get_regime(regime)
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
             raise UsageError(f"number of models must be a positive integer, got {n!r}")
+        seed = check_seed(seed)
         lo, hi = parse_flops(flops) if isinstance(flops, str) else (flops or rg.default_flops)
         rng = np.random.default_rng(seed)
+        exprs = tuple(self.constraints)
+        pre = [e for e in exprs if not e.names & set(COMPLEXITY)]
+        post = [e for e in exprs if e.names & set(COMPLEXITY)]
+        rejected = dict.fromkeys((str(e) for e in exprs), 0)
+        seen_by = dict.fromkeys((str(e) for e in exprs), 0)
         kept: list[Draw] = []
         kept_cx: list[dict] = []
-        seen: set[bytes] = set()
-        have, drawn, batch = 0, 0, min(4096, self.max_batch)
+        seen = np.zeros(0, np.void)
+        have = drawn = in_band = last_new = 0
+        batch = min(4096, self.max_batch)
         f_min, f_max = np.inf, -np.inf
-        while have < n and drawn < self.max_draws:
+
+        def apply(cols, group, ok):
+            for e in group:
+                passed = np.asarray(e.evaluate(cols), bool)
+                seen_by[str(e)] += int(ok.sum())
+                rejected[str(e)] += int((ok & ~passed).sum())
+                ok &= passed
+            return ok
+
+        while have < n:
             dr = self.draw(rng, batch)
             drawn += batch
             batch = min(batch * 2, self.max_batch)
-            if not len(dr):
-                continue
-            cx, ok = self.measure(dr, rg)
-            f = cx["flops"]
-            if ok.any():
-                f_min, f_max = min(f_min, f[ok].min()), max(f_max, f[ok].max())
-            idx = np.flatnonzero(ok & (f >= lo) & (f <= hi))
-            cols = self.identity_columns(dr)
-            fresh = []
-            for i in idx:  # few rows: deduplicate identical architectures, keep first
-                key = b"".join(np.ascontiguousarray(a[i]).tobytes() for a in cols)
-                if key not in seen:
-                    seen.add(key)
-                    fresh.append(i)
-            fresh = np.asarray(fresh[: n - have], np.int64)
-            if len(fresh):
-                kept.append(dr.take(fresh))
-                kept_cx.append({k: v[fresh] for k, v in cx.items()})
-                have += len(fresh)
-            elif drawn >= self.give_up_after and (len(idx) or (have == 0 and (f_max < lo or f_min > hi))):
-                break  # the band holds no more distinct models (all in-band draws repeat), or none at all
-        if have < n:
-            reach = f"{_fmt(f_min)}..{_fmt(f_max)}" if np.isfinite(f_min) else "none"
-            raise UsageError(
-                f"{self.name}: only {have} of {n} models fall in the band {_fmt(lo)}:{_fmt(hi)} "
-                f"({rg.name}) after {drawn} draws; flops reachable in this space: {reach}"
-            )
+            if len(dr) and pre:
+                ok = apply(self._columns(dr), pre, np.ones(len(dr), bool))
+                dr = dr.take(np.flatnonzero(ok)) if not ok.all() else dr
+            if len(dr):
+                cx, ok = self.measure(dr, rg)
+                if post and ok.any():
+                    ok = apply(self._columns(dr, cx), post, ok.copy())
+                f = cx["flops"]
+                if ok.any():
+                    f_min, f_max = min(f_min, f[ok].min()), max(f_max, f[ok].max())
+                idx = np.flatnonzero(ok & (f >= lo) & (f <= hi))
+                in_band += len(idx)
+                if len(idx):
+                    keys = self._keys(dr, idx)
+                    _, first = np.unique(keys, return_index=True)
+                    first = np.sort(first)  # keep the first of identical architectures
+                    new = first[~np.isin(keys[first], seen)][: n - have]
+                    if len(new):
+                        seen = np.concatenate([seen, keys[new]]) if len(seen) else keys[new]
+                        fresh = idx[new]
+                        kept.append(dr.take(fresh))
+                        kept_cx.append({k: v[fresh] for k, v in cx.items()})
+                        have += len(fresh)
+                        last_new = drawn
+            if have >= n:
+                break
+            window = max(self.give_up_after, self.STALL_FACTOR * last_new / have) if have else self.give_up_after
+            if drawn - last_new >= window or drawn >= self.max_draws:
+                raise UsageError(self._shortfall(n, have, drawn, lo, hi, rg, f_min, f_max, in_band,
+                                                 rejected, seen_by))
         dr = Draw(*(np.concatenate([getattr(k, a) for k in kept]) for a in
                     ("widths", "depths", "bottleneck_ratios", "group_widths")),
                   meta={key: np.concatenate([k.meta[key] for k in kept]) for key in kept[0].meta})
         return dr, {k: np.concatenate([c[k] for c in kept_cx]) for k in kept_cx[0]}
+
+    def _shortfall(self, n, have, drawn, lo, hi, rg, f_min, f_max, in_band, rejected, seen_by) -> str:
+        reach = f"{_fmt(f_min)}..{_fmt(f_max)}" if np.isfinite(f_min) else "none"
+        msg = (f"{self.name}: only {have} of {n} models fall in the band {_fmt(lo)}:{_fmt(hi)} ({rg.name}) "
+               f"after {drawn:,} draws; flops reachable in this space: {reach}")
+        if rejected and any(rejected.values()):
+            worst = max(rejected, key=rejected.get)
+            share = rejected[worst] / max(seen_by[worst], 1)
+            msg += f"; the constraint rejecting most candidates: {worst!r} ({share:.1%} of those it saw)"
+        if have and in_band > have:
+            msg += f"; in-band draws now repeat models already kept ({in_band - have:,} repeats)"
+        return msg
 
     def specs_from(self, dr: Draw) -> list[ModelSpec]:
         specs = []
@@ -160,6 +241,13 @@ class DesignSpace:
 
     def __repr__(self):
         return f"<DesignSpace {self.name}>"
+
+
+def check_seed(seed) -> int:
+    """A sampling seed: an integer in [0, 2**63)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 63:
+        raise UsageError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+    return int(seed)
 
 
 def _fmt(v: float) -> str:

@@ -43,6 +43,39 @@ def ordered_draws(draw, rng: np.random.Generator, m: int) -> np.ndarray:
     return np.concatenate(rows)[:m]
 
 
+def ordered_from_pmfs(rng: np.random.Generator, m: int, pmfs) -> np.ndarray:
+    """m rows (x_1..x_S) with independent per-stage discrete distributions `pmfs` [(values, probs)],
+    conditioned on x_1 <= ... <= x_S: exactly the distribution rejection gives, without rejecting.
+
+    Backward pass: N_S = p_S, N_i(v) = p_i(v) * sum_{u >= v} N_{i+1}(u); then x_1 ~ N_1 and
+    x_{i+1} | x_i ~ N_{i+1} restricted to u >= x_i (inverse CDF, vectorized over rows)."""
+    from ..errors import UsageError
+
+    support = np.unique(np.concatenate([np.asarray(v) for v, _ in pmfs]))
+    s, k = len(pmfs), len(support)
+    p = np.zeros((s, k))
+    for i, (v, pr) in enumerate(pmfs):
+        np.add.at(p[i], np.searchsorted(support, v), pr)
+    n = np.empty((s, k))
+    n[-1] = p[-1]
+    for i in range(s - 2, -1, -1):
+        tail = np.cumsum(n[i + 1][::-1])[::-1]
+        n[i] = p[i] * tail
+        total = n[i].sum()
+        if total <= 0:
+            raise UsageError("no non-decreasing assignment of the stage values is possible")
+        n[i] /= total  # rescaling a row leaves every conditional unchanged
+    idx = np.zeros(m, np.int64)
+    out = np.empty((m, s), np.int64)
+    for i in range(s):
+        f = np.concatenate([[0.0], np.cumsum(n[i])])  # f[j] = mass below support[j]
+        lo = f[idx]
+        t = lo + rng.random(m) * (f[-1] - lo)
+        idx = np.clip(np.searchsorted(f, t, side="right") - 1, idx, k - 1)
+        out[:, i] = idx
+    return support[out]
+
+
 def adjust_block_compatibility(widths, bottleneck_ratios, group_widths):
     """pycls ``adjust_block_compatibility`` on arrays (b = the paper's ratio; pycls's bm = 1/b).
 

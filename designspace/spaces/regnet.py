@@ -1,12 +1,11 @@
-"""RegNet: the quantized linear width generator and the RegNetX / RegNetY spaces."""
+"""RegNet: the quantized linear width generator (the RegNetX / RegNetY spaces are data, builtin.py)."""
 from __future__ import annotations
 
 import numpy as np
 
 from typing import TYPE_CHECKING
 
-from .base import DesignSpace, Draw
-from .common import adjust_block_compatibility, choice, log_uniform, uniform
+from .common import adjust_block_compatibility
 
 if TYPE_CHECKING:
     from ..spec import ModelSpec
@@ -40,68 +39,14 @@ def regnet_stages(d: int, w0: float, wa: float, wm: float, q: int = 8) -> tuple[
     return widths.tolist(), depths.tolist()
 
 
-class RegNetSpace(DesignSpace):
-    """RegNet: widths u_j = w0 + wa*j quantized to a geometric ladder (wm); 4 stages; shared b, g."""
+class RegNetSpace:
+    """The RegNetX ranges (the paper's: d < 64, w0, wa <= 256, 1.5 <= wm <= 3), for code that reads
+    them (analysis.efit). The space itself is data: builtin.py's RegNetX definition."""
 
-    num_stages = 4
     depth_range = (1, 63)
     w0_range = (8, 256)
     wa_range = (1.0, 256.0)
     wm_range = (1.5, 3.0)
-    bottleneck_choices = (1, 2, 4)
-    group_choices = (1, 2, 4, 8, 16, 32)
-
-    @property
-    def free_params(self):
-        return [
-            ("d", f"uniform integer in [{self.depth_range[0]}, {self.depth_range[1]}] (d < 64)"),
-            ("w0", f"log-uniform in [{self.w0_range[0]}, {self.w0_range[1]}], multiple of 8"),
-            ("wa", f"log-uniform in [{self.wa_range[0]:g}, {self.wa_range[1]:g}], step 0.1"),
-            ("wm", f"log-uniform in [{self.wm_range[0]:g}, {self.wm_range[1]:g}], step 0.001"),
-            ("b", "shared, one of " + ",".join(map(str, self.bottleneck_choices))),
-            ("g", "shared group width, one of " + ",".join(map(str, self.group_choices))),
-        ] + ([("se", f"fixed SE ratio {self.se_ratio:g}")] if self.se_ratio else [])
-
-    def draw(self, rng: np.random.Generator, m: int) -> Draw:
-        d = uniform(rng, self.depth_range[0], self.depth_range[1], 1, m).astype(np.int64)
-        w0 = log_uniform(rng, *self.w0_range, 8, m)
-        wa = log_uniform(rng, *self.wa_range, 0.1, m)
-        wm = log_uniform(rng, *self.wm_range, 0.001, m)
-        b = choice(rng, self.bottleneck_choices, m).astype(np.float64)
-        g = choice(rng, self.group_choices, m)
-        # levels are non-decreasing, so the last block's level (same arithmetic as the generator)
-        # is the top one: drop draws without exactly 4 levels before building the block matrix
-        top = np.round(np.log(((d - 1) * wa + w0) / w0) / np.log(wm))
-        pre = top == self.num_stages - 1
-        d, w0, wa, wm, b, g = (x[pre] for x in (d, w0, wa, wm, b, g))
-        ws, ks, num_s, total_s = generate_regnet(w0, wa, wm, d)
-        # pycls keeps a draw only if every width level is used and there are exactly 4 stages
-        keep = (num_s == total_s) & (num_s == self.num_stages)
-        ws, ks, d, w0, wa, wm, b, g = (x[keep] for x in (ws, ks, d, w0, wa, wm, b, g))
-        levels = np.arange(self.num_stages)
-        depths = (ks[:, None, :] == levels[None, :, None]).sum(axis=2)
-        # the width of level i is that of the last block at that level (all equal)
-        last = np.cumsum(depths, axis=1) - 1
-        widths = np.take_along_axis(ws, last, axis=1)
-        bb = np.repeat(b[:, None], self.num_stages, axis=1)
-        gg = np.repeat(g[:, None], self.num_stages, axis=1)
-        widths, gg = adjust_block_compatibility(widths, bb, gg)
-        return Draw(
-            widths=widths, depths=depths, bottleneck_ratios=bb, group_widths=gg,
-            meta={"d": d, "w0": w0.astype(np.int64), "wa": wa, "wm": wm,
-                  "sampled_group_width": g, "sampled_bottleneck_ratio": b},
-        )
-
-
-class RegNetX(RegNetSpace):
-    name = "RegNetX"
-    description = "RegNet with X blocks (residual bottleneck, group conv)"
-
-
-class RegNetY(RegNetSpace):
-    name = "RegNetY"
-    description = "RegNetX + squeeze-and-excitation (ratio 0.25 of the block input width)"
-    se_ratio = 0.25
 
 
 def regnet_spec(d: int, w0: float, wa: float, wm: float, group_width: int, bottleneck_ratio: float = 1.0,
