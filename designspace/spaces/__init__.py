@@ -134,9 +134,16 @@ def space_from_dict(d: Mapping, validate: bool = True) -> DesignSpace:
     if validate:
         validate_schema(d)
     if "base" in d:
-        if "name" not in d:
-            d["name"] = f"{d['base']}*"
-        d = merge(_space_dict(d["base"]), d)
+        base_space = get_space(d["base"])
+        base_def = base_space.definition()
+        if "params" not in base_def:  # a space written as code: only modifiers can go on top
+            extra = sorted(set(d) - {"name", "description", "base", "modifiers"})
+            if extra:
+                raise UsageError(f"space {base_space.name!r} is written as code, not data; a definition "
+                                 f"based on it can only add modifiers, not {extra[0]!r}")
+            return _apply_modifiers(base_space, list(d.get("modifiers", [])), str(d.get("name")))
+        d.setdefault("name", f"{base_space.name}*")
+        d = merge(base_def, d)
         d.pop("base", None)
     return _defined(d)
 

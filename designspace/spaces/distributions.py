@@ -245,7 +245,7 @@ class Param:
         extra = set(d) - set(KINDS) - set(OPTIONS) - {"per_stage", "non_decreasing"}
         if extra:
             raise UsageError(f"{where}: unknown key {sorted(extra)[0]!r}; valid: "
-                             f"{', '.join(KINDS + OPTIONS)}, per_stage, non_decreasing")
+                             f"{', '.join(KINDS)}, q, per_stage, non_decreasing")
         flags = {k: d.get(k, False) for k in ("per_stage", "non_decreasing")}
         for k, v in flags.items():
             if not isinstance(v, bool):

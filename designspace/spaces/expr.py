@@ -63,6 +63,10 @@ class Num(_Node):
 
     def __str__(self):
         v = self.value
+        for suffix, scale in (("G", 1e9), ("M", 1e6)):  # 6M, 1.5G: as people write flops and params
+            mant = repr(v / scale).removesuffix(".0")
+            if abs(v) >= scale and len(mant.lstrip("-").replace(".", "")) <= 4 and float(mant) * scale == v:
+                return mant + suffix
         return str(int(v)) if np.isfinite(v) and v == int(v) and abs(v) < 1e15 else repr(v)
 
 
