@@ -1,0 +1,500 @@
+"""Propose the next refinement of a design space from a trained population of it.
+
+The paper designs spaces by adding one constraint at a time (shared b, shared g, growing widths...)
+and keeping it when the refined space's error EDF improves. `refine(df)` automates the search for
+that constraint: every candidate is a constraint text in the space language (`b == 1`,
+`wm >= 2.31`, `w1 <= w2 <= w3 <= w4`), evaluated with designspace.spaces.expr over the columns of
+designspace.spaces.columns, so a candidate means here what it means in a space file.
+
+Unit of analysis: models. Repeated trials of one model are averaged first (population.model_table),
+so a model trained three times counts once.
+
+Candidates (those that keep every model or none are not refinements and are left out):
+- value:     each discrete free parameter (at most `max_levels` distinct values) fixed to each value;
+- part:      each continuous free parameter restricted to its lower / upper third and half, cut at the
+             population's quantiles (inverted-EDF quantiles, i.e. observed values, rounded to 3
+             significant digits for non-integers);
+- structure: shared b, shared g, non-decreasing widths, non-decreasing depths (across stages), and
+             e_fit (designspace.analysis.efit) in its lower third / half;
+- try:       the user's constraints (`tries`).
+
+Statistics of a candidate, on errors in percentage points, comparing the models it keeps against
+the rest of the population (negative shift = the refined space has lower errors):
+- mean_shift = mean(kept) - mean(rest); q25_shift = q25(kept) - q25(rest), q25 the inverted-EDF lower
+  quartile (smallest error e with EDF(e) >= 0.25);
+- *_lo, *_hi: percentile bootstrap interval at `level`. Each of `n_boot` replicates redraws the
+  population's N models with replacement (seed `seed`); one set of replicates serves all
+  candidates, and a candidate's kept / rest groups in a replicate are the redrawn models that do / do
+  not satisfy it (so the kept count varies between replicates as it would between populations);
+- ks_statistic, ks_pvalue: two-sample Kolmogorov-Smirnov test, kept against rest (scipy ks_2samp,
+  method "auto": exact for small groups, asymptotic for large);
+- p_adjusted: ks_pvalue corrected over every tested candidate, Holm's step-down method (controls
+  the family-wise error rate: under a null population the chance that any candidate is flagged is
+  at most alpha) or Benjamini-Hochberg (`correction="bh"`, scipy false_discovery_control; controls
+  the expected share of false discoveries among the flagged).
+
+Rule: a candidate *improves* the space when mean_shift_hi < 0 (the whole interval of the mean shift
+lies below zero) AND p_adjusted < alpha. Ranking: tested candidates that improve first, then the
+other tested ones, each by mean_shift_hi (the most surely large improvement first), then mean_shift;
+skipped candidates last (rank NA). A candidate is skipped, with a warning, when it keeps fewer than
+`min_models` models or leaves fewer than `min_models` outside.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _st
+
+from ..errors import UsageError
+from ..spaces.columns import column_names, table_columns
+from ..spaces.expr import parse
+
+CORRECTIONS = {"holm": "Holm step-down (family-wise error rate)",
+               "bh": "Benjamini-Hochberg (false discovery rate)"}
+PARTS = (("lower third", "<=", 1 / 3), ("lower half", "<=", 1 / 2), ("upper half", ">=", 1 / 2),
+         ("upper third", ">=", 2 / 3))
+EFIT_PARTS = PARTS[:2]
+COMPLEXITY = ("flops", "params", "acts")
+_CHUNK_ELEMENTS = 2_000_000  # replicate x model counts held at once: bounds memory at ~16 MB per array
+
+
+# --- statistics ----------------------------------------------------------------------------------
+def _sorted_quantile(sorted_values: np.ndarray, q: float) -> float:
+    """Inverted-EDF quantile of sorted values: the smallest v with EDF(v) >= q."""
+    n = sorted_values.size
+    return float(sorted_values[max(int(np.ceil(q * n)) - 1, 0)]) if n else np.nan
+
+
+def _replicate_quantiles(rng: np.random.Generator, values: np.ndarray, totals: np.ndarray, q: float) -> np.ndarray:
+    """Inverted-EDF quantile q of bootstrap replicates of a group, drawn from its exact distribution.
+
+    values: the group's n errors, ascending; totals: (b,) how many of the group's models each
+    replicate drew (m). Given m, the draws are m uniform picks among the n models, and the t-th
+    smallest pick (t = ceil(q m)) is model floor(n U) with U the t-th smallest of m uniforms, i.e.
+    U ~ Beta(t, m - t + 1). So a replicate's quantile costs one Beta draw instead of a sort or a
+    cumulative sum over its m draws. NaN where m = 0."""
+    out = np.full(totals.shape, np.nan)
+    n = values.size
+    ok = totals > 0
+    if n == 0 or not ok.any():
+        return out
+    m = totals[ok]
+    t = np.maximum(np.ceil(q * m), 1)
+    u = rng.beta(t, m - t + 1)
+    out[ok] = values[np.minimum((n * u).astype(np.int64), n - 1)]
+    return out
+
+
+def bootstrap_shifts(sorted_errors: np.ndarray, masks: np.ndarray, n_boot: int, quantile: float = 0.25,
+                     seed=0) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap replicates of the mean shift and the quantile shift of every candidate.
+
+    sorted_errors: (N,) ascending; masks: (N, K) bool in the same order. Each replicate redraws the
+    N models with replacement (counts per model); the mean shifts of all candidates are two matrix
+    products of those counts, the quantile shifts are drawn given each replicate's group sizes
+    (`_replicate_quantiles`). Seeded streams spawned from SeedSequence(seed). Returns two
+    (n_boot, K) arrays (NaN where a replicate drew no kept or no other model)."""
+    e = sorted_errors
+    n, k = masks.shape
+    mf = masks.astype(np.float64)
+    draws_rng, quantile_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    boot_mean = np.empty((n_boot, k))
+    boot_q = np.empty((n_boot, k))
+    per = max(1, _CHUNK_ELEMENTS // max(n, 1))
+    weighted = mf * e[:, None]
+    groups = [(e[masks[:, j]], e[~masks[:, j]]) for j in range(k)]
+    for start in range(0, n_boot, per):
+        b = min(per, n_boot - start)
+        draws = draws_rng.integers(0, n, (b, n))
+        counts = np.bincount((draws + (np.arange(b) * n)[:, None]).ravel(), minlength=b * n).reshape(b, n)
+        cf = counts.astype(np.float64)
+        drawn_kept = cf @ mf  # (b, K) kept models drawn, with multiplicity
+        drawn_rest = n - drawn_kept
+        sums = cf @ weighted
+        total = cf @ e
+        with np.errstate(invalid="ignore", divide="ignore"):
+            boot_mean[start:start + b] = sums / drawn_kept - (total[:, None] - sums) / drawn_rest
+        for j, (kept, rest) in enumerate(groups):
+            boot_q[start:start + b, j] = (_replicate_quantiles(quantile_rng, kept, drawn_kept[:, j], quantile)
+                                          - _replicate_quantiles(quantile_rng, rest, drawn_rest[:, j], quantile))
+    return boot_mean, boot_q
+
+
+def shift_statistics(errors, masks, n_boot: int = 1000, level: float = 0.95, quantile: float = 0.25,
+                     seed=0) -> pd.DataFrame:
+    """Shift of the error distribution of the models each mask keeps against the rest.
+
+    errors: (N,) one error per model; masks: (N, K) bool, one column per candidate. Returns one row
+    per candidate: n_kept, n_rest, mean_kept, mean_rest, mean_shift (+ _lo, _hi), q_kept, q_rest,
+    q_shift (+ _lo, _hi), with percentile bootstrap intervals over `n_boot` replicates of the N
+    models (see the module docstring). All candidates share the replicates; the means of all
+    candidates come out of two matrix products per chunk of replicates."""
+    e = np.asarray(errors, np.float64)
+    masks = np.asarray(masks, bool).reshape(e.size, -1)
+    order = np.argsort(e, kind="stable")
+    e, masks = e[order], masks[order]
+    n, k = masks.shape
+    mf = masks.astype(np.float64)
+    n_kept = masks.sum(axis=0)
+    n_rest = n - n_kept
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kept_sum = e @ mf
+        mean_kept, mean_rest = kept_sum / n_kept, (e.sum() - kept_sum) / n_rest
+    members = [(np.flatnonzero(masks[:, j]), np.flatnonzero(~masks[:, j])) for j in range(k)]
+    q_kept = np.array([_sorted_quantile(e[kept], quantile) for kept, _ in members])
+    q_rest = np.array([_sorted_quantile(e[rest], quantile) for _, rest in members])
+
+    boot_mean, boot_q = bootstrap_shifts(e, masks, n_boot, quantile, seed)
+    tails = [(1 - level) / 2, (1 + level) / 2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: candidates without a rest
+        mean_lo, mean_hi = np.nanquantile(boot_mean, tails, axis=0) if n_boot else (np.full(k, np.nan),) * 2
+        q_lo, q_hi = np.nanquantile(boot_q, tails, axis=0) if n_boot else (np.full(k, np.nan),) * 2
+    return pd.DataFrame({
+        "n_kept": n_kept, "n_rest": n_rest, "mean_kept": mean_kept, "mean_rest": mean_rest,
+        "mean_shift": mean_kept - mean_rest, "mean_shift_lo": mean_lo, "mean_shift_hi": mean_hi,
+        "q_kept": q_kept, "q_rest": q_rest, "q_shift": q_kept - q_rest, "q_shift_lo": q_lo, "q_shift_hi": q_hi,
+    })
+
+
+def adjust_pvalues(pvalues, method: str = "holm") -> np.ndarray:
+    """Multiple-comparison adjusted p-values: "holm" (step-down, family-wise error rate) or "bh"
+    (Benjamini-Hochberg via scipy.stats.false_discovery_control)."""
+    p = np.asarray(pvalues, np.float64)
+    if method not in CORRECTIONS:
+        raise UsageError(f"unknown correction {method!r}; valid: {', '.join(CORRECTIONS)}")
+    if p.size == 0:
+        return p.copy()
+    if method == "bh":
+        return _st.false_discovery_control(p, method="bh")
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
+
+
+# --- the population ------------------------------------------------------------------------------
+@dataclass
+class Population:
+    """The models of one space, ready for candidates: one row per model, its error and columns."""
+
+    models: pd.DataFrame
+    errors: np.ndarray
+    columns: dict  # name -> (N,) float64: the space language's columns, plus e_fit when measured
+    label: str | None  # the population's space label (its `space` column), or the --space given
+    space: object = None  # the DesignSpace, when the label names one
+    n_trials: int = 0
+    notes: list = field(default_factory=list)  # what was left out and why (also warned)
+
+    def mask(self, text: str) -> np.ndarray:
+        """The models satisfying a constraint text (UsageError for unknown columns, bad syntax)."""
+        expr = parse(text)
+        if not expr.is_boolean:
+            raise UsageError(f"{text!r} is not a constraint; write a comparison such as 'wm >= 2'")
+        return np.asarray(expr.evaluate(self.columns), bool)
+
+
+def _finished(df: pd.DataFrame) -> pd.DataFrame:
+    if "error" not in df.columns:
+        raise UsageError("the population has no 'error' column (expected one error per trial, in %)")
+    err = pd.to_numeric(df["error"], errors="coerce")
+    ok = err.notna() & np.isfinite(err)
+    if "status" in df.columns:
+        ok &= df["status"].fillna("done").eq("done")
+    out = df[ok].copy()
+    out["error"] = err[ok].astype(np.float64)
+    return out
+
+
+def _labels(models: pd.DataFrame, column: str) -> list[str]:
+    return sorted(models[column].dropna().astype(str).unique()) if column in models.columns else []
+
+
+def _resolve_space(models: pd.DataFrame, space):
+    """-> (models of one population, its label, its DesignSpace or None, notes).
+
+    A population is a group of population.read_population (the space, prefixed by sweep or source
+    where several are read); `space` picks one by that label or by the space's name."""
+    from ..spaces import DesignSpace, get_space
+
+    notes = []
+    key = "population" if "population" in models.columns else "space"
+    labels = _labels(models, key)
+    if space is not None:
+        wanted = space.name if isinstance(space, DesignSpace) else str(space)
+        for column in (key, "space"):
+            match = models[column].astype(str).str.lower() == wanted.lower() if column in models.columns else None
+            if match is not None and match.any():
+                models = models[match.to_numpy()]
+                break
+        else:
+            if len(labels) > 1:
+                raise UsageError(f"no models of space {wanted!r}; the population holds: {', '.join(labels)}")
+            if labels:
+                notes.append(f"the population is labelled {labels[0]!r}; refined as {wanted!r}")
+        labels = _labels(models, key) or [wanted]
+    if len(labels) > 1:
+        raise UsageError(f"the population holds {len(labels)} spaces ({', '.join(labels)}); choose one with --space")
+    label = labels[0] if labels else None
+    obj = space if isinstance(space, DesignSpace) else None
+    names = _labels(models, "space") or ([str(space)] if space is not None else [])
+    if obj is None and names:
+        try:
+            obj = get_space(names[0])
+        except UsageError:
+            if space is not None and str(space) != names[0]:
+                try:
+                    obj = get_space(str(space))
+                except UsageError:
+                    pass
+    if obj is None and label is not None:
+        notes.append(f"space {names[0] if names else label!r} is not a known space: candidates from every "
+                     "varying column")
+    return models.reset_index(drop=True), label, obj, notes
+
+
+def prepare(df: pd.DataFrame, space=None, efit: bool = True, how: str = "mean") -> Population:
+    """The population `refine` works on: finished trials, one row per model (repeats aggregated with
+    population.model_table), of one space (`space`: a label in the `space` column or a space; needed
+    when the population holds several), with the space language's columns and e_fit."""
+    from .population import model_table
+
+    trials = _finished(df)
+    if "spec_id" not in trials.columns:  # rows as `designspace sample` writes them: the spec id is `id`
+        if "id" not in trials.columns:
+            raise UsageError("the population has neither a spec_id nor an id column to tell models apart")
+        trials["spec_id"] = trials["id"].astype(str)
+    if trials.empty:
+        raise UsageError("the population holds no finished trial with an error")
+    models = model_table(trials, how=how)
+    models, label, obj, notes = _resolve_space(models, space)
+    cols = table_columns(models)
+    if efit:
+        if "e_fit" in models.columns:
+            cols["e_fit"] = pd.to_numeric(models["e_fit"], errors="coerce").to_numpy(np.float64)
+        else:
+            from .efit import model_efit
+
+            cols["e_fit"] = model_efit(models)["e_fit"].to_numpy(np.float64)
+    n_trials = int(models["n_trials"].sum()) if "n_trials" in models.columns else len(models)
+    return Population(models=models, errors=models["error"].to_numpy(np.float64), columns=cols, label=label,
+                      space=obj, n_trials=n_trials, notes=notes)
+
+
+# --- candidates ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Candidate:
+    text: str  # the constraint, canonical text of the space language
+    kind: str  # "value" | "lower third" | ... | "structure" | "try"
+    parameter: str  # the column or property it restricts ("" for a user's constraint)
+
+
+def _expand(name: str) -> list[str]:
+    """'d1..d4' -> d1, d2, d3, d4; other names as they are."""
+    m = re.fullmatch(r"([A-Za-z_]+)(\d+)\.\.\1(\d+)", name)
+    return [f"{m.group(1)}{i}" for i in range(int(m.group(2)), int(m.group(3)) + 1)] if m else [name]
+
+
+def free_columns(pop: Population) -> list[str]:
+    """The columns of the space's free parameters (all varying design columns when the space is
+    unknown); complexity is measured, not chosen, so it is never a candidate."""
+    if pop.space is not None:
+        names = [n for param, _ in pop.space.free_params for n in _expand(param)]
+    else:
+        names = [n for n in pop.columns if n not in COMPLEXITY and n not in ("stages", "e_fit")]
+    return [n for n in dict.fromkeys(names) if n in pop.columns and _varies(pop.columns[n])]
+
+
+def _varies(values: np.ndarray) -> bool:
+    v = values[np.isfinite(values)]
+    return v.size > 0 and v.min() < v.max()
+
+
+def _number(v: float, integer: bool) -> str:
+    return str(int(round(v))) if integer or float(v).is_integer() else f"{v:.3g}"
+
+
+def _canonical(text: str) -> str:
+    return str(parse(text))
+
+
+def candidates(pop: Population, tries=(), structural: bool = True, max_levels: int = 8) -> list[Candidate]:
+    """Every candidate refinement of the population (see the module docstring), tries last."""
+    out: list[Candidate] = []
+    cols = pop.columns
+    for name in free_columns(pop):
+        v = cols[name][np.isfinite(cols[name])]
+        levels = np.unique(v)
+        if levels.size <= max_levels:
+            out += [Candidate(f"{name} == {_number(x, False)}", "value", name) for x in levels]
+            continue
+        integer = bool(np.all(v == np.round(v)))
+        for kind, op, q in PARTS:
+            cut = np.quantile(v, q, method="inverted_cdf")
+            out.append(Candidate(_canonical(f"{name} {op} {_number(cut, integer)}"), kind, name))
+    if structural:
+        stages = sorted({int(m.group(1)) for c in cols if (m := re.fullmatch(r"d(\d+)", c))})
+        if len(stages) > 1:
+            for prefix, op, what in (("b", "==", "shared b"), ("g", "==", "shared g"),
+                                     ("w", "<=", "non-decreasing widths"), ("d", "<=", "non-decreasing depths")):
+                out.append(Candidate(f" {op} ".join(f"{prefix}{i}" for i in stages), "structure", what))
+        if "e_fit" in cols and _varies(cols["e_fit"]):
+            v = cols["e_fit"][np.isfinite(cols["e_fit"])]
+            for kind, op, q in EFIT_PARTS:
+                cut = np.quantile(v, q, method="inverted_cdf")
+                out.append(Candidate(f"e_fit <= {cut:.3g}", "structure", f"e_fit {kind}"))
+    out += [Candidate(_canonical(t), "try", "") for t in tries]
+    seen, unique = set(), []
+    for c in out:  # a try repeating an automatic candidate keeps the automatic one's description
+        if c.text not in seen:
+            seen.add(c.text)
+            unique.append(c)
+    return unique
+
+
+# --- the ranked table ----------------------------------------------------------------------------
+def rank_candidates(pop: Population, cands: list[Candidate], min_models: int = 20, n_boot: int = 1000,
+                    level: float = 0.95, alpha: float = 0.05, correction: str = "holm", seed=0) -> pd.DataFrame:
+    """The ranked table of `cands` on `pop` (columns and rule: see the module docstring)."""
+    if correction not in CORRECTIONS:
+        raise UsageError(f"unknown correction {correction!r}; valid: {', '.join(CORRECTIONS)}")
+    n = len(pop.errors)
+    masks = np.column_stack([pop.mask(c.text) for c in cands]) if cands else np.zeros((n, 0), bool)
+    kept = masks.sum(axis=0)
+    # a generated candidate that holds for every model or none is a property of the space, not a
+    # refinement of it (shared b in AnyNetXB): left out, and named in the method notes
+    trivial = np.array([c.kind != "try" and k in (0, n) for c, k in zip(cands, kept)], bool)
+    left_out = [c.text for c, t in zip(cands, trivial) if t]
+    cands = [c for c, t in zip(cands, trivial) if not t]
+    masks, kept = masks[:, ~trivial], kept[~trivial]
+    status = []
+    for c, k in zip(cands, kept):
+        if k == 0 or k == n:
+            status.append("skipped: keeps " + ("no model" if k == 0 else "every model"))
+        elif k < min_models or n - k < min_models:
+            status.append(f"skipped: {k} models kept, {n - k} left (fewer than {min_models} on one side)")
+        else:
+            status.append("tested")
+    tested = np.array([s == "tested" for s in status], bool)
+    if (~tested).any():
+        names = ", ".join(f"{c.text!r}" for c, t in zip(cands, tested) if not t)
+        warnings.warn(f"refine: {int((~tested).sum())} candidate(s) skipped: {names}", stacklevel=2)
+    table = pd.DataFrame({
+        "candidate": [c.text for c in cands], "kind": [c.kind for c in cands],
+        "parameter": [c.parameter for c in cands], "n_kept": kept, "n_rest": n - kept,
+        "share_kept": kept / n if n else np.nan,
+    })
+    statistic_columns = ["mean_kept", "mean_rest", "mean_shift", "mean_shift_lo", "mean_shift_hi",
+                         "q25_kept", "q25_rest", "q25_shift", "q25_shift_lo", "q25_shift_hi",
+                         "ks_statistic", "ks_pvalue", "p_adjusted"]
+    for col in statistic_columns:
+        table[col] = np.nan
+    if tested.any():
+        st = shift_statistics(pop.errors, masks[:, tested], n_boot=n_boot, level=level, quantile=0.25, seed=seed)
+        st = st.rename(columns=lambda c: c.replace("q_", "q25_"))
+        for col in st.columns.drop(["n_kept", "n_rest"]):
+            table.loc[tested, col] = st[col].to_numpy()
+        ks = [_st.ks_2samp(pop.errors[m], pop.errors[~m]) for m in masks[:, tested].T]
+        table.loc[tested, "ks_statistic"] = [float(r.statistic) for r in ks]
+        table.loc[tested, "ks_pvalue"] = [float(r.pvalue) for r in ks]
+        table.loc[tested, "p_adjusted"] = adjust_pvalues(table.loc[tested, "ks_pvalue"].to_numpy(), correction)
+    table["improves"] = tested & (table["mean_shift_hi"] < 0).to_numpy() & (table["p_adjusted"] < alpha).to_numpy()
+    sampler = set(column_names())
+    table["space_constraint"] = [parse(c.text).names <= sampler for c in cands]
+    table["status"] = status
+    table["_order"] = np.where(table["improves"], 0, np.where(tested, 1, 2))
+    table = table.sort_values(["_order", "mean_shift_hi", "mean_shift"], kind="stable").drop(columns="_order")
+    table = table.reset_index(drop=True)
+    ranks = np.cumsum(table["status"].eq("tested").to_numpy())
+    table.insert(0, "rank", pd.array(np.where(table["status"].eq("tested"), ranks, 0), dtype="Int64"))
+    table.loc[~table["status"].eq("tested"), "rank"] = pd.NA
+    table.attrs["method"] = {
+        "unit": "models (repeated trials of a model averaged first)",
+        "population": {"space": pop.label, "models": n, "trials": pop.n_trials},
+        "shift": "statistic(kept) - statistic(rest), error in percentage points; negative = lower error",
+        "q25": "inverted-EDF lower quartile (smallest error e with EDF(e) >= 0.25)",
+        "interval": f"percentile bootstrap, {n_boot} resamples of the population's models (shared by all "
+                    f"candidates), level {level:g}, seed {seed}",
+        "ks": "two-sample Kolmogorov-Smirnov, kept vs rest (scipy.stats.ks_2samp, method auto)",
+        "correction": f"{CORRECTIONS[correction]} over {int(tested.sum())} tested candidates",
+        "improves": f"mean_shift_hi < 0 and p_adjusted < {alpha:g}",
+        "min_models": min_models,
+        "notes": list(pop.notes) + ([f"hold for every model or none, so not refinements here: "
+                                     f"{', '.join(left_out)}"] if left_out else []),
+    }
+    return table
+
+
+def refine(df: pd.DataFrame, space=None, tries=(), *, min_models: int = 20, n_boot: int = 1000,
+           level: float = 0.95, alpha: float = 0.05, correction: str = "holm", seed=0,
+           structural: bool = True, efit: bool = True, max_levels: int = 8, how: str = "mean") -> pd.DataFrame:
+    """Rank candidate refinements of the space a trained population was sampled from.
+
+    df: trials (a store's `load()` or a tidy table with sample's columns plus `error`); repeats of
+    a model are aggregated with `how` (population.model_table). space: which space's models to
+    refine (a label of the `space` column, or a DesignSpace) when the population holds several;
+    its free parameters give the value/part candidates. tries: extra constraint texts.
+    Returns one row per candidate, best first; the columns, the statistics (with their method in
+    `result.attrs["method"]`) and the rule for `improves` are described in the module docstring."""
+    if min_models < 2:
+        raise UsageError(f"min_models must be at least 2, got {min_models}")
+    if not 0 < level < 1 or not 0 < alpha < 1:
+        raise UsageError("level and alpha must lie strictly between 0 and 1")
+    pop = prepare(df, space=space, efit=efit and structural, how=how)
+    for note in pop.notes:
+        warnings.warn(f"refine: {note}", stacklevel=2)
+    cands = candidates(pop, tries=tries, structural=structural, max_levels=max_levels)
+    return rank_candidates(pop, cands, min_models=min_models, n_boot=n_boot, level=level, alpha=alpha,
+                           correction=correction, seed=seed)
+
+
+# --- outputs -------------------------------------------------------------------------------------
+def best_refinement(table: pd.DataFrame):
+    """The top-ranked candidate that improves the space and can be written in a space file (a
+    constraint over the sampler's columns; e_fit is measured on trained models, not sampled), or None."""
+    ok = table[table["improves"] & table["space_constraint"]]
+    return None if ok.empty else ok.iloc[0]
+
+
+def refined_definition(pop: Population, constraint: str) -> dict:
+    """A space file for the refined space: {name, base, constraints} (the base is the population's
+    space; get_space() loads the file and `designspace sample --space FILE` samples it)."""
+    if pop.label is None:
+        raise UsageError("the population names no space; pass --space to say which space it was sampled from")
+    base = pop.space.name if pop.space is not None else pop.label
+    return {"name": f"{base}-refined", "base": base, "constraints": [constraint]}
+
+
+def plot_refinements(pop: Population, table: pd.DataFrame, top: int = 3):
+    """Error EDF of the whole population against the EDFs of the best `top` tested candidates'
+    models (the improving ones when any improve); legends give the number of models."""
+    from matplotlib.figure import Figure
+
+    from .edf import edf_values, error_grid
+
+    tested = table[table["status"] == "tested"]
+    best = tested[tested["improves"]] if tested["improves"].any() else tested
+    best = best.head(top)
+    grid = error_grid(pop.errors, num=400)
+    fig = Figure(figsize=(6.0, 4.2))
+    ax = fig.subplots()
+    ax.step(grid, edf_values(pop.errors, grid), where="post", color="black", linewidth=2.0,
+            label=f"{pop.label or 'population'} (n={len(pop.errors)})")
+    for row in best.itertuples():
+        kept = pop.errors[pop.mask(row.candidate)]
+        ax.step(grid, edf_values(kept, grid), where="post", linewidth=1.6,
+                label=f"{row.candidate} (n={len(kept)}; mean {row.mean_shift:+.2f})")
+    ax.set_xlabel("error (%)")
+    ax.set_ylabel("cumulative probability (models)")
+    ax.set_ylim(0, 1)
+    ax.set_title("Error EDF: population and its best refinements", y=1.0, pad=6)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=7)
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.13, top=0.92)
+    return fig
