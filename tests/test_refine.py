@@ -78,10 +78,11 @@ def test_bootstrap_replicates_follow_the_brute_force_bootstrap():
         assert stats.ks_2samp(boot_mean[:, j], brute_mean[:, j]).pvalue > 1e-3
         assert stats.ks_2samp(boot_q[:, j], brute_q[:, j]).pvalue > 1e-3
         assert np.std(boot_mean[:, j]) == pytest.approx(np.std(brute_mean[:, j]), rel=0.1)
-    # a deliberately wrong bootstrap (kept group resampled at its full size, rest ignored) differs
-    wrong = np.array([e[masks[:, 1]][np.random.default_rng(i).integers(0, masks[:, 1].sum(), masks[:, 1].sum())].mean()
-                      for i in range(3000)]) - e[~masks[:, 1]].mean()
-    assert stats.ks_2samp(wrong, brute_mean[:, 1]).pvalue < 1e-3
+    # the check can fail: a bootstrap that resamples only the kept group (rest held fixed) is too narrow
+    kept, rest = e[masks[:, 0]], e[~masks[:, 0]]
+    fixed_rest = np.array([kept[np.random.default_rng(i).integers(0, kept.size, kept.size)].mean()
+                           for i in range(3000)]) - rest.mean()
+    assert np.std(fixed_rest) < 0.85 * np.std(brute_mean[:, 0])
 
 
 def test_intervals_cover_the_true_shift_at_their_level():
@@ -112,8 +113,9 @@ def test_planted_good_region_ranks_first_with_an_interval_below_zero(planted):
     assert top["improves"] and top["mean_shift_hi"] < 0 and top["p_adjusted"] < 1e-6
     assert top["mean_shift"] == pytest.approx(-3.0, abs=0.4)
     assert top["q25_shift_hi"] < 0
-    improving = set(table.loc[table["improves"], "candidate"])
-    assert improving == {"b == 1"}
+    # others may improve through their correlation with b inside the flops band (narrow w1), by less
+    others = table[table["improves"] & (table["candidate"] != "b == 1")]
+    assert (others["mean_shift"] > top["mean_shift"] + 1.0).all()
     # every free parameter of AnyNetXB was a candidate; shared b is a property of the space, not one
     params = set(table["parameter"])
     assert {"b", "g1", "g4", "d1", "w4", "non-decreasing widths", "e_fit lower half"} <= params
@@ -122,22 +124,22 @@ def test_planted_good_region_ranks_first_with_an_interval_below_zero(planted):
     assert table.attrs["method"]["population"]["models"] == len(planted)
 
 
-def test_null_populations_flag_nothing_beyond_the_error_rate(xb_rows):
-    """200 populations whose errors do not depend on the architecture: Holm keeps the chance that
-    anything is flagged at most alpha = 0.05 (the rule adds the interval condition on top)."""
-    pop = prepare(with_errors(xb_rows[:300], np.zeros(300)))
+def test_null_populations_flag_nothing_beyond_the_error_rate():
+    """200 RegNetX populations whose errors do not depend on the architecture: Holm keeps the chance
+    that any candidate is flagged at most alpha = 0.05 (the rule adds the interval condition)."""
+    pop = prepare(with_errors(sampled_rows("RegNetX", 200, seed=2), np.zeros(200)))
     cands = candidates(pop)
-    assert len(cands) >= 40
+    assert len(cands) >= 25
     rng = np.random.default_rng(4)
     flagged = any_p = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for sim in range(200):
-            null = dataclasses.replace(pop, errors=rng.normal(12, 1, 300))
-            table = rank_candidates(null, cands, n_boot=50, seed=sim)
+            null = dataclasses.replace(pop, errors=rng.normal(12, 1, 200))
+            table = rank_candidates(null, cands, n_boot=20, seed=sim)
             flagged += bool(table["improves"].any())
             any_p += bool((table["p_adjusted"] < 0.05).any())
-    # binomial(200, 0.05): P(X > 19) < 0.001
+    # binomial(200, 0.05): P(X > 19) < 0.001; without a correction (25+ tests at 0.05) X would be ~150
     assert any_p <= 19 and flagged <= any_p
 
 
@@ -257,7 +259,7 @@ def test_cli_errors_are_one_line_exit_2(case, planted, tmp_path, capsys):
     else:
         path = tmp_path / "absent.csv"
     before = path.read_bytes() if path.exists() else None
-    assert main(["refine", str(path), "--bootstrap", "50"]) == 2
+    assert main(["refine", str(path), "--bootstrap", "50", *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("designspace: error:") and "Traceback" not in err
     assert (path.read_bytes() if path.exists() else None) == before

@@ -124,6 +124,21 @@ def bootstrap_shifts(sorted_errors: np.ndarray, masks: np.ndarray, n_boot: int, 
     return boot_mean, boot_q
 
 
+def _percentiles(replicates: np.ndarray, tails) -> np.ndarray:
+    """(2, K) percentiles of each column, ignoring NaN replicates (np.nanquantile is slow, so only
+    the columns that hold NaN take it); NaN for a column without replicates."""
+    k = replicates.shape[1]
+    if replicates.shape[0] == 0:
+        return np.full((2, k), np.nan)
+    out = np.empty((2, k))
+    bad = np.isnan(replicates).any(axis=0)
+    out[:, ~bad] = np.quantile(replicates[:, ~bad], tails, axis=0)
+    for j in np.flatnonzero(bad):
+        finite = replicates[:, j][~np.isnan(replicates[:, j])]
+        out[:, j] = np.quantile(finite, tails) if finite.size else np.nan
+    return out
+
+
 def shift_statistics(errors, masks, n_boot: int = 1000, level: float = 0.95, quantile: float = 0.25,
                      seed=0) -> pd.DataFrame:
     """Shift of the error distribution of the models each mask keeps against the rest.
@@ -150,10 +165,8 @@ def shift_statistics(errors, masks, n_boot: int = 1000, level: float = 0.95, qua
 
     boot_mean, boot_q = bootstrap_shifts(e, masks, n_boot, quantile, seed)
     tails = [(1 - level) / 2, (1 + level) / 2]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: candidates without a rest
-        mean_lo, mean_hi = np.nanquantile(boot_mean, tails, axis=0) if n_boot else (np.full(k, np.nan),) * 2
-        q_lo, q_hi = np.nanquantile(boot_q, tails, axis=0) if n_boot else (np.full(k, np.nan),) * 2
+    mean_lo, mean_hi = _percentiles(boot_mean, tails)
+    q_lo, q_hi = _percentiles(boot_q, tails)
     return pd.DataFrame({
         "n_kept": n_kept, "n_rest": n_rest, "mean_kept": mean_kept, "mean_rest": mean_rest,
         "mean_shift": mean_kept - mean_rest, "mean_shift_lo": mean_lo, "mean_shift_hi": mean_hi,
@@ -385,35 +398,37 @@ def rank_candidates(pop: Population, cands: list[Candidate], min_models: int = 2
     if (~tested).any():
         names = ", ".join(f"{c.text!r}" for c, t in zip(cands, tested) if not t)
         warnings.warn(f"refine: {int((~tested).sum())} candidate(s) skipped: {names}", stacklevel=2)
-    table = pd.DataFrame({
+    columns = {
         "candidate": [c.text for c in cands], "kind": [c.kind for c in cands],
         "parameter": [c.parameter for c in cands], "n_kept": kept, "n_rest": n - kept,
-        "share_kept": kept / n if n else np.nan,
-    })
-    statistic_columns = ["mean_kept", "mean_rest", "mean_shift", "mean_shift_lo", "mean_shift_hi",
-                         "q25_kept", "q25_rest", "q25_shift", "q25_shift_lo", "q25_shift_hi",
-                         "ks_statistic", "ks_pvalue", "p_adjusted"]
-    for col in statistic_columns:
-        table[col] = np.nan
+        "share_kept": kept / n if n else np.full(len(cands), np.nan),
+    }
+    stat_names = ["mean_kept", "mean_rest", "mean_shift", "mean_shift_lo", "mean_shift_hi",
+                  "q25_kept", "q25_rest", "q25_shift", "q25_shift_lo", "q25_shift_hi",
+                  "ks_statistic", "ks_pvalue", "p_adjusted"]
+    for name in stat_names:
+        columns[name] = np.full(len(cands), np.nan)
     if tested.any():
         st = shift_statistics(pop.errors, masks[:, tested], n_boot=n_boot, level=level, quantile=0.25, seed=seed)
-        st = st.rename(columns=lambda c: c.replace("q_", "q25_"))
-        for col in st.columns.drop(["n_kept", "n_rest"]):
-            table.loc[tested, col] = st[col].to_numpy()
+        for name in st.columns.drop(["n_kept", "n_rest"]):
+            columns[name.replace("q_", "q25_")][tested] = st[name].to_numpy()
         ks = [_st.ks_2samp(pop.errors[m], pop.errors[~m]) for m in masks[:, tested].T]
-        table.loc[tested, "ks_statistic"] = [float(r.statistic) for r in ks]
-        table.loc[tested, "ks_pvalue"] = [float(r.pvalue) for r in ks]
-        table.loc[tested, "p_adjusted"] = adjust_pvalues(table.loc[tested, "ks_pvalue"].to_numpy(), correction)
-    table["improves"] = tested & (table["mean_shift_hi"] < 0).to_numpy() & (table["p_adjusted"] < alpha).to_numpy()
+        columns["ks_statistic"][tested] = [float(r.statistic) for r in ks]
+        columns["ks_pvalue"][tested] = [float(r.pvalue) for r in ks]
+        columns["p_adjusted"][tested] = adjust_pvalues(columns["ks_pvalue"][tested], correction)
+    with np.errstate(invalid="ignore"):
+        columns["improves"] = tested & (columns["mean_shift_hi"] < 0) & (columns["p_adjusted"] < alpha)
     sampler = set(column_names())
-    table["space_constraint"] = [parse(c.text).names <= sampler for c in cands]
-    table["status"] = status
-    table["_order"] = np.where(table["improves"], 0, np.where(tested, 1, 2))
-    table = table.sort_values(["_order", "mean_shift_hi", "mean_shift"], kind="stable").drop(columns="_order")
-    table = table.reset_index(drop=True)
-    ranks = np.cumsum(table["status"].eq("tested").to_numpy())
-    table.insert(0, "rank", pd.array(np.where(table["status"].eq("tested"), ranks, 0), dtype="Int64"))
-    table.loc[~table["status"].eq("tested"), "rank"] = pd.NA
+    columns["space_constraint"] = np.array([parse(c.text).names <= sampler for c in cands], bool)
+    columns["status"] = status
+    # improving first, then the other tested ones, each by the interval's upper end; skipped last
+    group = np.where(columns["improves"], 0, np.where(tested, 1, 2))
+    order = np.lexsort((columns["mean_shift"], columns["mean_shift_hi"], group))
+    table = pd.DataFrame({k: np.asarray(v, dtype=object if k in ("candidate", "kind", "parameter", "status") else None)[order]
+                          for k, v in columns.items()})
+    rank = pd.array(np.cumsum(tested[order]), dtype="Int64")
+    rank[~tested[order]] = pd.NA
+    table.insert(0, "rank", rank)
     table.attrs["method"] = {
         "unit": "models (repeated trials of a model averaged first)",
         "population": {"space": pop.label, "models": n, "trials": pop.n_trials},
