@@ -213,29 +213,10 @@ def test_cli_json_and_outputs(planted_table, tmp_path, capsys):
     assert result["candidates"][0]["candidate"] == "b == 1" and result["candidates"][0]["improves"]
     assert "Holm" in result["method"]["correction"] and "200 resamples" in result["method"]["interval"]
     assert any(c["candidate"] == "d <= 20" and c["kind"] == "try" for c in result["candidates"])
-    for name in ("refine.csv", "refine.json", "refine_edf.png", "refined_space.yaml"):
+    for name in ("refine.csv", "refine.json", "refine_edf.png"):
         assert (out / name).stat().st_size > 0
     assert pd.read_csv(out / "refine.csv")["candidate"].iloc[0] == "b == 1"
     assert _digest(planted_table) == before  # read-only on its input
-    assert result["space_file"] == str(out / "refined_space.yaml")
-
-
-def test_written_space_file_samples_inside_the_refinement(planted_table, tmp_path, capsys):
-    out = tmp_path / "out"
-    assert main(["refine", str(planted_table), "--bootstrap", "100", "--out", str(out)]) == 0
-    text = capsys.readouterr().out
-    assert "b == 1" in text.splitlines()[4] and "yes" in text
-    import yaml
-
-    definition = yaml.safe_load((out / "refined_space.yaml").read_text())
-    assert definition["base"] == "AnyNetXB" and definition["constraints"] == ["b == 1"]
-    specs = get_space(str(out / "refined_space.yaml")).sample(40, seed=3, regime=REGIME)
-    assert len(specs) == 40 and all(set(s.bottleneck_ratios) == {1.0} for s in specs)
-    sampled = tmp_path / "sampled.jsonl"
-    assert main(["sample", "--space", str(out / "refined_space.yaml"), "-n", "20", "--regime", REGIME,
-                 "--out", str(sampled)]) == 0
-    rows = [json.loads(line) for line in sampled.read_text().splitlines()]
-    assert len(rows) == 20 and all(r["bottleneck_ratios"] == [1.0] * 4 for r in rows)
 
 
 @pytest.mark.parametrize("case", ["no_error", "unknown_column", "malicious", "two_spaces", "empty", "binary",

@@ -337,11 +337,13 @@ def _canonical(text: str) -> str:
     return str(parse(text))
 
 
-def candidates(pop: Population, tries=(), structural: bool = True, max_levels: int = 8) -> list[Candidate]:
-    """Every candidate refinement of the population (see the module docstring), tries last."""
+def candidates(pop: Population, tries=(), structural: bool = True, parameters: bool = True,
+               max_levels: int = 8) -> list[Candidate]:
+    """Every candidate refinement of the population (see the module docstring), tries last.
+    parameters / structural: include the value and part candidates / the structural ones."""
     out: list[Candidate] = []
     cols = pop.columns
-    for name in free_columns(pop):
+    for name in free_columns(pop) if parameters else ():
         v = cols[name][np.isfinite(cols[name])]
         levels = np.unique(v)
         if levels.size <= max_levels:
@@ -448,13 +450,16 @@ def rank_candidates(pop: Population, cands: list[Candidate], min_models: int = 2
 
 def refine(df: pd.DataFrame, space=None, tries=(), *, min_models: int = 20, n_boot: int = 1000,
            level: float = 0.95, alpha: float = 0.05, correction: str = "holm", seed=0,
-           structural: bool = True, efit: bool = True, max_levels: int = 8, how: str = "mean") -> pd.DataFrame:
+           parameters: bool = True, structural: bool = True, efit: bool = True, max_levels: int = 8,
+           how: str = "mean") -> pd.DataFrame:
     """Rank candidate refinements of the space a trained population was sampled from.
 
     df: trials (a store's `load()` or a tidy table with sample's columns plus `error`); repeats of
     a model are aggregated with `how` (population.model_table). space: which space's models to
     refine (a label of the `space` column, or a DesignSpace) when the population holds several;
     its free parameters give the value/part candidates. tries: extra constraint texts.
+    parameters, structural, efit: include the free-parameter candidates, the structural ones, and
+    e_fit among them (e_fit costs ~1 s per 10,000 models; a table's own `e_fit` column is used).
     Returns one row per candidate, best first; the columns, the statistics (with their method in
     `result.attrs["method"]`) and the rule for `improves` are described in the module docstring."""
     if min_models < 2:
@@ -464,7 +469,7 @@ def refine(df: pd.DataFrame, space=None, tries=(), *, min_models: int = 20, n_bo
     pop = prepare(df, space=space, efit=efit and structural, how=how)
     for note in pop.notes:
         warnings.warn(f"refine: {note}", stacklevel=2)
-    cands = candidates(pop, tries=tries, structural=structural, max_levels=max_levels)
+    cands = candidates(pop, tries=tries, structural=structural, parameters=parameters, max_levels=max_levels)
     return rank_candidates(pop, cands, min_models=min_models, n_boot=n_boot, level=level, alpha=alpha,
                            correction=correction, seed=seed)
 
@@ -504,7 +509,7 @@ def plot_refinements(pop: Population, table: pd.DataFrame, top: int = 3):
     for row in best.itertuples():
         kept = pop.errors[pop.mask(row.candidate)]
         ax.step(grid, edf_values(kept, grid), where="post", linewidth=1.6,
-                label=f"{row.candidate} (n={len(kept)}; mean {row.mean_shift:+.2f})")
+                label=f"{row.candidate} (n={len(kept)}; mean shift {row.mean_shift:+.2f})")
     ax.set_xlabel("error (%)")
     ax.set_ylabel("cumulative probability (models)")
     ax.set_ylim(0, 1)

@@ -17,7 +17,7 @@ def register(sub):
     p.add_argument("--try", dest="tries", action="append", default=[], metavar="EXPR",
                    help="a constraint to evaluate too, e.g. \"wm >= 2\" (repeatable)")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="write refine.csv, refine.json, refine_edf.png and the best refinement as refined_space.yaml")
+                   help="write refine.csv, refine.json and refine_edf.png there")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--top", type=int, default=15, help="rows of the terminal table (default 15)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the models (default 1000)")
@@ -114,10 +114,6 @@ def run(args):
         fig_path = os.path.join(args.out, "refine_edf.png")
         R.plot_refinements(pop, table).savefig(fig_path, dpi=90)
         written.append(fig_path)
-        if best is not None and pop.label is not None:
-            space_file = write_space_file(R.refined_definition(pop, best.candidate),
-                                          os.path.join(args.out, "refined_space.yaml"))
-            written.append(space_file)
         with open(os.path.join(args.out, "refine.json"), "w") as fh:
             json.dump(result_json(table, method, space_file), fh, indent=1)
         written.append(os.path.join(args.out, "refine.json"))
@@ -128,24 +124,7 @@ def run(args):
         if best is None:
             print("no candidate improves the space at this level; no space file written")
         elif args.out is not None:
-            print(f"best refinement: {best.candidate}" + (f" -> {space_file}" if space_file else ""))
+            print(f"best refinement: {best.candidate}")
         for path in written:
             print(f"wrote {path}")
     return 0
-
-
-def write_space_file(definition: dict, path: str) -> str:
-    """Write a space definition as YAML and check that get_space() loads it back."""
-    import yaml
-
-    from ..errors import UsageError
-    from ..spaces import get_space
-
-    text = yaml.safe_dump(definition, sort_keys=False)
-    with open(path, "w") as fh:
-        fh.write(text)
-    try:
-        get_space(path)
-    except UsageError as exc:
-        raise UsageError(f"the refined space {path} does not load: {exc}") from None
-    return path
