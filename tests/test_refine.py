@@ -18,6 +18,8 @@ from designspace.spaces import get_space
 from designspace.table import spec_rows, write_rows
 
 REGIME = "fashion-mnist"
+# skipped-candidate warnings are expected on small populations; tests that check them use pytest.warns
+pytestmark = pytest.mark.filterwarnings("ignore:refine:UserWarning")
 
 
 def sampled_rows(space: str, n: int, seed: int = 0) -> list[dict]:
@@ -213,10 +215,67 @@ def test_cli_json_and_outputs(planted_table, tmp_path, capsys):
     assert result["candidates"][0]["candidate"] == "b == 1" and result["candidates"][0]["improves"]
     assert "Holm" in result["method"]["correction"] and "200 resamples" in result["method"]["interval"]
     assert any(c["candidate"] == "d <= 20" and c["kind"] == "try" for c in result["candidates"])
-    for name in ("refine.csv", "refine.json", "refine_edf.png"):
+    for name in ("refine.csv", "refine.json", "refine_edf.png", "refined_space.yaml"):
         assert (out / name).stat().st_size > 0
     assert pd.read_csv(out / "refine.csv")["candidate"].iloc[0] == "b == 1"
     assert _digest(planted_table) == before  # read-only on its input
+    assert result["space_file"] == str(out / "refined_space.yaml")
+
+
+def test_written_space_file_samples_inside_the_refinement(planted_table, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["refine", str(planted_table), "--bootstrap", "100", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    first = lines[next(i for i, line in enumerate(lines) if line.startswith("rank")) + 1].split()
+    assert first[:4] == ["1", "b", "==", "1"] and first[-1] == "yes"
+    assert f"best refinement: b == 1 -> {out / 'refined_space.yaml'}" in text
+    import yaml
+
+    definition = yaml.safe_load((out / "refined_space.yaml").read_text())
+    assert definition == {"name": "AnyNetXB[b==1]", "base": "AnyNetXB", "constraints": ["b == 1"]}
+    specs = get_space(str(out / "refined_space.yaml")).sample(40, seed=3, regime=REGIME)
+    assert len(specs) == 40 and all(set(s.bottleneck_ratios) == {1.0} for s in specs)
+    sampled = tmp_path / "sampled.jsonl"
+    assert main(["sample", "--space", str(out / "refined_space.yaml"), "-n", "20", "--regime", REGIME,
+                 "--out", str(sampled)]) == 0
+    rows = [json.loads(line) for line in sampled.read_text().splitlines()]
+    assert len(rows) == 20 and all(r["bottleneck_ratios"] == [1.0] * 4 for r in rows)
+
+
+def test_refinement_of_a_user_defined_space_is_self_contained(tmp_path):
+    """A population sampled from a space file (a name no registry knows): the refined file carries
+    the whole definition plus the new constraint, and samples inside both constraints."""
+    from designspace.analysis.refine import best_refinement, refined_definition
+
+    user = tmp_path / "my_space.yaml"
+    user.write_text("name: MyRegNet\nbase: RegNetX\nconstraints: ['d <= 40']\n")
+    space = get_space(str(user))
+    draw, cx = space.sample_arrays(400, seed=0, regime=REGIME)
+    rows = spec_rows(space.specs_from(draw), cx, REGIME)
+    wm = np.array([r["wm"] for r in rows])
+    df = with_errors(rows, 12 + np.random.default_rng(1).normal(0, 0.5, len(rows)) - 2.0 * (wm >= np.median(wm)))
+    with pytest.warns(UserWarning, match="labelled 'MyRegNet'"):
+        table = refine(df, space=str(user), n_boot=200, efit=False)
+    best = best_refinement(table)
+    assert best["candidate"].startswith("wm >= ") and best["improves"]
+    pop = prepare(df, space=str(user), efit=False)
+    definition = refined_definition(pop, best["candidate"])
+    assert "base" not in definition and definition["constraints"] == ["d <= 40", best["candidate"]]
+    cut = float(best["candidate"].split(">=")[1])
+    specs = get_space(definition).sample(30, seed=2, regime=REGIME)
+    assert all(s.meta["wm"] >= cut and s.meta["d"] <= 40 for s in specs)
+
+
+def test_best_refinement_skips_what_a_space_file_cannot_say(planted):
+    from designspace.analysis.refine import best_refinement
+
+    table = refine(planted, n_boot=100)
+    assert not table.set_index("candidate").filter(like="e_fit", axis=0)["space_constraint"].any()
+    fake = table.copy()
+    fake.loc[fake["kind"] == "structure", "improves"] = True
+    fake = pd.concat([fake[fake["parameter"].str.startswith("e_fit")], fake[~fake["parameter"].str.startswith("e_fit")]])
+    assert best_refinement(fake)["candidate"] == "b == 1"
 
 
 @pytest.mark.parametrize("case", ["no_error", "unknown_column", "malicious", "two_spaces", "empty", "binary",

@@ -483,12 +483,33 @@ def best_refinement(table: pd.DataFrame):
 
 
 def refined_definition(pop: Population, constraint: str) -> dict:
-    """A space file for the refined space: {name, base, constraints} (the base is the population's
-    space; get_space() loads the file and `designspace sample --space FILE` samples it)."""
-    if pop.label is None:
-        raise UsageError("the population names no space; pass --space to say which space it was sampled from")
-    base = pop.space.name if pop.space is not None else pop.label
-    return {"name": f"{base}-refined", "base": base, "constraints": [constraint]}
+    """A space file for the population's space refined by `constraint`: {name, base, constraints}
+    when the space is known by its name, else its whole resolved definition with the constraint
+    appended. The name is the inline form (e.g. AnyNetXB[b==1]), so get_space() of a population
+    sampled from it finds the same space. UsageError when the result would not load."""
+    from ..spaces import get_space, space_from_dict
+
+    space = pop.space
+    if space is None:
+        raise UsageError(f"space {pop.label!r} is not a known space; pass --space NAME_OR_FILE to say which "
+                         "space the population was sampled from")
+    base = space.definition()
+    if "params" not in base:
+        raise UsageError(f"space {space.name!r} is written as code, not as data; its refinement cannot be a space file")
+    try:
+        name = get_space(f"{space.name}[{constraint}]").name
+    except UsageError:
+        name = f"{space.name}-refined"
+    try:
+        by_name = get_space(space.name).definition() == base
+    except UsageError:
+        by_name = False
+    if by_name:
+        out = {"name": name, "base": space.name, "constraints": [constraint]}
+    else:
+        out = {**base, "name": name, "constraints": list(base.get("constraints", [])) + [constraint]}
+    space_from_dict(out)  # the file must load; a UsageError here names why
+    return out
 
 
 def plot_refinements(pop: Population, table: pd.DataFrame, top: int = 3):

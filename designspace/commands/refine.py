@@ -17,7 +17,7 @@ def register(sub):
     p.add_argument("--try", dest="tries", action="append", default=[], metavar="EXPR",
                    help="a constraint to evaluate too, e.g. \"wm >= 2\" (repeatable)")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="write refine.csv, refine.json and refine_edf.png there")
+                   help="write refine.csv, refine.json, refine_edf.png and the best refinement as refined_space.yaml")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--top", type=int, default=15, help="rows of the terminal table (default 15)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the models (default 1000)")
@@ -114,6 +114,14 @@ def run(args):
         fig_path = os.path.join(args.out, "refine_edf.png")
         R.plot_refinements(pop, table).savefig(fig_path, dpi=90)
         written.append(fig_path)
+        if best is not None:
+            try:
+                definition = R.refined_definition(pop, best.candidate)
+            except UsageError as exc:
+                print(f"designspace: warning: no space file written: {exc}", file=sys.stderr)
+            else:
+                space_file = write_space_file(definition, os.path.join(args.out, "refined_space.yaml"))
+                written.append(space_file)
         with open(os.path.join(args.out, "refine.json"), "w") as fh:
             json.dump(result_json(table, method, space_file), fh, indent=1)
         written.append(os.path.join(args.out, "refine.json"))
@@ -122,9 +130,30 @@ def run(args):
     else:
         print(format_table(table, method, args.top))
         if best is None:
-            print("no candidate improves the space at this level; no space file written")
+            print("no candidate improves the space at this level" + ("; no space file written" if args.out else ""))
         elif args.out is not None:
-            print(f"best refinement: {best.candidate}")
+            print(f"best refinement: {best.candidate}" + (f" -> {space_file}" if space_file else ""))
         for path in written:
             print(f"wrote {path}")
     return 0
+
+
+def write_space_file(definition: dict, path: str) -> str:
+    """Write a space definition as YAML (atomically) and check that get_space() loads the file."""
+    import os
+
+    import yaml
+
+    from ..errors import UsageError
+    from ..spaces import get_space
+
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        fh.write(yaml.safe_dump(definition, sort_keys=False, allow_unicode=True))
+    os.replace(tmp, path)
+    try:
+        get_space(path)
+    except UsageError as exc:
+        os.remove(path)
+        raise UsageError(f"the refined space file does not load: {exc}") from None
+    return path
