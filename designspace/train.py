@@ -142,13 +142,20 @@ def lr_at(step: int, total: int, warmup: int, base: float, warmup_factor: float)
 
 
 def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "str | None" = None, seed: int = 0,
-          threads: int | None = None, device: str | None = None) -> dict:
+          threads: int | None = None, device: str | None = None, deadline: float | None = None,
+          on_epoch=None, keep_state: bool = False) -> dict:
     """Train `spec` on `data` (a designspace.data.Dataset) with `recipe`; return a metrics dict:
-    status (done | diverged), error (top-1 test error, %), train_loss (mean over the last epoch),
-    epochs, seconds, images_per_s (training), device, steps, message.
+    status (done | diverged | timeout), error (top-1 test error, %), train_loss (mean over the last
+    epoch), epochs, seconds, images_per_s (training), device, steps, message, and per_epoch: one
+    record per epoch {epoch, train_loss, test_error, lr, seconds} (the test error after every epoch;
+    the last epoch's is the final error).
 
-    Seeded: the same spec, recipe, data, seed and thread count give the same numbers on CPU.
-    threads: torch intra-op threads on CPU (default: leave torch's setting)."""
+    Seeded: the same spec, recipe, data, seed and thread count give the same numbers on CPU
+    (evaluating after each epoch draws no random numbers, so it changes no result).
+    threads: torch intra-op threads on CPU (default: leave torch's setting).
+    deadline: time.monotonic() past which training stops with status `timeout`.
+    on_epoch: called with each epoch's record as it completes (the CLI prints a line).
+    keep_state: also return the trained weights (state_dict, CPU tensors) for a checkpoint."""
     import torch
     import torch.nn.functional as F
 
@@ -213,10 +220,26 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
 
     model.train()
     losses = torch.zeros(total, device=dev)
-    diverged_at = None
+    diverged_at = timed_out_at = None
     t_train = time.perf_counter()
+    t_epoch, epoch_start, per_epoch, lr = t_train, 0, [], base_lr
+    eval_seconds = 0.0
     perm = None
+
+    def end_epoch(step, test_error, now=None):
+        nonlocal t_epoch, epoch_start
+        now = now or time.perf_counter()
+        record = {"epoch": len(per_epoch) + 1, "train_loss": float(losses[epoch_start:step + 1].mean()),
+                  "test_error": test_error, "lr": lr, "seconds": now - t_epoch}
+        per_epoch.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+        t_epoch, epoch_start = time.perf_counter(), step + 1
+
     for step in range(total):
+        if deadline is not None and time.monotonic() > deadline:
+            timed_out_at = step
+            break
         pos = (step % steps_per_epoch) * batch
         if pos == 0:
             perm = torch.randperm(n, generator=gen, device=dev)
@@ -224,8 +247,9 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
         xb, yb = train_x[idx], train_y[idx]
         if recipe.augment:
             xb = augment_batch(xb, pad, gen)
+        lr = lr_at(step, total, warmup, base_lr, recipe.warmup_factor)
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, total, warmup, base_lr, recipe.warmup_factor)
+            group["lr"] = lr
         hooks.before_step(model, step, step / total)  # issue 7
         with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             loss = F.cross_entropy(model(prepare(xb)), yb, label_smoothing=recipe.label_smoothing)
@@ -245,12 +269,23 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
         elif not math.isfinite(losses[step].item()):
             diverged_at = step
             break
+        if (step + 1) % steps_per_epoch == 0 and step + 1 < total:  # the last epoch's error is the final one
+            t_eval = time.perf_counter()
+            err = evaluate(model, data.test_x, data.test_y, prepare, recipe.eval_batch_size, dev, amp_dtype, deadline)
+            model.train()
+            t_epoch += time.perf_counter() - t_eval  # an epoch's seconds are its training time
+            eval_seconds += time.perf_counter() - t_eval
+            if err is None:
+                timed_out_at = step + 1
+                break
+            end_epoch(step, err)
     if diverged_at is None and not all(torch.isfinite(p).all() for p in model.parameters()):
         diverged_at = total - 1  # the last update overflowed the weights though its loss was finite
     if on_gpu:
         torch.cuda.synchronize(dev)
-    train_seconds = time.perf_counter() - t_train
-    steps_run = total if diverged_at is None else diverged_at + 1
+    train_seconds = time.perf_counter() - t_train - eval_seconds
+    steps_run = total if diverged_at is None and timed_out_at is None else \
+        (diverged_at + 1 if diverged_at is not None else timed_out_at)
     result = {
         "epochs": steps_run / steps_per_epoch,
         "images_per_s": steps_run * batch / max(train_seconds, 1e-9),
@@ -258,28 +293,41 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
         "steps": steps_run,
         "train_size": n,
         "test_size": len(data.test_x),
+        "per_epoch": per_epoch,
     }
+    if timed_out_at is not None:
+        result.update(status="timeout", error=None, train_loss=None, seconds=time.time() - started,
+                      message=f"timeout: stopped at step {timed_out_at} of {total} "
+                              f"({steps_run / steps_per_epoch:.2f} epochs) after {time.time() - started:.1f} s")
+        return result
     if diverged_at is not None:
         result.update(status="diverged", error=None, train_loss=None, seconds=time.time() - started,
                       message=f"diverged: loss or weights became non-finite at step {diverged_at + 1} of {total}")
         return result
     last = losses[max(total - steps_per_epoch, 0):]
     result["train_loss"] = float(last.mean())
+    t_end = time.perf_counter()
+    if keep_state:  # the trained form, which build(spec) makes again; `deploy` converts it
+        result["state_dict"] = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
     hooks.on_train_end(model)  # issue 7: e.g. DyRep deploys the base network, CondenseNetV2 converts
     result.update(hooks.report())
     result["error"] = evaluate(model, data.test_x, data.test_y, prepare, recipe.eval_batch_size, dev, amp_dtype)
+    if steps_run > epoch_start:  # the last (maybe partial) epoch: its error is the final one
+        end_epoch(steps_run - 1, result["error"], t_end)
     result.update(status="done", seconds=time.time() - started, message=None)
     return result
 
 
-def evaluate(model, test_x, test_y, prepare, batch_size, dev, amp_dtype=None) -> float:
-    """Top-1 error in percent over the test tensors."""
+def evaluate(model, test_x, test_y, prepare, batch_size, dev, amp_dtype=None, deadline=None) -> float | None:
+    """Top-1 error in percent over the test tensors (None when `deadline` passes first)."""
     import torch
 
     model.eval()
     wrong = torch.zeros((), dtype=torch.int64, device=dev)
     with torch.inference_mode(), torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
         for start in range(0, len(test_x), batch_size):
+            if deadline is not None and time.monotonic() > deadline:
+                return None
             xb = test_x[start:start + batch_size].to(dev, non_blocking=True)
             yb = test_y[start:start + batch_size].to(dev, non_blocking=True)
             wrong += (model(prepare(xb)).argmax(1) != yb).sum()

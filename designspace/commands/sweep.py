@@ -1,38 +1,64 @@
-"""designspace sweep: train every model of the configured spaces as Ray tasks (resumable)."""
+"""designspace sweep: train every model of the configured spaces as Ray tasks (resumable).
+
+Exit status: 0 when every planned trial is stored as done or diverged, 1 when some failed or timed
+out (their count and first messages are printed; `--retry-failed` reruns them), 2 on bad input."""
 
 
 def register(sub):
     p = sub.add_parser("sweep", help="sample the configured spaces and train every model on Ray (resumes)")
     p.add_argument("config", help="experiments/NAME.yaml")
     p.add_argument("--address", default=None,
-                   help="join an existing Ray cluster: auto | ray://HOST:PORT (default: start a local one)")
+                   help="join a running Ray cluster: HOST:PORT (from `ray start --head`), ray://HOST:PORT, or "
+                        "auto (the cluster `ray start` recorded on this machine); default: a private local one")
     p.add_argument("--gpus-per-trial", type=float, default=None, help="override resources.gpus (fractional)")
     p.add_argument("--cpus-per-trial", type=float, default=None, help="override resources.cpus")
+    p.add_argument("--timeout", type=float, default=None, help="override timeout (seconds per trial)")
     p.add_argument("--store", default=None, help="override the config's store path")
     p.add_argument("--data-dir", default=None, help="override dataset.dir")
+    p.add_argument("--retry-failed", action="store_true", help="also rerun trials stored as failed or timeout")
+    p.add_argument("--new-plan", action="store_true",
+                   help="the config changed on purpose: plan again, keeping the old plan's rows as sweep NAME~N")
     p.add_argument("--resume", action="store_true",
                    help="skip trials already in the store (always on: a rerun resumes; accepted for clarity)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
+def _finite(value, flag, low, high):
+    import math
+
+    from ..errors import UsageError
+
+    if value is None:
+        return None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise UsageError(f"{flag} must be a finite number in [{low:g}, {high:g}], got {value:g}")
+    return value
+
+
 def run(args):
     from ..errors import UsageError
-    from ..sweep import load_config, run_sweep
+    from ..sweep import MAX_TIMEOUT, check_resources, load_config, run_sweep
 
     cfg = load_config(args.config)
-    if args.gpus_per_trial is not None:
-        if args.gpus_per_trial < 0 or (args.gpus_per_trial > 1 and not args.gpus_per_trial.is_integer()):
-            raise UsageError(f"--gpus-per-trial must be a fraction in [0, 1] or a whole number, "
-                             f"got {args.gpus_per_trial:g}")
-        cfg.gpus = args.gpus_per_trial
-    if args.cpus_per_trial is not None:
-        if args.cpus_per_trial < 0:
-            raise UsageError(f"--cpus-per-trial must be >= 0, got {args.cpus_per_trial:g}")
-        cfg.cpus = args.cpus_per_trial
-    if cfg.cpus <= 0 and cfg.gpus <= 0:
-        raise UsageError("a trial needs cpus > 0 or gpus > 0")
+    gpus = _finite(args.gpus_per_trial, "--gpus-per-trial", 0, 64)
+    cpus = _finite(args.cpus_per_trial, "--cpus-per-trial", 0, 4096)
+    if gpus is not None:
+        if gpus > 1 and not gpus.is_integer():
+            raise UsageError(f"--gpus-per-trial must be a fraction in [0, 1] or a whole number, got {gpus:g}")
+        cfg.gpus = gpus
+    if cpus is not None:
+        cfg.cpus = cpus
+    check_resources(cfg.cpus, cfg.gpus)
+    timeout = _finite(args.timeout, "--timeout", 0, MAX_TIMEOUT)
+    if timeout is not None:
+        if timeout <= 0:
+            raise UsageError("--timeout must be a positive number of seconds")
+        cfg.timeout = timeout
     if args.store:
+        if "\0" in args.store:
+            raise UsageError("--store must be a path")
         cfg.store = args.store
-    counts = run_sweep(cfg, address=args.address, data_dir=args.data_dir, progress=not args.no_progress)
-    return 0 if counts["done"] + counts["failed"] + counts["diverged"] + counts["skipped"] == counts["planned"] else 1
+    counts = run_sweep(cfg, address=args.address, data_dir=args.data_dir, progress=not args.no_progress,
+                       retry_failed=args.retry_failed, new_plan=args.new_plan)
+    return 1 if counts["failed"] + counts["timeout"] + counts["left_failed"] else 0
