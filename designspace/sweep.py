@@ -575,12 +575,13 @@ def _slots(cfg: SweepConfig, nodes: list[dict]) -> int:
 
 # --- the driver ---
 def run_sweep(cfg: SweepConfig, address: str | None = None, data_dir: str | None = None,
-              progress: bool = True, out=sys.stderr, retry_failed: bool = False, new_plan: bool = False) -> dict:
+              progress: bool = True, out=None, retry_failed: bool = False, new_plan: bool = False) -> dict:
     """Run (or resume) a sweep. Returns counts: planned, skipped (finished rows kept), done, failed,
     diverged, timeout (this run), left_failed (failed/timed-out rows of the plan not retried), and
     messages (the first failure messages)."""
     from . import store
 
+    out = out or sys.stderr
     # Refuse a foreign store before any work, and know what it holds (read-only).
     exists = store.check_store_file(cfg.store)
     trials = plan_trials(cfg, data_dir)
