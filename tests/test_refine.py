@@ -99,6 +99,17 @@ def test_intervals_cover_the_true_shift_at_their_level():
     assert 0.84 <= hits / 200 <= 0.96  # binomial(200, 0.9): +/- 3 sd
 
 
+def test_ks_p_values_exact_for_small_groups_asymptotic_close_for_large():
+    from designspace.analysis.refine import KS_EXACT_MAX, ks_2samp
+
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(0, 1, 60), rng.normal(0.3, 1, 200)
+    assert ks_2samp(a, b).pvalue == pytest.approx(stats.ks_2samp(a, b, method="exact").pvalue, rel=1e-12)
+    a, b = rng.normal(0, 1, 400), rng.normal(0.1, 1, 900)
+    assert len(a) * len(b) > KS_EXACT_MAX
+    assert ks_2samp(a, b).pvalue == pytest.approx(stats.ks_2samp(a, b, method="exact").pvalue, rel=0.05)
+
+
 def test_holm_and_bh_adjustments():
     p = np.array([0.01, 0.04, 0.03, 0.005])
     # Holm: sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1, running maximum
@@ -278,8 +289,24 @@ def test_best_refinement_skips_what_a_space_file_cannot_say(planted):
     assert best_refinement(fake)["candidate"] == "b == 1"
 
 
-@pytest.mark.parametrize("case", ["no_error", "unknown_column", "malicious", "two_spaces", "empty", "binary",
-                                  "missing"])
+def test_cli_reads_a_store_and_picks_a_space(tmp_path, capsys):
+    from designspace.analysis.synthetic import write_synthetic_store
+
+    db = tmp_path / "results.db"
+    write_synthetic_store(str(db), spaces=("AnyNetXA", "AnyNetXE"), n=150, seed=1, penalty=1.5, slope=0.0)
+    before = _digest(db)
+    assert main(["refine", str(db), "--json", "--bootstrap", "50"]) == 2
+    assert "2 spaces (AnyNetXA, AnyNetXE)" in capsys.readouterr().err
+    assert main(["refine", str(db), "--space", "anynetxa", "--json", "--bootstrap", "100", "--correction", "bh"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["method"]["population"] == {"space": "AnyNetXA", "models": 150, "trials": 150}
+    assert "Benjamini-Hochberg" in result["method"]["correction"]
+    assert any(c["candidate"] == "w1 <= w2 <= w3 <= w4" for c in result["candidates"])
+    assert _digest(db) == before
+
+
+@pytest.mark.parametrize("case", ["no_error", "unknown_column", "malicious", "two_spaces", "empty", "empty_csv",
+                                  "binary", "binary_db", "missing"])
 def test_cli_errors_are_one_line_exit_2(case, planted, tmp_path, capsys):
     path = tmp_path / "t.jsonl"
     args = []
@@ -293,8 +320,14 @@ def test_cli_errors_are_one_line_exit_2(case, planted, tmp_path, capsys):
                    str(path))
     elif case == "empty":
         path.write_text("")
+    elif case == "empty_csv":
+        path = tmp_path / "t.csv"
+        path.write_text("")
     elif case == "binary":
         path = tmp_path / "t.parquet"
+        path.write_bytes(bytes(range(256)) * 8)
+    elif case == "binary_db":
+        path = tmp_path / "t.db"
         path.write_bytes(bytes(range(256)) * 8)
     else:
         path = tmp_path / "absent.csv"
