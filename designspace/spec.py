@@ -15,6 +15,14 @@ from .errors import UsageError
 
 BLOCK_TYPES = ("vanilla", "res_basic", "res_bottleneck")
 
+# Bounds that keep every closed-form complexity inside int64 (the largest regime's 224 x 224 at stride 1,
+# 16 stages of 1,000 bottleneck blocks at width and bottleneck width 16,384 stay below 2^62) and every
+# build finite; far above any network this tool trains.
+MAX_STAGES = 16
+MAX_DEPTH = 1_000  # blocks per stage
+MAX_WIDTH = 16_384  # stage / stem / head / group / bottleneck width
+MAX_STRIDE = 16
+
 
 class FrozenDict(Mapping):
     """Immutable, hashable mapping (nested dicts become FrozenDicts, lists tuples)."""
@@ -110,14 +118,38 @@ class StageSpec:
                 f"stage needs depth >= 0 and positive width, stride, group_width; got "
                 f"depth={self.depth} width={self.width} stride={self.stride} group_width={self.group_width}"
             )
+        for name, top in (("depth", MAX_DEPTH), ("width", MAX_WIDTH), ("stride", MAX_STRIDE),
+                          ("group_width", MAX_WIDTH)):
+            if getattr(self, name) > top:
+                raise UsageError(f"stage {name} {getattr(self, name):,} is past the limit {top:,}")
         if self.block not in BLOCK_TYPES:
             raise UsageError(f"unknown block type {self.block!r}; valid: {', '.join(BLOCK_TYPES)}")
         object.__setattr__(self, "bottleneck_ratio", _number(self.bottleneck_ratio, "bottleneck_ratio"))
         object.__setattr__(self, "se_ratio", _number(self.se_ratio, "se_ratio"))
-        if self.bottleneck_ratio <= 0 or not 0 <= self.se_ratio < 1:
+        if not self.bottleneck_ratio > 0 or not 0 <= self.se_ratio < 1:
             raise UsageError("stage needs bottleneck_ratio > 0 and 0 <= se_ratio < 1")
         if not isinstance(self.family, FrozenDict):
             object.__setattr__(self, "family", FrozenDict(self.family or {}))
+        if self.block == "res_bottleneck" and not self.family:  # family stages check what they build
+            self.check_groups()
+
+    @property
+    def bottleneck_width(self) -> int:
+        """w_b = round(width / b), as pycls and designspace.models build it."""
+        return int(round(self.width * (1.0 / self.bottleneck_ratio)))
+
+    def check_groups(self) -> None:
+        """The 3x3 group conv of an X block at this width needs w_b = k * group_width (pycls builds
+        w_b // g groups; any other w_b would silently become a different network, or crash torch).
+        Family stages whose X blocks run at the stage width call it from their option parsers."""
+        w_b = self.bottleneck_width
+        where = f"bottleneck width {w_b:,} (width {self.width} / b {self.bottleneck_ratio:g})"
+        if not 1 <= w_b <= MAX_WIDTH:
+            raise UsageError(f"stage {where} must be in 1..{MAX_WIDTH:,}")
+        if self.group_width > w_b:
+            raise UsageError(f"stage group_width {self.group_width} exceeds its {where}")
+        if w_b % self.group_width:
+            raise UsageError(f"stage {where} is not divisible by group_width {self.group_width}")
 
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -148,10 +180,18 @@ class ModelSpec:
             value = getattr(self, name)
             if isinstance(value, float) and value.is_integer():
                 object.__setattr__(self, name, int(value))
-        if not isinstance(self.stem_width, int) or self.stem_width <= 0 or self.head_width < 0:
-            raise UsageError("model needs a positive integer stem_width and head_width >= 0")
-        if isinstance(self.stem_stride, bool) or not isinstance(self.stem_stride, int) or self.stem_stride < 0:
-            raise UsageError(f"model stem_stride must be an integer >= 0 (0: the regime's), got {self.stem_stride!r}")
+        if isinstance(self.stem_width, bool) or not isinstance(self.stem_width, int) or self.stem_width <= 0 or \
+                isinstance(self.head_width, bool) or not isinstance(self.head_width, int) or self.head_width < 0:
+            raise UsageError("model needs a positive integer stem_width and an integer head_width >= 0")
+        for name in ("stem_width", "head_width"):
+            if getattr(self, name) > MAX_WIDTH:
+                raise UsageError(f"model {name} {getattr(self, name):,} is past the limit {MAX_WIDTH:,}")
+        if len(stages) > MAX_STAGES:
+            raise UsageError(f"model has {len(stages)} stages, past the limit {MAX_STAGES}")
+        if isinstance(self.stem_stride, bool) or not isinstance(self.stem_stride, int) or \
+                not 0 <= self.stem_stride <= MAX_STRIDE:
+            raise UsageError(f"model stem_stride must be an integer in 0..{MAX_STRIDE} (0: the regime's), "
+                             f"got {self.stem_stride!r}")
         for name in ("family", "meta"):
             if not isinstance(getattr(self, name), FrozenDict):
                 object.__setattr__(self, name, FrozenDict(getattr(self, name) or {}))

@@ -234,3 +234,37 @@ def test_feature_reuse_map_shapes_and_sources():
     maps = feature_reuse_map(net)
     assert [m.shape for m in maps] == [(2, 3)] * 3
     assert np.isnan(maps[0][0, 1]) and not np.isnan(maps[0][1, 1]) and maps[0][1, 0] > 0
+
+
+def test_reference_convention_flops_beside_pycls():
+    """The README's table counts with utils/tools.py measure_model: 45.87M / 146.47M / 309.74M."""
+    for name, ref, pycls in (("A", 45_874_350, 43_145_604), ("B", 146_469_057, 140_470_680),
+                             ("C", 309_740_977, 295_789_576)):
+        cx = complexity(cdnv2(name), "imagenet")
+        assert (cx["cx_reference_flops"], cx["flops"]) == (ref, pycls)
+    mixed = complexity([cdnv2("A"), ModelSpec.from_dict({"stages": [{"depth": 1, "width": 8}]})], "imagenet")
+    assert "cx_reference_flops" not in mixed  # a family-only column is not invented for other specs
+
+
+def test_describe_prints_the_reference_flops(tmp_path, capsys):
+    path = tmp_path / "a.json"
+    path.write_text(cdnv2("A").to_json())
+    assert main(["describe", str(path)]) == 0
+    assert "reference_flops 45,874,350" in capsys.readouterr().out
+
+
+def test_e004_arms_compare_the_same_architectures():
+    import yaml
+    from pathlib import Path
+
+    twin, v2 = get_space("CondenseNetTwin"), get_space("CondenseNetV2")
+    dr_t, cx_t = twin.sample_arrays(6, seed=0, flops="3M:8M", regime="fashion-mnist")
+    dr_v, cx_v = v2.sample_arrays(6, seed=0, flops="3M:8M", regime="fashion-mnist")
+    twins, v2s = twin.specs_from(dr_t), v2.specs_from(dr_v)
+    assert [t.id for t in twins] == [with_options(s, sfr=0).id for s in v2s]
+    assert all(t.family["condensenetv2"]["sfr"] == 0 for t in twins)
+    assert np.array_equal(cx_t["flops"], complexity(twins, "fashion-mnist")["flops"])
+    assert np.all(cx_t["flops"] < cx_v["flops"])  # SFR's small extra cost
+    root = Path(__file__).resolve().parent.parent / "experiments"
+    for name in ("seed004_a_sfr_vs_condensenet", "seed004_b_sfr_factors"):
+        assert yaml.safe_load((root / f"{name}.yaml").read_text())["spaces"] == ["CondenseNetTwin", "CondenseNetV2"]

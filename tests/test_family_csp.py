@@ -57,7 +57,7 @@ def test_widths_and_transition_inputs():
 
 
 def test_x_block_path_is_made_group_compatible():
-    st = _stage(40, 2, "res_bottleneck", split="slice", split_ratio=0.5)
+    st = _stage(40, 2, "res_bottleneck", split="slice", split_ratio=0.5, entry="conv")  # no X block at width 40
     st = StageSpec(**{**st.to_dict(), "bottleneck_ratio": 1.0, "group_width": 16})
     stage = CSPStage(st, parse_stage(st), 16)
     assert stage.c_b == 32 and stage.c_p == 8  # round8(20) = 24 -> 32 (a multiple of g = 16)

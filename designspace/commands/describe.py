@@ -112,4 +112,7 @@ def format_table(spec, row, stages) -> str:
         lines.append(f"RegNet: d={row['d']} w0={row['w0']} wa={row['wa']} wm={row['wm']}")
     lines.append(f"total: flops {row['flops']:,} ({_human(row['flops'])})  params {row['params']:,} "
                  f"({_human(row['params'])})  acts {row['acts']:,} ({_human(row['acts'])})")
+    extra = [f"{key[3:]} {row[key]:,} ({_human(row[key])})" for key in row if key.startswith("cx_")]
+    if extra:  # family columns: the training graph, a reference's own counting convention
+        lines.append("also: " + "  ".join(extra))
     return "\n".join(lines)

@@ -96,16 +96,22 @@ def family_complexity(specs: Sequence, regime, base: ComplexityHandler) -> dict:
         return base(specs, regime)
     n = len(specs)
     out: dict[str, np.ndarray] = {}
-    for key in dict.fromkeys(keys):
+    reported: dict[str, int] = {}
+    groups = dict.fromkeys(keys)
+    for key in groups:
         idx = [i for i, k in enumerate(keys) if k == key]
         part = (base if key == "" else _HANDLERS[key])([specs[i] for i in idx], regime)
         for name, values in part.items():
             if name not in out:
-                # a column only some handlers report (cx_train_*) defaults to the deploy value
                 out[name] = np.full(n, -1, np.int64)
             out[name][idx] = values
-    for name, values in out.items():
-        if name.startswith("cx_train_") and name[9:] in out:
-            missing = values < 0
-            values[missing] = out[name[9:]][missing]
+            reported[name] = reported.get(name, 0) + 1
+    for name in list(out):
+        if reported[name] == len(groups):
+            continue
+        if name.startswith("cx_train_") and name[9:] in out:  # no training graph of its own: the deploy one
+            missing = out[name] < 0
+            out[name][missing] = out[name[9:]][missing]
+        else:  # a family-only column (e.g. a reference's own flops convention) means nothing for the others
+            del out[name]
     return out

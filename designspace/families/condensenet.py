@@ -15,6 +15,10 @@ Complexity (pycls: conv/linear MACs + linear bias; BN params 2C), per layer at h
     train (masked dense convs): LGC C bk h^2 MACs, C bk + 2C params; SFR k C h^2 MACs, k C + 2k params.
 Network: stem 9 c 2k_0 h_0^2 (no BN) + blocks (h halves at each 2x2 avg-pool transition) + head
 (BN 2C, SE 2 C (C/16), fc C fc + fc, classifier). Flops band and EDF normalisation use deploy.
+``cx_reference_flops`` is the same network counted as the reference's utils/tools.py `measure_model`
+counts it (LGC / SFR as dense / factor, every activation's input numel, pooling k^2 per output, 2 per
+sigmoid element, Linear weights only): the numbers of the README table (CDNV2-A/B/C: 45,874,350 /
+146,469,057 / 309,740,977, beside pycls's 43,145,604 / 140,470,680 / 295,789,576).
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..errors import UsageError
-from ..spec import FrozenDict, ModelSpec
+from ..spec import MAX_DEPTH, MAX_STAGES, MAX_WIDTH, FrozenDict, ModelSpec
 from . import register_family
 
 KEY = "condensenetv2"
@@ -70,6 +74,10 @@ def parse_options(spec: ModelSpec):
         if not isinstance(value, (list, tuple)) or not value or not all(_is_int(v) and v > 0 for v in value):
             raise UsageError(f"{KEY}.{key} must be a non-empty list of positive integers, got {value!r}")
         lists[key] = tuple(int(v) for v in value)
+    for key, top in (("blocks", MAX_DEPTH), ("growth", MAX_WIDTH)):
+        if len(lists[key]) > MAX_STAGES or max(lists[key]) > top:
+            raise UsageError(f"{KEY}.{key} takes at most {MAX_STAGES} values of at most {top:,}, got "
+                             f"{len(lists[key])} up to {max(lists[key]):,}")
     if len(lists["blocks"]) != len(lists["growth"]):
         raise UsageError(f"{KEY}: blocks and growth need the same length, got {len(lists['blocks'])} and "
                          f"{len(lists['growth'])}")
@@ -86,6 +94,13 @@ def parse_options(spec: ModelSpec):
     for key in ("groups", "condense", "bottleneck", "stem", "sfr_groups"):
         if ints[key] < 1:
             raise UsageError(f"{KEY}.{key} must be positive, got {ints[key]}")
+    for key in INT_KEYS:
+        if ints[key] > MAX_WIDTH:
+            raise UsageError(f"{KEY}.{key} {ints[key]:,} is past the limit {MAX_WIDTH:,}")
+    final = ints["stem"] + sum(n * k for n, k in zip(lists["blocks"], lists["growth"]))
+    if final > 4 * MAX_WIDTH or ints["bottleneck"] * max(lists["growth"]) > 4 * MAX_WIDTH:
+        raise UsageError(f"{KEY}: the network would widen to {final:,} channels (bottleneck "
+                         f"{ints['bottleneck'] * max(lists['growth']):,}), past the limit {4 * MAX_WIDTH:,}")
     if ints["sfr"] == 1:
         raise UsageError(f"{KEY}.sfr must be 0 (no SFR) or a factor >= 2, got 1")
     cfg = CondenseConfig(**lists, **ints)
@@ -125,6 +140,7 @@ def condensenet_complexity_arrays(cfgs, regime) -> dict:
     stem = col["stem"]
     dep = [9 * regime.channels * stem * h * h, 9 * regime.channels * stem, stem * h * h]
     train = [v.copy() for v in dep]
+    ref = dep[0].copy()  # ops in the reference's measure_model convention (see reference_ops)
     c = stem.copy()
     max_layers = int(col["blocks"].max())
     l_idx = np.arange(max_layers)[None, :]
@@ -148,9 +164,16 @@ def condensenet_complexity_arrays(cfgs, regime) -> dict:
         for tot, parts in ((dep, (lgc_dep, conv3, se_cx, sfr_dep)), (train, (lgc_train, conv3, se_cx, sfr_train))):
             for m in range(3):
                 tot[m] = tot[m] + np.where(live, sum(p[m] for p in parts), 0).sum(1)
+        # measure_model: LGC act + dense/C1 conv, 3x3 act + conv, SE (pool k h^2, 2 k^2, ReLU k,
+        # sigmoid 2k), SFR act + dense/S conv; every activation counts its input's numel
+        ref_layer = (cin * hw + cin * bk * hw // c1[:, None] + bk * hw + conv3[0]
+                     + np.where(se, k * hw + 2 * k * k + 3 * k, 0)
+                     + np.where(sfr, k * hw + k * cin * hw // s_safe[:, None], 0))
+        ref = ref + np.where(live, ref_layer, 0).sum(1)
         active = b < col["nblocks"]
         c = np.where(active, c + col["blocks"][:, b] * col["growth"][:, b], c)
         last = b == col["nblocks"] - 1
+        ref = ref + np.where(active & ~last, c * (h // 2) * (h // 2) * 4, 0)  # 2x2 avg pool: k^2 per output
         h = np.where(active & ~last, h // 2, h)
     # head: BN, [SE], [fc + h-swish], classifier
     r = np.maximum(col["head_se"], 1)
@@ -160,10 +183,16 @@ def condensenet_complexity_arrays(cfgs, regime) -> dict:
     head = [np.where(has_se, 2 * c * (c // r), 0) + np.where(fc > 0, c * fc + fc, 0) + feat * nc + nc,
             2 * c + np.where(has_se, 2 * c * (c // r), 0) + np.where(fc > 0, c * fc + fc, 0) + feat * nc + nc,
             np.where(has_se, c // r + c, 0) + np.where(fc > 0, fc, 0) + nc]
+    # head: ReLU C h^2, AvgPool(h) C h^2, [SE: pool C, 2 C (C/r), ReLU C/r, sigmoid 2C], [fc C fc + h-swish fc],
+    # classifier fc classes: Linear weights only
+    rs = c // r
+    ref = ref + 2 * c * h * h + np.where(has_se, c + 2 * c * rs + rs + 2 * c, 0) \
+        + np.where(fc > 0, c * fc + fc, 0) + feat * nc
     out = {}
     for m, name in enumerate(("flops", "params", "acts")):
         out[name] = dep[m] + head[m]
         out[f"cx_train_{name}"] = train[m] + head[m]
+    out["cx_reference_flops"] = ref
     return out
 
 
@@ -267,11 +296,45 @@ def _make_space(with_sfr: bool):
     return CondenseNetSpace
 
 
+def _make_twin_space():
+    """CondenseNet paired with CondenseNetV2: the same draws (same seed, same band on the V2's deploy
+    flops), each with its SFR removed, so an SFR / no-SFR comparison (E004-a/b) compares the same
+    architectures; the twins' own complexity is reported (a little below the V2's)."""
+    v2_space = _make_space(True)
+
+    class CondenseNetTwinSpace(v2_space):
+        name = "CondenseNetTwin"
+        description = ("CondenseNet (no SFR) twins of CondenseNetV2's draws: same architectures, SFR removed "
+                       "(the band applies to the V2)")
+
+        @property
+        def free_params(self):
+            return [p for p in super().free_params if p[0] != "S"] + [
+                ("S", "0 (no SFR); the draw and band are CondenseNetV2's")]
+
+        def specs_from(self, dr):
+            return [with_options(s, sfr=0) for s in super().specs_from(dr)]
+
+        def measure(self, dr, regime):  # the band applies to the V2 of each draw
+            cfgs = [parse_options(s) for s in v2_space.specs_from(self, dr)]
+            return condensenet_complexity_arrays(cfgs, regime), np.ones(len(dr), bool)
+
+        def sample_arrays(self, n, seed=0, flops=None, regime="imagenet"):
+            dr, _ = super().sample_arrays(n, seed, flops, regime)
+            from ..regimes import get_regime
+
+            twins = [parse_options(s) for s in self.specs_from(dr)]
+            return dr, condensenet_complexity_arrays(twins, get_regime(regime))
+
+    return CondenseNetTwinSpace
+
+
 def _register_spaces():
     from ..spaces import register_space
 
     register_space("CondenseNetV2", _make_space(True))
     register_space("CondenseNet", _make_space(False))
+    register_space("CondenseNetTwin", _make_twin_space())
 
 
 _register_spaces()

@@ -89,11 +89,22 @@ def gradient_paths(model, input_shape) -> dict:
     }
 
 
+MAX_GRAPH_PARAMS = 100_000_000  # the metric builds the model and runs one forward/backward graph
+MAX_GRAPH_LAYERS = 20_000
+
+
 def spec_gradient_paths(spec, regime) -> dict:
+    from ..complexity import complexity
+    from ..errors import UsageError
     from ..models import build
     from ..regimes import get_regime
 
     rg = get_regime(regime)
+    params = complexity(spec, rg)["params"]
+    blocks = sum(st.depth for st in spec.stages)
+    if params > MAX_GRAPH_PARAMS or blocks * 4 > MAX_GRAPH_LAYERS:
+        raise UsageError(f"--gradient-paths builds the model: {params:,} parameters and {blocks:,} blocks are past "
+                         f"its limits ({MAX_GRAPH_PARAMS:,} parameters, {MAX_GRAPH_LAYERS // 4:,} blocks)")
     size = min(rg.im_size, 64)  # the graph does not depend on the image size
     return gradient_paths(build(spec, rg), (rg.channels, size, size))
 

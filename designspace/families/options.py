@@ -6,12 +6,17 @@ A stage's ``family`` dict may hold (seed-families.md §0):
                split: "conv" | "slice", entry: "block" | "conv"}
     elan:     {partial_ratio: ρ, hidden_ratio: η, convs: m, agg_every: r (r | m), blocks: n_e,
                transition: bool, entry: "mp" | "conv"}          stage depth = m * n_e
-    osa:      {hidden: c_h, convs: m, transition: true | false | "all" | "last" | "none"}
+    osa:      {hidden: c_h, convs: m, transition: true | false | "all" | "last" | "none",
+               pool: "pad" (3x3 s2 max pool, padding 1) | "ceil" (VoVNet: no padding, ceil_mode)}
               stage depth = m * (number of OSA modules)
     stopgrad: "none" | "residual" | "block"
     csp + osa: CSPVoVNet, a CSP stage whose body is OSA modules at the block-path width (csp.entry
               must be "conv": the body's modules are the stage depth)
-    ode:      {scheme: one of SCHEMES, n: RK blocks, suppress: h in (0, 1] (inner states a_ij only; s >= 2)}
+    ode:      {scheme: one of SCHEMES, n: RK blocks, suppress: h in (0, 1] (inner states a_ij only; s >= 2),
+               shortcut: "proj" | "zeropad" (option A: x[:, :, ::s, ::s] zero-padded to C_out, HO-ResNet),
+               block: "post" | "preact" (HO-ResNet's F = BN-ReLU-conv3x3-BN-ReLU-conv3x3; res_basic)}
+    act:      "relu" | "silu" | "leaky_relu" (0.1, darknet / yolov7-tiny) | "hswish": the stage's
+              activation (yolov7 uses SiLU); the stem takes the first stage's, the head conv the last's
               depth = number of residual sub-functions = s * n (+1 for a CSP entry block)
 Missing keys take the defaults below; unknown keys and values are errors.
 """
@@ -21,9 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
+from ..spec import MAX_DEPTH, MAX_WIDTH
 from .ode import SCHEMES, stages_of
 
-STAGE_OPTIONS = ("prn", "csp", "elan", "osa", "stopgrad", "ode")
+STAGE_OPTIONS = ("prn", "csp", "elan", "osa", "stopgrad", "ode", "act")
+ACTIVATIONS = ("relu", "silu", "leaky_relu", "hswish")
 TOPOLOGIES = ("residual", "csp", "elan", "osa")  # what a stage's block graph is
 CSP_VARIANTS = ("csp", "fusion_first", "fusion_last")
 STOPGRAD_VARIANTS = ("none", "residual", "block")
@@ -34,8 +41,8 @@ DEFAULTS = {
     "csp": {"variant": "csp", "split_ratio": 0.5, "split": "conv", "entry": "block"},
     "elan": {"partial_ratio": 0.25, "hidden_ratio": 1.0, "convs": 4, "agg_every": 2, "blocks": 1,
              "transition": True, "entry": "mp"},
-    "osa": {"hidden": None, "convs": 5, "transition": True},
-    "ode": {"scheme": "euler", "n": None, "suppress": 1.0},
+    "osa": {"hidden": None, "convs": 5, "transition": True, "pool": "pad"},
+    "ode": {"scheme": "euler", "n": None, "suppress": 1.0, "shortcut": "proj", "block": "post"},
 }
 
 
@@ -65,6 +72,10 @@ class StageOptions:
     osa_m: int = 5
     osa_transition: str = "all"
     csp_osa: bool = False  # a CSP stage whose body is OSA modules (CSPVoVNet)
+    osa_ceil: bool = False  # VoVNet's ceil_mode max pool entry
+    zeropad: bool = False  # option-A shortcut (ode.shortcut "zeropad")
+    preact: bool = False  # pre-activation residual functions (ode.block "preact")
+    act: str = "relu"
     has_prn: bool = False
     has_ode: bool = False
 
@@ -105,11 +116,11 @@ def _ratio(name, key, value, lo, hi, lo_open=True, hi_open=False):
     return float(value)
 
 
-def _count(name, key, value, minimum=1):
+def _count(name, key, value, minimum=1, maximum=MAX_DEPTH):
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise UsageError(f"{name}.{key} must be an integer >= {minimum}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise UsageError(f"{name}.{key} must be an integer in {minimum}..{maximum:,}, got {value!r}")
     return value
 
 
@@ -143,6 +154,8 @@ def parse_stage(stage) -> StageOptions:
         o = _fields("prn", fam["prn"])
         kw.update(has_prn=True, prn_ratio=_ratio("prn", "partial_ratio", o["partial_ratio"], 0, 1, lo_open=False),
                   prn_slice=_choice("prn", "shape_change", o["shape_change"], ("proj", "slice")) == "slice")
+    if "act" in fam:
+        kw["act"] = _choice("family", "act", fam["act"], ACTIVATIONS)
     if "stopgrad" in fam:
         kw["stopgrad"] = _choice("family", "stopgrad", fam["stopgrad"], STOPGRAD_VARIANTS)
     if "ode" in fam:
@@ -155,6 +168,12 @@ def parse_stage(stage) -> StageOptions:
         if kw["suppress"] != 1.0 and (scheme == "lm" or stages_of(scheme) < 2):
             raise UsageError(f"ode.suppress scales the inner states a_ij of a Runge-Kutta scheme with s >= 2; "
                              f"{scheme} has none")
+        kw["zeropad"] = _choice("ode", "shortcut", o["shortcut"], ("proj", "zeropad")) == "zeropad"
+        kw["preact"] = _choice("ode", "block", o["block"], ("post", "preact")) == "preact"
+        if kw["preact"] and stage.block != "res_basic":
+            raise UsageError("ode.block preact is HO-ResNet's basic block: it needs res_basic stages")
+        if kw["zeropad"] and "prn" in fam:
+            raise UsageError("ode.shortcut zeropad and prn both set the shortcut; use one")
         if (stages_of(scheme) > 1 or scheme == "lm") and ("prn" in fam or kw.get("stopgrad", "none") != "none"):
             raise UsageError(f"ode scheme {scheme} combines with neither prn nor stopgrad (only euler does)")
     if topology == "csp":
@@ -184,13 +203,16 @@ def parse_stage(stage) -> StageOptions:
         o = _fields("osa", fam["osa"])
         if o["hidden"] is None:
             raise UsageError("osa.hidden (the hidden width c_h) is required")
-        kw.update(osa_hidden=_count("osa", "hidden", o["hidden"]), osa_m=_count("osa", "convs", o["convs"]))
+        kw.update(osa_hidden=_count("osa", "hidden", o["hidden"], maximum=MAX_WIDTH), osa_m=_count("osa", "convs", o["convs"]))
         t = o["transition"]
         if isinstance(t, (list, dict)) or t not in OSA_TRANSITIONS or (not isinstance(t, bool) and isinstance(t, int)):
             raise UsageError(f"osa.transition must be true, false, all, last or none, got {t!r}")
         kw["osa_transition"] = OSA_TRANSITIONS[t]
+        kw["osa_ceil"] = _choice("osa", "pool", o["pool"], ("pad", "ceil")) == "ceil"
         if stage.depth % kw["osa_m"]:
             raise UsageError(f"osa stage depth {stage.depth} must be a multiple of osa.convs {kw['osa_m']}")
+    if stage.block == "res_bottleneck" and (topology == "residual" or (topology == "csp" and not kw["csp_conv_entry"])):
+        stage.check_groups()  # X blocks at the stage width (a CSP body runs at its own, adjusted width)
     opts = StageOptions(**kw)
     if opts.has_ode:
         expected = opts.order * opts.rk_blocks + opts.body_depth_offset

@@ -19,6 +19,7 @@ from ..spaces.common import adjust_block_compatibility
 from .options import CSP_VARIANTS, TOPOLOGIES, StageOptions
 
 OSA_NONE, OSA_LAST, OSA_ALL = range(3)
+MAX_STAGE_OUTPUT = 4 * 16_384  # widest concat a stage may hand on: keeps every cost inside int64
 OSA_CODE = {"none": OSA_NONE, "last": OSA_LAST, "all": OSA_ALL}
 
 # column -> (dtype, default); defaults describe a plain residual stage
@@ -30,6 +31,7 @@ COLUMNS = {
     "elan_r": (np.int64, 2), "elan_blocks": (np.int64, 1), "elan_transition": (bool, True),
     "elan_mp": (bool, True),
     "csp_osa": (bool, False), "osa_hidden": (np.int64, 8), "osa_m": (np.int64, 5), "osa_transition": (np.int64, OSA_ALL),
+    "osa_ceil": (bool, False), "zeropad": (bool, False), "preact": (bool, False),
 }
 
 
@@ -62,6 +64,7 @@ class FamilyArrays:
                 c["elan_transition"][i, j], c["elan_mp"][i, j] = o.elan_transition, o.elan_mp
                 c["osa_hidden"][i, j], c["osa_m"][i, j] = o.osa_hidden, o.osa_m
                 c["osa_transition"][i, j] = OSA_CODE[o.osa_transition]
+                c["osa_ceil"][i, j], c["zeropad"][i, j], c["preact"][i, j] = o.osa_ceil, o.zeropad, o.preact
         return fam
 
     def take(self, idx) -> "FamilyArrays":
@@ -108,11 +111,14 @@ def _residual(c):
     first, h_out = _block(c.blk, c.w_in, c.w, c.stride, c.h, c.b, c.g, c.se)
     rest, _ = _block(c.blk, c.w, c.w, 1, h_out, c.b, c.g, c.se)
     cost = first + np.maximum(c.d - 1, 0) * rest
-    # a PRN slice shortcut (darknet's asymmetric residual) replaces the projection conv
-    drop = c.prn_slice & (c.blk != VANILLA) & ((c.w_in != c.w) | (c.stride != 1))
-    cost -= np.where(drop, cba(c.w_in, c.w, 1, h_out), 0)
+    # a PRN slice shortcut (darknet's asymmetric residual) or option A's zero pad replaces the projection conv
+    reshapes = (c.blk != VANILLA) & ((c.w_in != c.w) | (c.stride != 1))
+    cost -= np.where((c.prn_slice | c.zeropad) & reshapes, cba(c.w_in, c.w, 1, h_out), 0)
     cost[1] += np.where(c.lm, np.maximum(c.d - 1, 0), 0)  # one k_n per LM block (a stage's first is plain)
-    return cost, h_out, c.w, np.ones(len(c.d), bool)
+    # pre-activation F: its first BN normalises the input (C_in) instead of the first conv's output (C_out)
+    cost[1] += np.where(c.preact & (c.d > 0), 2 * (c.w_in - c.w), 0)
+    ok = ~(c.zeropad & (c.w_in > c.w))  # option A pads channels: it cannot narrow
+    return cost, h_out, c.w, ok
 
 
 def _osa_modules(c_in, hidden, m, modules, transition, w_out, h_out):
@@ -173,9 +179,12 @@ def _elan(c):
 
 
 def _osa(c):
-    h_out = (c.h - 1) // c.stride + 1  # the entry is a 3x3 max pool: free
+    # the entry is a free 3x3 max pool: padding 1, or VoVNet's ceil_mode without padding
+    pad_out = (c.h - 1) // c.stride + 1
+    ceil_out = (c.h - 3 + c.stride - 1) // c.stride + 1
+    h_out = np.where(c.stride > 1, np.where(c.osa_ceil, ceil_out, pad_out), c.h)
     cost, w_out = _osa_modules(c.w_in, c.osa_hidden, c.osa_m, c.d // c.osa_m, c.osa_transition, c.w, h_out)
-    return cost, h_out, w_out, np.ones(len(c.d), bool)
+    return cost, h_out, w_out, h_out >= 1
 
 
 TOPOLOGY_CX = (_residual, _csp, _elan, _osa)  # indexed like options.TOPOLOGIES
@@ -207,6 +216,8 @@ def family_complexity_arrays(arr: SpecArrays, fam: FamilyArrays, regime: "str | 
             cost, h_out, w_out, ok = fn(c)
             stage_cost[:, idx, j] = cost
             h_next[idx], w_next[idx], valid[idx, j] = h_out, w_out, ok
+        wide = active & (w_next > MAX_STAGE_OUTPUT)  # concat stages (no transition) widen with depth
+        valid[wide, j] = False
         h, w_in = h_next, w_next
     total += stage_cost.sum(axis=2)
     head = arr.head_widths

@@ -17,8 +17,29 @@ def norm2d(width: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(width, eps=BN_EPS, momentum=BN_MOMENTUM)
 
 
-def activation() -> nn.Module:
-    return nn.ReLU(inplace=True)
+def activation(kind: str = "relu") -> nn.Module:
+    """relu (pycls), silu (yolov7), leaky_relu (0.1: darknet, yolov7-tiny) or hswish (CondenseNetV2)."""
+    if kind == "relu":
+        return nn.ReLU(inplace=True)
+    if kind == "silu":
+        return nn.SiLU(inplace=True)
+    if kind == "leaky_relu":
+        return nn.LeakyReLU(0.1, inplace=True)
+    if kind == "hswish":
+        return nn.Hardswish(inplace=True)
+    raise ValueError(f"unknown activation {kind!r}")
+
+
+def swap_activations(module: nn.Module, kind: str) -> nn.Module:
+    """Every ReLU inside `module` becomes `kind` (activations hold no parameters, so the network's
+    complexity is unchanged). In place; returns the module."""
+    if kind == "relu":
+        return module
+    for parent in list(module.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, nn.ReLU):
+                setattr(parent, name, activation(kind))
+    return module
 
 
 class ConvBN(nn.Sequential):

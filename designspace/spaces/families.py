@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 
 from ..families.ode import SCHEMES, stages_of
-from ..families.options import CSP_VARIANTS, STOPGRAD_VARIANTS, TOPOLOGIES
+from ..families.options import ACTIVATIONS, CSP_VARIANTS, STOPGRAD_VARIANTS, TOPOLOGIES
 from ..families.stage_cx import COLUMNS, OSA_ALL, OSA_LAST, OSA_NONE, FamilyArrays, family_complexity_arrays, round8
 from ..regimes import Regime
 from ..spec import FrozenDict, StageSpec
@@ -63,7 +63,9 @@ class CSP(Family):
     ratios = (0.25, 0.5, 0.75)
     dims = [("csp variant", "shared: csp, fusion_first or fusion_last"),
             ("csp γ1..γS", "split ratio per stage, one of 1/4, 1/2, 3/4"),
-            ("split", "shared: conv (two 1x1 CBA) or slice")]
+            ("split", "shared: conv (two 1x1 CBA) or slice"),
+            ("entry", "shared: block (the first host block downsamples) or conv (CBA 3x3 stride 2, "
+                      "CSPDarknet's and timm's)")]
 
     def __init__(self, variant: "str | None" = None):
         self.variant = variant
@@ -77,11 +79,13 @@ class CSP(Family):
         return dr, {"kind": np.full((m, s), TOPOLOGIES.index("csp")),
                     "csp_variant": _per_model(rng, tuple(codes), m, s),
                     "csp_ratio": choice(rng, self.ratios, (m, s)),
-                    "csp_conv_split": _per_model(rng, (True, False), m, s)}
+                    "csp_conv_split": _per_model(rng, (True, False), m, s),
+                    "csp_conv_entry": _per_model(rng, (False, True), m, s)}
 
     def options(self, col):
         return {"csp": {"variant": CSP_VARIANTS[int(col["csp_variant"])], "split_ratio": float(col["csp_ratio"]),
-                        "split": "conv" if col["csp_conv_split"] else "slice", "entry": "block"}}
+                        "split": "conv" if col["csp_conv_split"] else "slice",
+                        "entry": "conv" if col["csp_conv_entry"] else "block"}}
 
 
 class ELAN(Family):
@@ -124,13 +128,14 @@ class OSA(Family):
     dims = [("osa m", "shared: 3x3 convs per OSA module, 3 or 5"),
             ("osa c_h1..c_hS", "hidden width per stage: round8(w/4) or round8(w/2)"),
             ("modules", "ceil(d_i / m) per stage (depth = m * modules)"),
-            ("transition", "shared: all, or planned (only the last module of the last stage)")]
+            ("transition", "shared: all, or planned (only the last module of the last stage)"),
+            ("pool", "shared: pad (3x3 s2 max pool, padding 1) or ceil (VoVNet's ceil_mode, no padding)")]
 
     def __init__(self, transition: "str | None" = None):
         self.transition = transition
         if transition:
             self.name = f"osa_{transition}"
-            self.dims = OSA.dims[:3] + [("transition", f"fixed: {transition}")]
+            self.dims = OSA.dims[:3] + [("transition", f"fixed: {transition}")] + OSA.dims[4:]
 
     def sample(self, rng, dr):
         m, s = dr.widths.shape
@@ -142,11 +147,15 @@ class OSA(Family):
         last = np.arange(s)[None, :] == (s - 1 - np.argmax(depths[:, ::-1] > 0, axis=1))[:, None]
         trans = np.where(planned, np.where(last, OSA_LAST, OSA_NONE), OSA_ALL)
         return dr, {"kind": np.full((m, s), TOPOLOGIES.index("osa")), "osa_m": convs, "osa_transition": trans,
-                    "osa_hidden": round8(dr.widths * choice(rng, (0.25, 0.5), (m, s)))}
+                    "osa_hidden": round8(dr.widths * choice(rng, (0.25, 0.5), (m, s))),
+                    "osa_ceil": _per_model(rng, (False, True), m, s)}
 
     def options(self, col):
         t = {OSA_ALL: "all", OSA_LAST: "last", OSA_NONE: "none"}[int(col["osa_transition"])]
-        return {"osa": {"hidden": int(col["osa_hidden"]), "convs": int(col["osa_m"]), "transition": t}}
+        o = {"hidden": int(col["osa_hidden"]), "convs": int(col["osa_m"]), "transition": t}
+        if col["osa_ceil"]:  # written only when set: specs without it keep their ids
+            o["pool"] = "ceil"
+        return {"osa": o}
 
 
 class CSPOSA(OSA):
@@ -158,7 +167,7 @@ class CSPOSA(OSA):
     def __init__(self):
         super().__init__()
         self.dims = OSA.dims[:3] + [("transition", "none inside the body; CSP (csp variant, γ = 1/2, conv split, "
-                                                   "conv entry) around it")]
+                                                   "conv entry) around it")] + OSA.dims[4:]
 
     def sample(self, rng, dr):
         dr, cols = super().sample(rng, dr)
@@ -198,12 +207,16 @@ class ODE(Family):
     dims = [("ode scheme", "shared: " + ", ".join(SCHEMES)),
             ("n1..nS", "RK blocks per stage, ceil(d_i / s); depth d_i = s * n_i sub-functions")]
 
-    def __init__(self, scheme: "str | None" = None, suppress=(1.0,)):
+    def __init__(self, scheme: "str | None" = None, suppress=(1.0,), ho: bool = False):
         self.schemes = SCHEMES if scheme is None else (scheme,)
-        self.suppress = suppress
+        self.suppress, self.ho = suppress, ho
         if scheme:
             self.name = f"ode_{scheme}"
             self.dims = [("ode scheme", f"fixed: {scheme}")] + ODE.dims[1:]
+        if ho:  # HO-ResNet's CIFAR setting: option-A shortcuts and pre-activation basic blocks
+            self.name += "_ho"
+            self.dims = self.dims + [("host", "HO-ResNet: option-A zero-pad shortcuts, pre-activation F "
+                                              "(BN-ReLU-conv3x3-BN-ReLU-conv3x3); res_basic bases")]
         if suppress != (1.0,):
             self.name = "ode_suppress"
             self.dims = self.dims + [("suppress h", "shared inner-state coefficient, one of "
@@ -216,13 +229,39 @@ class ODE(Family):
         blocks = -(-dr.depths // order)
         dr = Draw(dr.widths, blocks * order, dr.bottleneck_ratios, dr.group_widths, dr.meta)
         return dr, {"lm": code == SCHEMES.index("lm"), "ode_scheme": code, "ode_n": blocks,
-                    "ode_suppress": _per_model(rng, self.suppress, m, s)}
+                    "ode_suppress": _per_model(rng, self.suppress, m, s),
+                    "zeropad": np.full((m, s), self.ho), "preact": np.full((m, s), self.ho)}
 
     def options(self, col):
         o = {"scheme": SCHEMES[int(col["ode_scheme"])], "n": int(col["ode_n"])}
         if col["ode_suppress"] != 1.0:
             o["suppress"] = float(col["ode_suppress"])
+        if col["zeropad"]:
+            o["shortcut"] = "zeropad"
+        if col["preact"]:
+            o["block"] = "preact"
         return {"ode": o}
+
+
+class Act(Family):
+    """The activation of every stage (a model option): relu, silu (yolov7), leaky_relu 0.1 (darknet,
+    yolov7-tiny) or hswish (CondenseNetV2); zero cost, so the complexity is the base space's."""
+
+    name = "act"
+    dims = [("act", "shared: " + ", ".join(ACTIVATIONS))]
+
+    def __init__(self, kind: "str | None" = None):
+        self.kinds = ACTIVATIONS if kind is None else (kind,)
+        if kind:
+            self.name = f"act_{kind}"
+            self.dims = [("act", f"fixed: {kind}")]
+
+    def sample(self, rng, dr):
+        m, s = dr.widths.shape
+        return dr, {"act": _per_model(rng, tuple(ACTIVATIONS.index(k) for k in self.kinds), m, s)}
+
+    def options(self, col):
+        return {"act": ACTIVATIONS[int(col["act"])]}
 
 
 # --- the modified space ---------------------------------------------------------------------------
@@ -265,13 +304,15 @@ class FamilySpace(DesignSpace):
         return self.base.identity_columns(dr) + [v for k, v in sorted(dr.meta.items()) if k.startswith(PREFIX)]
 
     def specs_from(self, dr: Draw):
-        base_meta = {k: v for k, v in dr.meta.items() if not k.startswith(PREFIX)}
+        nested = isinstance(self.base, FamilySpace)  # BASE+fam1+fam2: the inner family reads its own columns
+        base_meta = {k: v for k, v in dr.meta.items() if nested or not k.startswith(PREFIX)}
         cols = {k[len(PREFIX):]: v for k, v in dr.meta.items() if k.startswith(PREFIX)}
         specs = self.base.specs_from(Draw(dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths, base_meta))
         out = []
         for i, spec in enumerate(specs):
             stages = tuple(
-                StageSpec(**{**st.to_dict(), "family": self.family.options({k: v[i, j] for k, v in cols.items()})})
+                StageSpec(**{**st.to_dict(), "family": {**st.family.thaw(),
+                                                        **self.family.options({k: v[i, j] for k, v in cols.items()})}})
                 if st.depth > 0 else st
                 for j, st in enumerate(spec.stages))
             meta = FrozenDict({**spec.meta.thaw(), "space": self.name})
@@ -366,5 +407,7 @@ FAMILIES = [PRN(), CSP(), ELAN(), OSA(), StopGrad(), ODE()]
 FAMILIES += [CSP(v) for v in CSP_VARIANTS] + [StopGrad(v) for v in STOPGRAD_VARIANTS]
 FAMILIES += [ODE(x) for x in SCHEMES] + [ODE("ralston2", suppress=(0.25, 0.5, 0.75))]
 FAMILIES += [OSA("all"), OSA("planned"), CSPOSA()]
+FAMILIES += [ODE(x, ho=True) for x in SCHEMES if x != "lm"]
+FAMILIES += [Act()] + [Act(k) for k in ACTIVATIONS]
 for _fam in FAMILIES:
     register_modifier(_fam.name, lambda base, fam=_fam: FamilySpace(base, fam))

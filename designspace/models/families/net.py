@@ -7,7 +7,7 @@ from torch import nn
 
 from ...families.options import parse_spec
 from ..anynet import Head, Stem
-from ..layers import init_weights
+from ..layers import init_weights, swap_activations
 from .csp import CSPStage
 from .elan import ELANStage
 from .osa import OSAStage
@@ -33,13 +33,17 @@ class FamilyNet(nn.Module):
         super().__init__()
         self.spec, self.regime = spec, regime
         self.stem = Stem(regime.channels, spec.stem_width, spec.stem_stride or regime.stem_stride)
-        stages, w_in = [], spec.stem_width
+        stages, w_in, acts = [], spec.stem_width, []
         for st, opts in zip(spec.stages, parse_spec(spec)):
             if st.depth > 0:
                 stage, w_in = make_family_stage(st, opts, w_in)
-                stages.append(stage)
+                stages.append(swap_activations(stage, opts.act))
+                acts.append(opts.act)
         self.stages = nn.Sequential(*stages)
         self.head = Head(w_in, regime.num_classes, spec.head_width)
+        if acts:  # the stem takes the first stage's activation, the head conv the last's
+            swap_activations(self.stem, acts[0])
+            swap_activations(self.head, acts[-1])
         self.apply(init_weights)
 
     def forward(self, x):

@@ -41,10 +41,11 @@ def make_osa_modules(w_in: int, opts, modules: int, w_out: int) -> tuple[list, i
 
 
 class OSAStage(nn.Sequential):
-    """[3x3 max pool, stride (VoVNet's downsampling)] -> depth/m OSA modules."""
+    """[3x3 max pool, stride: padding 1, or VoVNet's ceil_mode without padding] -> depth/m OSA modules."""
 
     def __init__(self, st, opts, w_in: int):
-        layers = [nn.MaxPool2d(3, st.stride, padding=1)] if st.stride > 1 else []
+        pool = nn.MaxPool2d(3, st.stride, ceil_mode=True) if opts.osa_ceil else nn.MaxPool2d(3, st.stride, padding=1)
+        layers = [pool] if st.stride > 1 else []
         modules, w_out = make_osa_modules(w_in, opts, st.depth // opts.osa_m, st.width)
         super().__init__(*layers, *modules)
         self.w_out = w_out

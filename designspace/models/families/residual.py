@@ -103,9 +103,35 @@ class LMStage(nn.Module):
         return u
 
 
-def make_shortcut(w_in: int, w_out: int, stride: int, slice_: bool) -> "nn.Module | None":
+class ZeroPadShortcut(nn.Module):
+    """Option A (He et al.; HO-ResNet's CIFAR setting): x[:, :, ::s, ::s] zero-padded on the channel
+    axis to C_out, (C_out - C_in) // 2 zero channels before and the rest after (HO-ResNet pads
+    C_out/4 each side for C_out = 2 C_in). No parameters."""
+
+    def __init__(self, w_in: int, w_out: int, stride: int):
+        super().__init__()
+        self.stride, self.before, self.after = stride, (w_out - w_in) // 2, w_out - w_in - (w_out - w_in) // 2
+
+    def forward(self, x):
+        x = x[:, :, :: self.stride, :: self.stride]
+        return nn.functional.pad(x, (0, 0, 0, 0, self.before, self.after))
+
+
+class PreActBasic(nn.Sequential):
+    """HO-ResNet's residual function: BN(C_in) -> ReLU -> 3x3 (stride) -> BN -> ReLU -> 3x3."""
+
+    def __init__(self, w_in: int, w_out: int, stride: int):
+        from ..layers import conv2d, norm2d
+
+        super().__init__(norm2d(w_in), activation(), conv2d(w_in, w_out, 3, stride), norm2d(w_out), activation(),
+                         conv2d(w_out, w_out, 3))
+
+
+def make_shortcut(w_in: int, w_out: int, stride: int, slice_: bool, zeropad: bool = False) -> "nn.Module | None":
     if w_in == w_out and stride == 1:
         return None
+    if zeropad:
+        return ZeroPadShortcut(w_in, w_out, stride)
     if slice_:
         return StridedSlice(stride) if stride > 1 else None
     return ConvBN(w_in, w_out, 1, stride, act=False)
@@ -116,6 +142,8 @@ def make_residual_units(opts, block: str, w_in: int, w_out: int, stride: int, de
     """`depth` host residual functions grouped into units as the stage's options say."""
 
     def f(i):  # the i-th residual function of the stage; the first carries stride and width change
+        if opts.preact:
+            return PreActBasic(w_in if i == 0 else w_out, w_out, stride if i == 0 else 1)
         return make_residual_function(block, w_in if i == 0 else w_out, w_out, stride if i == 0 else 1,
                                       bottleneck_ratio, group_width, se_ratio)
 
@@ -123,7 +151,7 @@ def make_residual_units(opts, block: str, w_in: int, w_out: int, stride: int, de
         return nn.Sequential()
     keep = int(opts.prn_ratio * w_out + 0.5) if opts.has_prn else None
     scheme = opts.scheme if opts.has_ode else "euler"
-    first_proj = make_shortcut(w_in, w_out, stride, opts.prn_slice)
+    first_proj = make_shortcut(w_in, w_out, stride, opts.prn_slice, opts.zeropad)
     if scheme == "lm":
         first = RKBlock([f(0)], first_proj)
         return nn.Sequential(LMStage(first, [f(i) for i in range(1, depth)]))
