@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import UsageError
 from .regimes import Regime, get_regime
 from .spec import BLOCK_TYPES, ModelSpec
 
@@ -174,9 +175,35 @@ def complexity(specs: "ModelSpec | Sequence[ModelSpec]", regime: "str | Regime" 
     if isinstance(specs, ModelSpec):
         return {k: int(v[0]) for k, v in complexity([specs], regime).items()}
     specs = list(specs)
+    check_int64_room(specs, get_regime(regime))
     from .families import family_complexity  # families register their own closed forms
 
     return family_complexity(specs, get_regime(regime), complexity_anynet)
+
+
+INT64_ROOM = 2.0 ** 62
+
+
+def check_int64_room(specs: Sequence[ModelSpec], regime: Regime) -> None:
+    """Refuse (one line) a spec whose costs could leave int64 at this regime: a float64 upper bound,
+    per stage (depth + 1) blocks of 12 W^2 multiply-adds per pixel at the widest of its widths W, 16
+    times that for family stages (concats up to 4x the width), at the stem's output size."""
+    if not specs:
+        return
+    arr = SpecArrays.from_specs(specs)
+    w_b = arr.widths / arr.bottleneck_ratios
+    w_in = np.concatenate([arr.stem_widths[:, None], arr.widths[:, :-1]], axis=1).astype(np.float64)
+    wide = np.maximum(np.maximum(arr.widths, w_b), w_in)
+    h = float(stem_output_size(arr, regime).max(initial=1))
+    family = np.array([[bool(st.family) for st in spec.stages] + [False] * (arr.widths.shape[1] - len(spec.stages))
+                       for spec in specs], bool).reshape(arr.widths.shape)
+    bound = (np.where(family, 16.0, 1.0) * 12.0 * (arr.depths + 1) * wide ** 2).sum(axis=1) * h * h
+    bound += 16.0 * np.maximum(arr.head_widths, arr.widths.max(axis=1, initial=1)) ** 2 * h * h
+    worst = int(np.argmax(bound))
+    if bound[worst] > INT64_ROOM:
+        raise UsageError(f"model {specs[worst].id} is too large to cost exactly at regime {regime.name} "
+                         f"(about {bound[worst]:.2g} multiply-adds at most; limit {INT64_ROOM:.2g}): "
+                         f"make it narrower, shallower or the input smaller")
 
 
 def complexity_anynet(specs: Sequence[ModelSpec], regime: Regime, per_stage: bool = False) -> dict:

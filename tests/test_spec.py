@@ -174,3 +174,14 @@ def test_condensenet_bounds():
         condensenet_spec(blocks=[1000] * 4, growth=[64] * 4, groups=4, condense=4)
     with pytest.raises(UsageError, match="at most"):
         condensenet_spec(blocks=[1] * 20, growth=[8] * 20, groups=4, condense=4)
+
+
+def test_a_regime_too_large_for_int64_is_one_line():
+    from designspace import complexity
+    from designspace.spec import MAX_WIDTH
+
+    st = StageSpec(depth=1000, width=MAX_WIDTH, stride=1, block="res_bottleneck", group_width=MAX_WIDTH)
+    spec = ModelSpec(stages=(st,) * 16, stem_width=16, stem_stride=1)
+    with pytest.raises(UsageError, match="too large to cost exactly") as exc:
+        complexity(spec, "imagenet@4096")
+    assert "\n" not in str(exc.value)
