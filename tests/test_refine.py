@@ -188,6 +188,15 @@ def test_repeated_trials_count_as_one_model(planted):
     pd.testing.assert_series_equal(once["mean_shift"], rep["mean_shift"], atol=1e-9)
 
 
+def test_a_csv_read_by_pandas_without_space_column(planted, tmp_path):
+    """Lists as JSON text, no space column: the API still refines (named by the space given)."""
+    path = tmp_path / "t.csv"
+    write_rows(planted.drop(columns="space").to_dict("records"), str(path))
+    table = refine(pd.read_csv(path), space="AnyNetXB", n_boot=100)
+    assert table["candidate"].iloc[0] == "b == 1" and table.attrs["method"]["population"]["space"] == "AnyNetXB"
+    assert (table["parameter"] == "e_fit lower half").any()
+
+
 def test_bad_input_is_a_usage_error(planted):
     from designspace.errors import UsageError
 

@@ -235,6 +235,20 @@ def _finished(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _json_list(v):
+    import json
+
+    if not isinstance(v, str):
+        return v
+    try:
+        out = json.loads(v)
+    except ValueError:
+        out = None
+    if not isinstance(out, list):
+        raise UsageError(f"a per-stage column holds {v[:40]!r}, not a JSON list")
+    return out
+
+
 def _labels(models: pd.DataFrame, column: str) -> list[str]:
     return sorted(models[column].dropna().astype(str).unique()) if column in models.columns else []
 
@@ -295,6 +309,11 @@ def prepare(df: pd.DataFrame, space=None, efit: bool = True, how: str = "mean") 
         trials["spec_id"] = trials["id"].astype(str)
     if trials.empty:
         raise UsageError("the population holds no finished trial with an error")
+    if "space" not in trials.columns and "population" not in trials.columns:  # a table from elsewhere
+        trials["space"] = getattr(space, "name", space) or "population"
+    for col in ("widths", "depths", "bottleneck_ratios", "group_widths"):
+        if col in trials.columns and trials[col].map(lambda v: isinstance(v, str)).any():
+            trials[col] = trials[col].map(_json_list)  # lists stored as JSON text (csv, parquet)
     models = model_table(trials, how=how)
     models, label, obj, notes = _resolve_space(models, space)
     cols = table_columns(models)
