@@ -287,6 +287,19 @@ def test_refinement_of_a_user_defined_space_is_self_contained(tmp_path):
     assert all(s.meta["wm"] >= cut and s.meta["d"] <= 40 for s in specs)
 
 
+def test_a_second_round_names_the_space_by_both_constraints():
+    from designspace.analysis.refine import refined_definition
+
+    rows = sampled_rows("AnyNetXB[b==1]", 120, seed=4)
+    assert {r["space"] for r in rows} == {"AnyNetXB[b==1]"}
+    pop = prepare(with_errors(rows, np.zeros(len(rows))), efit=False)
+    definition = refined_definition(pop, "w1 <= 32")
+    assert definition == {"name": "AnyNetXB[b==1,w1<=32]", "base": "AnyNetXB[b==1]", "constraints": ["w1 <= 32"]}
+    again = get_space(definition)
+    assert again.name == "AnyNetXB[b==1,w1<=32]"
+    assert get_space(again.name).definition()["constraints"] == ["b == 1", "w1 <= 32"]
+
+
 def test_best_refinement_skips_what_a_space_file_cannot_say(planted):
     from designspace.analysis.refine import best_refinement
 

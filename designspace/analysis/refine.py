@@ -527,10 +527,18 @@ def refined_definition(pop: Population, constraint: str) -> dict:
     base = space.definition()
     if "params" not in base:
         raise UsageError(f"space {space.name!r} is written as code, not as data; its refinement cannot be a space file")
-    try:
-        name = get_space(f"{space.name}[{constraint}]").name
-    except UsageError:
-        name = f"{space.name}-refined"
+    name = f"{space.name}-refined"
+    # the inline form names it (AnyNetXB[b==1]; a refined inline space gets one more item), so a
+    # population sampled from the file is found again by get_space(its label)
+    tries = [f"{space.name}[{constraint}]"] + ([f"{space.name[:-1]},{constraint}]"] if space.name.endswith("]") else [])
+    for inline in tries:
+        try:
+            refined = get_space(inline)
+        except UsageError:
+            continue
+        if refined.definition().get("constraints", [])[-1:] == [constraint]:
+            name = refined.name
+            break
     try:
         by_name = get_space(space.name).definition() == base
     except UsageError:
