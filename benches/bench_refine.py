@@ -73,7 +73,8 @@ def main() -> int:
     warnings.simplefilter("ignore")  # skipped-candidate warnings are part of the output, not of the timing
     t = time.perf_counter()
     df = population(args.models)
-    print(f"population: {len(df)} AnyNetXB models ({REGIME} band), built in {time.perf_counter() - t:.1f} s (not timed)")
+    print(f"population: {len(df)} AnyNetXB models ({REGIME} band), built in {time.perf_counter() - t:.1f} s "
+          "(not timed)")
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     refine(df.head(500), n_boot=50)  # warm-up: imports, first calls
 
@@ -108,7 +109,8 @@ def main() -> int:
         plain_bootstrap(pop.errors, pop.mask(cand.text), args.bootstrap)
     plain_wall = (time.perf_counter() - w) / len(sample) * len(cands)
     plain_cpu = (time.process_time() - c) / len(sample) * len(cands)
-    print(f"baseline, plain per-candidate bootstrap (3 candidates timed, scaled to {len(cands)}): {plain_wall:.1f} s wall, "
+    print(f"baseline, plain per-candidate bootstrap (3 candidates timed, scaled to {len(cands)}): "
+          f"{plain_wall:.1f} s wall, "
           f"{plain_cpu:.1f} s cpu -> the batched ranking is {plain_wall / rank_wall:.0f}x faster (wall), "
           f"{plain_cpu / rank_cpu:.0f}x (cpu)")
     print(f"load average now: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")

@@ -307,7 +307,8 @@ def test_best_refinement_skips_what_a_space_file_cannot_say(planted):
     assert not table.set_index("candidate").filter(like="e_fit", axis=0)["space_constraint"].any()
     fake = table.copy()
     fake.loc[fake["kind"] == "structure", "improves"] = True
-    fake = pd.concat([fake[fake["parameter"].str.startswith("e_fit")], fake[~fake["parameter"].str.startswith("e_fit")]])
+    efit = fake["parameter"].str.startswith("e_fit")
+    fake = pd.concat([fake[efit], fake[~efit]])
     assert best_refinement(fake)["candidate"] == "b == 1"
 
 

@@ -28,7 +28,9 @@ complexity-normalized (the population shares one flops band):
 - *_lo, *_hi: percentile bootstrap interval at `level`. Each of `n_boot` replicates redraws the
   population's N models with replacement (seed `seed`); one set of replicates serves all
   candidates, and a candidate's kept / rest groups in a replicate are the redrawn models that do / do
-  not satisfy it (so the kept count varies between replicates as it would between populations);
+  not satisfy it (so the kept count varies between replicates as it would between populations).
+  Means come from the replicates' model counts; q25s are drawn from their exact distribution given
+  each replicate's group sizes (`_replicate_quantiles`), which is the same bootstrap, computed faster;
 - ks_statistic, ks_pvalue: two-sample Kolmogorov-Smirnov test, kept against rest (scipy ks_2samp;
   exact p-value where n_kept * n_rest <= KS_EXACT_MAX, asymptotic above);
 - p_adjusted: ks_pvalue corrected over every tested candidate, Holm's step-down method (controls
@@ -455,8 +457,8 @@ def rank_candidates(pop: Population, cands: list[Candidate], min_models: int = 2
     # improving first, then the other tested ones, each by the interval's upper end; skipped last
     group = np.where(columns["improves"], 0, np.where(tested, 1, 2))
     order = np.lexsort((columns["mean_shift"], columns["mean_shift_hi"], group))
-    table = pd.DataFrame({k: np.asarray(v, dtype=object if k in ("candidate", "kind", "parameter", "status") else None)[order]
-                          for k, v in columns.items()})
+    text = ("candidate", "kind", "parameter", "status")
+    table = pd.DataFrame({k: np.asarray(v, dtype=object if k in text else None)[order] for k, v in columns.items()})
     rank = pd.array(np.cumsum(tested[order]), dtype="Int64")
     rank[~tested[order]] = pd.NA
     table.insert(0, "rank", rank)

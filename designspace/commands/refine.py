@@ -26,7 +26,8 @@ def register(sub):
                    help="skip candidates keeping or leaving fewer models (default 20)")
     p.add_argument("--alpha", type=float, default=0.05, help="level of the adjusted KS test (default 0.05)")
     p.add_argument("--correction", choices=("holm", "bh"), default="holm",
-                   help="multiple-comparison correction: holm (family-wise error, default) or bh (false discovery rate)")
+                   help="multiple-comparison correction: holm (family-wise error, default) "
+                        "or bh (false discovery rate)")
     p.set_defaults(func=run)
 
 
