@@ -10,6 +10,12 @@ time and its rate of kept models is extrapolated.
 
 Targets: >= 50x faster than the loop; `designspace sample --space AnyNetXE -n 500` under 2 s as a
 whole process; >= 1e5 specs/s complexity throughput.
+
+Spaces as data (issue 11): 500 models of a user-defined space (a YAML-style dict with two constraints
+and a tie) within 1.5x of the built-in AnyNetXE's time (median of 5, same run); 10,000 AnyNetXE
+models in 360-400MF (the class-based sampler took 4.5 s); 10,000 RegNetX models in 360-400MF (the
+fixed draw cap used to stop at 9,081); an impossible band and an impossible constraint fail within
+seconds.
 """
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ import time
 import numpy as np
 
 from designspace.complexity import complexity_arrays
+from designspace.errors import UsageError
 from designspace.spaces import get_space
 
 LO, HI = 360e6, 400e6
@@ -91,7 +98,52 @@ def one_at_a_time(seconds: float) -> tuple[int, int, float]:
     return kept, drawn, time.perf_counter() - start
 
 
+USER_SPACE = {  # what a user writes in a space file: AnyNetXE-like, first two widths tied, two limits
+    "name": "user-anynet", "kind": "anynet", "stages": 4, "block": "res_bottleneck",
+    "params": {"d": {"log_int": [1, 16], "per_stage": True, "non_decreasing": True},
+               "w": {"log_uniform": [8, 1024], "q": 8, "int": True, "per_stage": True, "non_decreasing": True},
+               "b": {"choice": [1, 2, 4]}, "g": {"choice": [1, 2, 4, 8, 16, 32]}},
+    "tie": {"w1": "w2"},
+    "constraints": ["d <= 30", "params <= 8M"],
+}
+
+
+def _median_time(fn, repeats=5):
+    times = []
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        fn(r)
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2]
+
+
+def spaces_as_data():
+    builtin, user = get_space("AnyNetXE"), get_space(USER_SPACE)
+    builtin.sample(20), user.sample(20)  # warm-up
+    t_builtin = _median_time(lambda r: builtin.sample_arrays(500, seed=r))
+    t_user = _median_time(lambda r: user.sample_arrays(500, seed=r))
+    print(f"500 models: built-in AnyNetXE {t_builtin:.3f} s, user-defined (2 constraints, 1 tie) {t_user:.3f} s; "
+          f"ratio {t_user / t_builtin:.2f}  (target <= 1.5)")
+    for name in ("AnyNetXE", "RegNetX"):
+        t0 = time.perf_counter()
+        dr, cx = get_space(name).sample_arrays(10_000, seed=0)
+        dt = time.perf_counter() - t0
+        ok = len(dr) == 10_000 and cx["flops"].min() >= LO and cx["flops"].max() <= HI
+        print(f"10,000 {name} models in 360-400MF: {dt:.2f} s ({'ok' if ok else 'WRONG'})"
+              + ("  (class-based sampler: 4.5 s)" if name == "AnyNetXE" else "  (fixed cap: stopped at 9,081)"))
+    for label, space, flops in (("impossible band", "AnyNetXE", "1K:2K"),
+                                ("impossible constraint", "RegNetX[params<1000]", None)):
+        t0 = time.perf_counter()
+        try:
+            get_space(space).sample_arrays(10, flops=flops)
+            msg = "did not fail"
+        except UsageError as exc:
+            msg = str(exc)
+        print(f"{label}: failed after {time.perf_counter() - t0:.2f} s: {msg[:160]}...")
+
+
 def main():
+    spaces_as_data()
     space = get_space("AnyNetXE")
     space.sample(50)  # warm-up (imports, first allocations)
     t0 = time.perf_counter()

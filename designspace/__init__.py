@@ -6,7 +6,7 @@ Public API (torch and pandas are imported only when the functions that need them
 from .complexity import complexity
 from .errors import UsageError
 from .regimes import REGIMES, Regime, get_regime
-from .spaces import get_space, space_names
+from .spaces import get_space, space_from_dict, space_from_yaml, space_names
 from .spec import ModelSpec, StageSpec, load_spec
 
 __version__ = "0.1.0"
@@ -31,5 +31,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'designspace' has no attribute {name!r}")
 
 
-__all__ = ["ModelSpec", "StageSpec", "load_spec", "get_space", "space_names", "complexity", "build",
+__all__ = ["ModelSpec", "StageSpec", "load_spec", "get_space", "space_from_dict", "space_from_yaml", "space_names", "complexity", "build",
            "load", "train", "get_regime", "Regime", "REGIMES", "UsageError", "__version__"]

@@ -305,3 +305,46 @@ def test_spaces_lists_one_line_per_space_and_describes_modifiers(capsys):
         assert sum(line.startswith(name + ":") for line in lines) == 1
     mods = [line for line in lines if line.startswith("  +")]
     assert any(line.split()[0] == "+csp" and "adds" in line for line in mods) and len(mods) >= 6
+
+
+def test_sweep_configs_take_names_files_inline_forms_and_mappings(tmp_path):
+    from designspace.sweep import parse_config, plan_trials
+
+    (tmp_path / "wm2.yaml").write_text("base: RegNetX\nparams: {wm: 2}\n")
+    raw = {"name": "t", "store": str(tmp_path / "r.db"), "models_per_space": 3, "flops": "0.2M:1M",
+           "dataset": {"name": "synthetic", "train_size": 64, "test_size": 32}, "recipe": {"epochs": 1},
+           "spaces": ["AnyNetXA", "wm2.yaml", "RegNetX[w0=wa]+csp",
+                      {"name": "mine", "base": "AnyNetXE", "params": {"b": 1}}]}
+    cfg = parse_config(raw, str(tmp_path / "sweep.yaml"))  # wm2.yaml is found beside the config
+    assert cfg.spaces == ["AnyNetXA", "wm2.yaml", "RegNetX[w0=wa]+csp", "mine"]
+    trials = plan_trials(cfg)
+    by_space = {}
+    for t in trials:
+        by_space.setdefault(t["space"], []).append(json.loads(t["spec"]))
+    assert set(by_space) == set(cfg.spaces) and all(len(v) == 3 for v in by_space.values())
+    assert all(s["meta"]["wm"] == 2 for s in by_space["wm2.yaml"])
+    assert all(st["bottleneck_ratio"] == 1 for s in by_space["mine"] for st in s["stages"])
+    with pytest.raises(UsageError, match="config key spaces: .*unknown column"):
+        parse_config({**raw, "spaces": ["RegNetX[depth<3]"]}, str(tmp_path / "sweep.yaml"))
+    with pytest.raises(UsageError, match="needs a name"):
+        parse_config({**raw, "spaces": [{"base": "RegNetX"}]}, str(tmp_path / "sweep.yaml"))
+
+
+@pytest.mark.parametrize("tie", [{}, {"w1": "w2"}, {"w4": "w3"}])
+def test_exact_ordered_draws_match_rejection(tie):
+    """Non-decreasing stage values are drawn without rejection (backward recursion over the
+    discrete per-stage distributions); the result must be the rejection sampler's distribution."""
+    from designspace.spaces.common import ordered_draws
+
+    space = get_space({"name": "u", "base": "AnyNetXE", "tie": tie})
+    draw = space._stage_draw("w")
+    assert draw.ordered is not None
+    fast = draw.ordered(np.random.default_rng(1), 40_000)
+    slow = ordered_draws(draw, np.random.default_rng(2), 40_000)
+    assert np.all(np.diff(fast, axis=1) >= 0) and set(np.unique(fast)) <= set(np.unique(slow)) | set(range(8, 1025, 8))
+    for t, src in tie.items():
+        assert np.all(fast[:, int(t[1]) - 1] == fast[:, int(src[1]) - 1])
+    for j in range(4):
+        assert stats.ks_2samp(fast[:, j], slow[:, j]).pvalue > 1e-3
+    all_tied = lambda x: np.mean(np.all(x == x[:, :1], axis=1))  # noqa: E731
+    assert abs(all_tied(fast) - all_tied(slow)) < 0.01

@@ -127,11 +127,11 @@ class DesignSpace:
         packed = np.ascontiguousarray(np.concatenate(cols, axis=1) + 0.0)  # + 0.0: -0.0 -> 0.0
         return packed.view(np.dtype((np.void, packed.shape[1] * 8))).ravel()
 
-    def _columns(self, dr: Draw, cx: "dict | None" = None) -> dict:
+    def _columns(self, dr: Draw, cx: "dict | None" = None, names=None) -> dict:
         extra = dict(self.column_extras(dr))
         if cx is not None:
             extra.update({k: cx[k] for k in ("flops", "params", "acts")})
-        return batch_columns(dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths, extra)
+        return batch_columns(dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths, extra, names)
 
     def sample_arrays(self, n: int, seed: int = 0, flops=None, regime: "str | Regime" = "imagenet"):
         """n distinct candidates inside the flops band that satisfy the space's constraints ->
@@ -160,6 +160,8 @@ class DesignSpace:
         batch = min(4096, self.max_batch)
         f_min, f_max = np.inf, -np.inf
 
+        needed = set().union(*(e.names for e in exprs)) if exprs else set()
+
         def apply(cols, group, ok):
             for e in group:
                 passed = np.asarray(e.evaluate(cols), bool)
@@ -171,14 +173,13 @@ class DesignSpace:
         while have < n:
             dr = self.draw(rng, batch)
             drawn += batch
-            batch = min(batch * 2, self.max_batch)
             if len(dr) and pre:
-                ok = apply(self._columns(dr), pre, np.ones(len(dr), bool))
+                ok = apply(self._columns(dr, names=needed), pre, np.ones(len(dr), bool))
                 dr = dr.take(np.flatnonzero(ok)) if not ok.all() else dr
             if len(dr):
                 cx, ok = self.measure(dr, rg)
                 if post and ok.any():
-                    ok = apply(self._columns(dr, cx), post, ok.copy())
+                    ok = apply(self._columns(dr, cx, needed), post, ok.copy())
                 f = cx["flops"]
                 if ok.any():
                     f_min, f_max = min(f_min, f[ok].min()), max(f_max, f[ok].max())
@@ -198,6 +199,11 @@ class DesignSpace:
                         last_new = drawn
             if have >= n:
                 break
+            if have:  # size the next batch from the rate of new models so far (+25%)
+                batch = int(1.25 * (n - have) * drawn / have) + 1024
+            else:
+                batch *= 2
+            batch = int(min(max(batch, 2048), self.max_batch))
             window = max(self.give_up_after, self.STALL_FACTOR * last_new / have) if have else self.give_up_after
             if drawn - last_new >= window or drawn >= self.max_draws:
                 raise UsageError(self._shortfall(n, have, drawn, lo, hi, rg, f_min, f_max, in_band,

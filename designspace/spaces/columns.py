@@ -29,23 +29,29 @@ def column_names(num_stages: int = MAX_STAGES) -> list[str]:
     return per_stage + ["d", "b", "g", "stages", *REGNET, *COMPLEXITY]
 
 
-def batch_columns(widths, depths, bottleneck_ratios, group_widths, extra=None) -> dict[str, np.ndarray]:
+def batch_columns(widths, depths, bottleneck_ratios, group_widths, extra=None, names=None) -> dict[str, np.ndarray]:
     """Columns of a batch of m candidates with S stages ((m, S) arrays; NaN-padded where a row has
-    fewer stages). `extra`: (m,) arrays such as w0, wa, wm, flops, params, acts, added as float64."""
+    fewer stages). `extra`: (m,) arrays such as w0, wa, wm, flops, params, acts, added as float64.
+    `names`: compute only these (the sampler asks for what its constraints read)."""
     arrays = {"d": depths, "w": widths, "b": bottleneck_ratios, "g": group_widths}
     arrays = {k: np.asarray(v, np.float64) for k, v in arrays.items()}
     m, s = arrays["w"].shape
+    want = (lambda k: True) if names is None else (lambda k: k in names)
     cols: dict[str, np.ndarray] = {}
     for p, a in arrays.items():
         for i in range(s):
             cols[f"{p}{i + 1}"] = a[:, i]
-    present = ~np.isnan(arrays["d"]) & (arrays["d"] > 0)
-    cols["stages"] = present.sum(axis=1).astype(np.float64)
-    cols["d"] = np.where(present, arrays["d"], 0).sum(axis=1)
-    for p in ("b", "g"):
-        a = np.where(present, arrays[p], np.nan)
-        lo, hi = _finite_or(a, np.inf).min(axis=1), _finite_or(a, -np.inf).max(axis=1)
-        cols[p] = np.where((lo == hi) & present.any(axis=1), lo, np.nan)
+    if any(want(k) for k in ("stages", "d", "b", "g")):
+        present = ~np.isnan(arrays["d"]) & (arrays["d"] > 0)
+        if want("stages"):
+            cols["stages"] = present.sum(axis=1).astype(np.float64)
+        if want("d"):
+            cols["d"] = np.where(present, arrays["d"], 0).sum(axis=1)
+        for p in ("b", "g"):
+            if want(p):
+                a = np.where(present, arrays[p], np.nan)
+                lo, hi = _finite_or(a, np.inf).min(axis=1), _finite_or(a, -np.inf).max(axis=1)
+                cols[p] = np.where((lo == hi) & present.any(axis=1), lo, np.nan)
     for name in (*REGNET, *COMPLEXITY):
         cols[name] = np.full(m, np.nan)
     for name, v in (extra or {}).items():

@@ -63,10 +63,21 @@ class DefinedSpace(DesignSpace):
 
         draw_ordered = None
         dists = [dict(overrides).get(i, p.dist) for i in range(s)]
-        if p.non_decreasing and not stage_ties and all(d.pmf() is not None for d in dists) \
-                and (p.per_stage or overrides):
-            pmfs = [d.pmf() for d in dists]
-            draw_ordered = lambda rng, k: ordered_from_pmfs(rng, k, pmfs)  # noqa: E731 - exact, no rejection
+        adjacent = all(abs(t - int(src[len(root):]) + 1) == 1 for t, src in stage_ties)
+        if p.non_decreasing and adjacent and all(d.pmf() is not None for d in dists) and (p.per_stage or overrides):
+            # exact, no rejection. A stage tied to a neighbour drops out: its own draw is discarded
+            # and the order between the two holds by construction.
+            free = [i for i in range(s) if i not in {t for t, _ in stage_ties}]
+            pmfs = [dists[i].pmf() for i in free]
+            copies = [(t, int(src[len(root):]) - 1) for t, src in stage_ties]
+
+            def draw_ordered(rng, k):
+                out = np.empty((k, s), np.int64 if all(np.issubdtype(v.dtype, np.integer) for v, _ in pmfs)
+                               else np.float64)
+                out[:, free] = ordered_from_pmfs(rng, k, pmfs)
+                for t, src in copies:
+                    out[:, t] = out[:, src]
+                return out
 
         def draw(rng, k):
             a = p.dist.sample(rng, (k, s) if p.per_stage else (k, 1))
