@@ -313,21 +313,20 @@ def test_sweep_configs_take_names_files_inline_forms_and_mappings(tmp_path):
     (tmp_path / "wm2.yaml").write_text("base: RegNetX\nparams: {wm: 2}\n")
     raw = {"name": "t", "store": str(tmp_path / "r.db"), "models_per_space": 3, "flops": "0.2M:1M",
            "dataset": {"name": "synthetic", "train_size": 64, "test_size": 32}, "recipe": {"epochs": 1},
-           "spaces": ["AnyNetXA", "wm2.yaml", "RegNetX[w0=wa]+csp",
+           "spaces": ["AnyNetXA", str(tmp_path / "wm2.yaml"), "RegNetX[w0=wa]+csp",
                       {"name": "mine", "base": "AnyNetXE", "params": {"b": 1}}]}
-    cfg = parse_config(raw, str(tmp_path / "sweep.yaml"))  # wm2.yaml is found beside the config
-    assert cfg.spaces == ["AnyNetXA", "wm2.yaml", "RegNetX[w0=wa]+csp", "mine"]
+    cfg = parse_config(raw, str(tmp_path / "sweep.yaml"))
+    assert cfg.spaces == ["AnyNetXA", str(tmp_path / "wm2.yaml"), "RegNetX[w0=wa]+csp", "mine"]
     trials = plan_trials(cfg)
     by_space = {}
     for t in trials:
         by_space.setdefault(t["space"], []).append(json.loads(t["spec"]))
     assert set(by_space) == set(cfg.spaces) and all(len(v) == 3 for v in by_space.values())
-    assert all(s["meta"]["wm"] == 2 for s in by_space["wm2.yaml"])
+    assert all(s["meta"]["wm"] == 2 for s in by_space[str(tmp_path / "wm2.yaml")])
     assert all(st["bottleneck_ratio"] == 1 for s in by_space["mine"] for st in s["stages"])
     with pytest.raises(UsageError, match="config key spaces: .*unknown column"):
         parse_config({**raw, "spaces": ["RegNetX[depth<3]"]}, str(tmp_path / "sweep.yaml"))
-    with pytest.raises(UsageError, match="needs a name"):
-        parse_config({**raw, "spaces": [{"base": "RegNetX"}]}, str(tmp_path / "sweep.yaml"))
+    assert cfg.space_definitions()["mine"]["params"]["b"] == {"fixed": 1}  # what the store keeps
 
 
 @pytest.mark.parametrize("tie", [{}, {"w1": "w2"}, {"w4": "w3"}])
