@@ -114,9 +114,9 @@ TRAIN_CASES = {
     "binary spec": (b"\x00\x01\x02\xff\xfe garbage", "not UTF-8"),
     "stages abc": ('{"stages": "abc"}', "spec"),
     "stages of numbers": ('{"stages": [1, 2]}', "spec"),
-    "width 1e9": (spec_json(depth=1, width=10**9), "weights"),
-    "depth 1e6": (spec_json(depth=10**6, width=64), "weights"),
-    "groups do not divide": (spec_json(depth=1, width=50, group_width=8), "groups"),
+    "width 1e9": (spec_json(depth=1, width=10**9), "width"),
+    "depth 1e6": (spec_json(depth=10**6, width=64), "depth"),
+    "groups do not divide": (spec_json(depth=1, width=50, group_width=8), "group_width"),
     "not json": ("{nope", "spec"),
 }
 
