@@ -176,7 +176,7 @@ def complexity(specs: "ModelSpec | Sequence[ModelSpec]", regime: "str | Regime" 
         return {k: int(v[0]) for k, v in complexity([specs], regime).items()}
     specs = list(specs)
     check_int64_room(specs, get_regime(regime))
-    from .families import family_complexity  # families register their own closed forms
+    from .registry import family_complexity  # families register their own closed forms
 
     return family_complexity(specs, get_regime(regime), complexity_anynet)
 

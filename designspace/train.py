@@ -50,7 +50,7 @@ class Recipe:
     # raises before training. It lets the tests check that a failing trial is stored as `failed`
     # and the sweep goes on. Part of the trial id like every other key, so it cannot alias real rows.
     fail_if_spec_id: str = ""
-    # Seed-family training options (issue 7), validated by designspace/families/dyrep.py; omitted from
+    # Seed-family training options (issue 7), validated by their families (designspace.registry); omitted from
     # to_dict when unset so that existing trial ids do not change.
     dyrep: Any = field(default=None, hash=False)  # DyRep: {metric, interval, stop, recal_batches, ...}
     condense: Any = field(default=None, hash=False)  # CondenseNetV2: {lasso}
@@ -84,7 +84,7 @@ class Recipe:
                 raise UsageError(f"recipe.{name} = {value:,} is past the limit {RECIPE_LIMITS[name]:,}")
             if ok is not None and not ok(value):
                 raise UsageError(f"recipe.{name} out of range: {value!r}")
-        from .families.dyrep import validate_recipe_options  # issue 7: dyrep / condense options
+        from .registry import validate_recipe as validate_recipe_options  # family recipe options (dyrep, condense)
 
         validate_recipe_options(self)
 
@@ -207,8 +207,8 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
         amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     pad = rg.im_size // 8
-    # --- issue 7: seed-family training hooks (DyRep, CondenseNetV2 condensation), designspace/families/dyrep.py
-    from .families.dyrep import TrainContext, make_train_hooks
+    # --- family training hooks (DyRep, CondenseNetV2 condensation...), through the registry
+    from .registry import TrainContext, make_train_hooks
 
     hook_gen = torch.Generator(device=dev).manual_seed(seed + 1)  # own stream: the batch order is unchanged
     def hook_batch():  # a training batch as the loop sees it (augmented too): DyRep's BN recalibration

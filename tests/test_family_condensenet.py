@@ -13,9 +13,9 @@ from designspace.complexity import complexity
 from designspace.data import synthetic
 from designspace.errors import UsageError
 from designspace.families.condensenet import cdnv2, condensenet_spec, parse_options, with_options
-from designspace.families.rep import deploy_checkpoint, load_checkpoint
+from designspace.deploy import deploy_checkpoint, load_checkpoint
 from designspace.models import build
-from designspace.models.condensenet import (CondensedLGC, CondensedSFR, DenseLayer, LearnedGroupConv,
+from designspace.families.condensenet.model import (CondensedLGC, CondensedSFR, DenseLayer, LearnedGroupConv,
                                             SparseFeatureReactivation, condense_stage, convert)
 from designspace.models.counting import measure
 from designspace.spaces import get_space
@@ -227,7 +227,7 @@ def test_trainer_runs_the_condensation_schedule_and_converts():
 
 
 def test_feature_reuse_map_shapes_and_sources():
-    from designspace.models.condensenet import feature_reuse_map
+    from designspace.families.condensenet.model import feature_reuse_map
 
     net = build(small_cfg(), "cifar")
     net.set_progress(1.0)

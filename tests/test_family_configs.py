@@ -41,7 +41,7 @@ def test_e003b_dyrep_grows_more_often_than_its_models_have_convs():
     E003-b must too, or DyRep hardly differs from the baseline."""
     from designspace.families.dyrep import adjusts_after, parse_dyrep
     from designspace.models import build
-    from designspace.models.dyrep import is_candidate
+    from designspace.families.dyrep.model import is_candidate
 
     config = yaml.safe_load((EXPERIMENTS / "seed003_b_dyrep.yaml").read_text())
     recipe = config["recipe"]

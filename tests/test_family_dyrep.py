@@ -9,8 +9,8 @@ from torch import nn
 from designspace.data import synthetic
 from designspace.errors import UsageError
 from designspace.families.dyrep import adjusts_after, parse_dyrep
-from designspace.models.dbb import DiverseBranchBlock
-from designspace.models.dyrep import (DyRep, branch_weights, count_training_graph, cut_branches, is_candidate,
+from designspace.families.rep.dbb import DiverseBranchBlock
+from designspace.families.dyrep.model import (DyRep, branch_weights, count_training_graph, cut_branches, is_candidate,
                                       rebuild_optimizer)
 from designspace.spec import ModelSpec, StageSpec
 from designspace.train import Recipe, train
@@ -257,7 +257,7 @@ def test_dep_reinitialises_the_branches_of_a_nested_kxk_dbb():
 
 def test_bn_recalibration_batches_are_augmented_like_training(monkeypatch):
     """The reference recalibrates on batches of the training loader, augmentation included."""
-    import designspace.families.dyrep as hooks_module
+    import designspace.registry as hooks_module
 
     seen = {}
     real = hooks_module.make_train_hooks

@@ -6,7 +6,7 @@ import pytest
 
 from designspace import ModelSpec, StageSpec
 from designspace.cli import main
-from designspace.families.gradient_paths import spec_gradient_paths
+from designspace.models.gradient_paths import spec_gradient_paths
 
 CLOSED_FORMS = {  # (n, i, j) -> (min_len, max_len) of conv j of block i in a chain of n basic blocks
     "none": lambda n, i, j: (3 - j, 2 * (n - i) + 3 - j),

@@ -5,10 +5,10 @@ import torch
 from torch import nn
 
 from designspace import ModelSpec, StageSpec, UsageError, build, complexity
-from designspace.families.ode import SCHEMES, TABLEAUS, order_conditions, stages_of
-from designspace.families.options import parse_stage
+from designspace.families.stages.ode import SCHEMES, TABLEAUS, order_conditions, stages_of
+from designspace.families.stages.options import parse_stage
 from designspace.models.blocks import make_block
-from designspace.models.families.residual import LMStage, RKBlock, make_residual_units
+from designspace.families.stages.models.residual import LMStage, RKBlock, make_residual_units
 from test_family_prn import check_space, randomize_bn, zero_last_bn
 
 RK = list(TABLEAUS)

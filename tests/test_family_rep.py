@@ -12,11 +12,12 @@ from torch import nn
 from designspace.cli import main
 from designspace.complexity import complexity
 from designspace.errors import UsageError
-from designspace.families.rep import (base_conv_bn_cx, deploy_checkpoint, deploy_conv_cx, rep_conv_cx, strip_rep,
+from designspace.deploy import deploy_checkpoint
+from designspace.families.rep import (base_conv_bn_cx, deploy_conv_cx, rep_conv_cx, strip_rep,
                                       with_rep)
 from designspace.models import build
 from designspace.models.counting import measure
-from designspace.models.dbb import (BNAndPad, DiverseBranchBlock, RepVGGBlock, init_branch_weights, switch_to_deploy,
+from designspace.families.rep.dbb import (BNAndPad, DiverseBranchBlock, RepVGGBlock, init_branch_weights, switch_to_deploy,
                                     trans_I_fuse_bn, trans_III_1x1_kxk, trans_V_avg, trans_VI_pad)
 from designspace.spaces import get_space
 from designspace.spec import ModelSpec, StageSpec
@@ -331,7 +332,7 @@ def test_bad_rep_option_exits_2_from_the_cli(tmp_path, capsys):
 
 
 def test_identity_based_1x1_starts_as_identity_and_fuses():
-    from designspace.models.dbb import IdentityBasedConv1x1
+    from designspace.families.rep.dbb import IdentityBasedConv1x1
 
     m = DiverseBranchBlock(8, 8, 3, groups=2, branches=(1,), identity_1x1=True).double()
     init_branch_weights(m)

@@ -3,7 +3,7 @@ inference form, verify it and save it.
 
 MODEL_CHECKPOINT is ``torch.save({"spec": spec.to_dict(), "regime": "cifar", "state_dict": sd})`` with
 sd the state_dict of ``designspace.models.build(spec, regime)``. The output has the same layout plus
-"deployed" ("rep-fused" | "condensed") and "max_abs_diff"; Python: designspace.families.rep.deploy_checkpoint.
+"deployed" ("rep-fused" | "condensed") and "max_abs_diff"; Python: designspace.deploy.deploy_checkpoint.
 """
 
 
@@ -19,7 +19,7 @@ def register(sub):
 
 def run(args):
     from ..errors import UsageError
-    from ..families.rep import deploy_checkpoint
+    from ..deploy import deploy_checkpoint
 
     if not args.atol > 0:
         raise UsageError(f"--atol must be positive, got {args.atol:g}")

@@ -45,7 +45,7 @@ def run(args):
     regime = get_regime(args.regime)
     spec = parse_regnet(args.regnet, args.bottleneck) if args.regnet else load_spec(args.spec)
     if args.gradient_paths:
-        from ..families.gradient_paths import print_gradient_paths
+        from ..models.gradient_paths import print_gradient_paths
 
         return print_gradient_paths(spec, regime, as_json=args.json)
     cx = complexity([spec], regime)
@@ -62,16 +62,10 @@ def run(args):
 def stage_breakdown(spec, regime) -> list:
     """Per-stage complexity rows (plain AnyNet stages; family stages report their options)."""
     from ..complexity import complexity_anynet
-    from ..families import STAGE_KEY, family_key
+    from ..registry import family_of, family_stage_breakdown
 
-    key = family_key(spec)
-    per = None
-    if key == "":
-        per = complexity_anynet([spec], regime, per_stage=True)
-    elif key == STAGE_KEY:
-        from ..families.stages import stage_complexity
-
-        per = stage_complexity([spec], regime, per_stage=True)
+    per = complexity_anynet([spec], regime, per_stage=True) if family_of(spec) is None else \
+        family_stage_breakdown(spec, regime)
     rows = []
     for j, st in enumerate(spec.stages):
         row = {"stage": j + 1, "block": st.block, "width": st.width, "depth": st.depth, "stride": st.stride,

@@ -13,10 +13,9 @@ __all__ = ["build", "AnyNet"]
 def build(spec: ModelSpec, regime: "str | Regime" = "imagenet") -> nn.Module:
     """A torch.nn.Module for `spec` taking (N, C, H, W) inputs of the regime; its parameter count
     equals complexity(spec, regime)["params"] exactly."""
-    from ..families import family_builder, family_key
+    from ..registry import family_build, family_of
 
     rg = get_regime(regime)
-    key = family_key(spec)
-    if key:
-        return family_builder(key)(spec, rg)
+    if family_of(spec) is not None:  # a family spec: its registered builder
+        return family_build(spec, rg)
     return AnyNet(spec, rg)

@@ -46,9 +46,9 @@ _load_builtins()
 
 
 def _load_families() -> None:
-    from ..families import _load_builtin_families
+    from ..registry import load_families
 
-    _load_builtin_families()
+    load_families()
 
 
 def space_names() -> list[str]:

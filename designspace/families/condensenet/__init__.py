@@ -27,9 +27,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..errors import UsageError
-from ..spec import MAX_DEPTH, MAX_STAGES, MAX_WIDTH, FrozenDict, ModelSpec
-from . import register_family
+from ...errors import UsageError
+from ...spec import MAX_DEPTH, MAX_STAGES, MAX_WIDTH, FrozenDict, ModelSpec
+from ...registry import Family, TrainHook, register_family
 
 KEY = "condensenetv2"
 INT_KEYS = ("groups", "condense", "sfr", "sfr_groups", "bottleneck", "stem", "fc", "se_from", "hswish_from", "head_se")
@@ -57,7 +57,7 @@ def cdnv2(name: str) -> ModelSpec:
 
 def parse_options(spec: ModelSpec):
     """The resolved CondenseConfig of a spec; one-line UsageError for anything malformed."""
-    from ..models.condensenet import CondenseConfig
+    from .config import CondenseConfig
 
     opt = spec.family.get(KEY)
     if not isinstance(opt, Mapping):
@@ -202,33 +202,102 @@ def condensenet_complexity(specs: Sequence[ModelSpec], regime) -> dict:
 
 def build_condensenet(spec: ModelSpec, regime):
     """The training form (masked LGC / SFR)."""
-    from ..models.condensenet import CondenseNetV2
+    from .model import CondenseNetV2
 
     return CondenseNetV2(parse_options(spec), regime.channels, regime.num_classes, regime.stem_stride)
 
 
 def build_converted(spec: ModelSpec, regime):
     """The converted (deploy) architecture with placeholder weights; load a converted state_dict into it."""
-    from ..models.condensenet import converted_skeleton
-    from ..regimes import get_regime
+    from .model import converted_skeleton
+    from ...regimes import get_regime
 
     return converted_skeleton(build_condensenet(spec, get_regime(regime)))
 
 
 def convert_model(model):
     """In place: masked LGC / SFR -> index-select + group conv + shuffle / index layer."""
-    from ..models.condensenet import convert
+    from .model import convert
 
     return convert(model)
 
 
-register_family(KEY, condensenet_complexity, build_condensenet, kind="macro")
+CONDENSE_KEYS = ("lasso",)
+
+
+def parse_condense(option) -> dict:
+    if not isinstance(option, Mapping):
+        raise UsageError(f"recipe.condense must be a mapping like {{lasso: 1e-5}}, got {option!r}")
+    unknown = set(option) - set(CONDENSE_KEYS)
+    if unknown:
+        raise UsageError(f"unknown recipe.condense key(s) {', '.join(sorted(unknown))}; valid: lasso")
+    lasso = option.get("lasso", 0.0)
+    if isinstance(lasso, bool) or not isinstance(lasso, (int, float)) or lasso < 0:
+        raise UsageError(f"recipe.condense.lasso must be a number >= 0, got {lasso!r}")
+    return {"lasso": float(lasso)}
+
+
+class CondensationHook(TrainHook):
+    """Advance the LGC / SFR masks with progress p = step / total (catch-up included), optional group
+    lasso after backward (recipe.condense.lasso, CondenseNet v1; default off), convert to group conv +
+    index layers at the end."""
+
+    def __init__(self, options: dict):
+        self.lasso = options["lasso"]
+        self.events: list[list] = []
+        self.converted = False
+
+    def before_step(self, model, step, progress):
+        fired = model.set_progress(progress)
+        if fired:
+            self.events.append([step, round(progress, 6), fired])
+
+    def after_backward(self, model, step):
+        if self.lasso > 0:
+            (self.lasso * model.lasso_loss()).backward()  # adds its gradient before optimizer.step
+
+    def on_train_end(self, model):
+        model.set_progress(1.0)  # a run shorter than the schedule still ends condensed
+        from .model import convert
+
+        convert(model)
+        self.converted = True
+
+    def report(self):
+        return {"extra": {"condensation": {"events": self.events, "converted": self.converted}}}
+
+
+def condensation_hooks(spec, recipe, model, ctx):
+    condense = getattr(recipe, "condense", None)
+    if KEY in spec.family:
+        return [CondensationHook(parse_condense(condense or {}))]
+    if condense is not None:
+        raise UsageError("recipe.condense applies to condensenetv2 specs only")
+    return []
+
+
+def validate_condense(recipe) -> None:
+    if getattr(recipe, "condense", None) is not None:
+        parse_condense(recipe.condense)
+
+
+def deploy_condensed(model, spec, regime):
+    return convert_model(model), spec, "condensed"
+
+
+def load_condensed(spec, regime, form):
+    return build_converted(spec, regime) if form == "condensed" else None
+
+
+register_family(Family(name=KEY, kind="macro", keys=(KEY,), complexity=condensenet_complexity, build=build_condensenet,
+                       train_hooks=condensation_hooks, validate_recipe=validate_condense, deploy=deploy_condensed,
+                       load_deployed=load_condensed, description="CondenseNetV2: LGC + sparse feature reactivation"))
 
 
 # --- design spaces ---------------------------------------------------------------------------------
 def _make_space(with_sfr: bool):
-    from ..spaces.base import DesignSpace, Draw
-    from ..regimes import get_regime
+    from ...spaces.base import DesignSpace, Draw
+    from ...regimes import get_regime
 
     class CondenseNetSpace(DesignSpace):
         """Dense networks, §5.2 ranges: G in {2, 4, 8}, C1 = S in {2, 4, 8}, k in {8, 16, 32} (growth
@@ -321,7 +390,7 @@ def _make_twin_space():
 
         def sample_arrays(self, n, seed=0, flops=None, regime="imagenet"):
             dr, _ = super().sample_arrays(n, seed, flops, regime)
-            from ..regimes import get_regime
+            from ...regimes import get_regime
 
             twins = [parse_options(s) for s in self.specs_from(dr)]
             return dr, condensenet_complexity_arrays(twins, get_regime(regime))
@@ -330,7 +399,7 @@ def _make_twin_space():
 
 
 def _register_spaces():
-    from ..spaces import register_space
+    from ...spaces import register_space
 
     register_space("CondenseNetV2", _make_space(True))
     register_space("CondenseNet", _make_space(False))

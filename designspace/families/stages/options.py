@@ -25,8 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import UsageError
-from ..spec import MAX_DEPTH, MAX_WIDTH
+from ...errors import UsageError
+from ...spec import MAX_DEPTH, MAX_WIDTH
 from .ode import SCHEMES, stages_of
 
 STAGE_OPTIONS = ("prn", "csp", "elan", "osa", "stopgrad", "ode", "act")

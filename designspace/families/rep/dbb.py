@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import BN_EPS, BN_MOMENTUM
+from ...models.layers import BN_EPS, BN_MOMENTUM
 
 BRANCH_NAMES = ("dbb_1x1", "dbb_1x1_kxk", "dbb_avg", "dbb_kxk", "dbb_1xk", "dbb_kx1", "dbb_id")
 ORIGIN = 3

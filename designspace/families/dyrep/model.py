@@ -15,7 +15,7 @@ import random
 import torch
 from torch import nn
 
-from .dbb import (ALL_BRANCHES, BRANCH_NAMES, ORIGIN, DiverseBranchBlock, fold_bias_into_bn,
+from ..rep.dbb import (ALL_BRANCHES, BRANCH_NAMES, ORIGIN, DiverseBranchBlock, fold_bias_into_bn,
                   conv_without_bias, init_branch_weights, iter_parents, switch_to_deploy)
 
 METRICS = ("synflow", "grad_norm", "snip", "random")
@@ -297,6 +297,6 @@ def rebuild_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module) -> Non
 
 def count_training_graph(model: nn.Module, input_shape) -> dict:
     """flops / params / acts of the model's current graph (pycls counting, one image), on its device."""
-    from .counting import measure
+    from ...models.counting import measure
 
     return measure(model, input_shape)

@@ -13,14 +13,14 @@ import dataclasses
 
 import numpy as np
 
-from ..families.ode import SCHEMES, stages_of
-from ..families.options import ACTIVATIONS, CSP_VARIANTS, STOPGRAD_VARIANTS, TOPOLOGIES
-from ..families.stage_cx import COLUMNS, OSA_ALL, OSA_LAST, OSA_NONE, FamilyArrays, family_complexity_arrays, round8
-from ..regimes import Regime
-from ..spec import FrozenDict, StageSpec
-from . import register_modifier, register_space
-from .base import DesignSpace, Draw
-from .common import choice, log_uniform, ordered_draws
+from .ode import SCHEMES, stages_of
+from .options import ACTIVATIONS, CSP_VARIANTS, STOPGRAD_VARIANTS, TOPOLOGIES
+from .complexity import COLUMNS, OSA_ALL, OSA_LAST, OSA_NONE, FamilyArrays, family_complexity_arrays, round8
+from ...regimes import Regime
+from ...spec import FrozenDict, StageSpec
+from ...spaces import register_modifier, register_space
+from ...spaces.base import DesignSpace, Draw
+from ...spaces.common import choice, log_uniform, ordered_draws
 
 PREFIX = "fam:"  # Draw.meta keys holding (m, S) family columns
 

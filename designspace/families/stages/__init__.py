@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..complexity import SpecArrays
-from ..errors import UsageError
-from . import STAGE_KEY, register_family
+from ...complexity import SpecArrays
+from ...errors import UsageError
+from ...registry import Family, register_family
 from .options import STAGE_OPTIONS, parse_spec
-from .stage_cx import MAX_STAGE_OUTPUT, FamilyArrays, family_complexity_arrays
+from .complexity import MAX_STAGE_OUTPUT, FamilyArrays, family_complexity_arrays
 
 
 def family_arrays(specs: Sequence) -> tuple[SpecArrays, FamilyArrays]:
@@ -32,12 +32,18 @@ def stage_complexity(specs: Sequence, regime, per_stage: bool = False) -> dict:
 
 
 def build_stage_family(spec, regime):
-    from ..models.families.net import FamilyNet
+    from .models.net import FamilyNet
 
     stage_complexity([spec], regime)  # one-line errors before any torch work
     return FamilyNet(spec, regime)
 
 
-register_family(STAGE_KEY, stage_complexity, build_stage_family, kind="stage", options=STAGE_OPTIONS)
+def stage_breakdown(spec, regime) -> dict:
+    return stage_complexity([spec], regime, per_stage=True)
 
-from ..spaces import families as _spaces  # noqa: E402,F401  (registers the +prn, +csp, ... modifiers)
+
+register_family(Family(name="stages", kind="stage", keys=STAGE_OPTIONS, complexity=stage_complexity,
+                       build=build_stage_family, stage_breakdown=stage_breakdown,
+                       description="per-stage PRN / CSP / ELAN / OSA / stop-gradient / ODE / activation options"))
+
+from . import samplers as _samplers  # noqa: E402,F401  (registers the +prn, +csp, ... modifiers)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..layers import ConvBN
+from ....models.layers import ConvBN
 
 
 class OSAModule(nn.Module):

@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ...families.ode import tableau
-from ..blocks import make_residual_function
-from ..layers import ConvBN, activation
+from ..ode import tableau
+from ....models.blocks import make_residual_function
+from ....models.layers import ConvBN, activation
 
 
 class StridedSlice(nn.Module):
@@ -121,7 +121,7 @@ class PreActBasic(nn.Sequential):
     """HO-ResNet's residual function: BN(C_in) -> ReLU -> 3x3 (stride) -> BN -> ReLU -> 3x3."""
 
     def __init__(self, w_in: int, w_out: int, stride: int):
-        from ..layers import conv2d, norm2d
+        from ....models.layers import conv2d, norm2d
 
         super().__init__(norm2d(w_in), activation(), conv2d(w_in, w_out, 3, stride), norm2d(w_out), activation(),
                          conv2d(w_out, w_out, 3))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from ...families.options import parse_spec
-from ..anynet import Head, Stem
-from ..layers import init_weights, swap_activations
+from ..options import parse_spec
+from ....models.anynet import Head, Stem
+from ....models.layers import init_weights, swap_activations
 from .csp import CSPStage
 from .elan import ELANStage
 from .osa import OSAStage
@@ -21,7 +21,7 @@ def make_family_stage(st, opts, w_in: int) -> tuple[nn.Module, int]:
         stage = (ELANStage if opts.topology == "elan" else OSAStage)(st, opts, w_in)
         return stage, stage.w_out
     if st.block == "vanilla":  # a plain stage next to family stages
-        from ..anynet import make_stage
+        from ....models.anynet import make_stage
 
         return make_stage(st, w_in), st.width
     return make_residual_units(opts, st.block, w_in, st.width, st.stride, st.depth, st.bottleneck_ratio,

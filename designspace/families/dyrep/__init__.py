@@ -1,11 +1,7 @@
-"""Training-time procedures of the seed families, as trainer hooks: DyRep (recipe option ``dyrep``)
-and the CondenseNetV2 condensation schedule (automatic for condensenetv2 specs; recipe option
-``condense`` for the optional group lasso).
-
-designspace/train.py calls, in a small delimited block, ``make_train_hooks`` once and then the
-returned HookList at four points: before each step (progress p = step / total), after backward
-(gradients present, before optimizer.step), at the end of each epoch, and at the end of training
-(success only). Hooks change the model and the optimizer's param groups in place.
+"""DyRep (seed 003; Huang et al. CVPR 2022; hunto/DyRep): a training-recipe family. Its hook grows
+DBB branches on the most salient convs (Rep), cuts weak ones (Dep) and deploys the base network;
+torch work lives in .model (imported lazily). The trainer reaches it through the registry's hooks
+(designspace.registry.make_train_hooks).
 
 Recipe option (a sweep config's ``recipe: {dyrep: {...}}``), all keys optional:
 
@@ -18,75 +14,15 @@ Recipe option (a sweep config's ``recipe: {dyrep: {...}}``), all keys optional:
             internal_mult: 1,     # D / c_in of branch 1
             grow_top: 1,          # convs grown per adjustment
             deploy: true}         # fuse back to the base network before evaluation
-
-    condense: {lasso: 0.0}        # group-lasso weight on LGC / SFR (CondenseNet v1; default off)
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Callable
 
-from ..errors import UsageError
+from ...errors import UsageError
+from ...registry import Family, TrainContext, TrainHook, register_family
 
 DYREP_KEYS = ("metric", "interval", "stop", "recal_batches", "branches", "internal_mult", "grow_top", "deploy")
-CONDENSE_KEYS = ("lasso",)
-
-
-@dataclass
-class TrainContext:
-    """What hooks may need from the trainer."""
-
-    epochs: float
-    steps_per_epoch: int
-    input_shape: tuple  # (C, H, W)
-    sample_batch: Callable[[], Any]  # a random, prepared training batch of inputs (for BN recalibration)
-
-
-class TrainHook:
-    """No-op base: override what you need."""
-
-    def before_step(self, model, step: int, progress: float) -> None: ...
-
-    def after_backward(self, model, step: int) -> None: ...
-
-    def on_epoch_end(self, model, optimizer, epoch: int) -> None: ...
-
-    def on_train_end(self, model) -> None: ...
-
-    def report(self) -> dict:
-        """Keys merged into the trial's metrics (e.g. cx_train, extra)."""
-        return {}
-
-
-class HookList(list):
-    """Fans every call out to its hooks, in order."""
-
-    def before_step(self, model, step, progress):
-        for h in self:
-            h.before_step(model, step, progress)
-
-    def after_backward(self, model, step):
-        for h in self:
-            h.after_backward(model, step)
-
-    def on_epoch_end(self, model, optimizer, epoch):
-        for h in self:
-            h.on_epoch_end(model, optimizer, epoch)
-
-    def on_train_end(self, model):
-        for h in self:
-            h.on_train_end(model)
-
-    def report(self) -> dict:
-        out: dict = {}
-        for h in self:
-            part = h.report()
-            extra = {**out.get("extra", {}), **part.pop("extra", {})}
-            out.update(part)
-            if extra:
-                out["extra"] = extra
-        return out
 
 
 # --- options ---------------------------------------------------------------------------------------
@@ -98,7 +34,7 @@ def _int(value, key, minimum):
 
 def parse_dyrep(option, epochs: float) -> dict:
     """Resolved DyRep options; one-line UsageError naming the bad key."""
-    from ..models.dyrep import METRICS
+    from .model import METRICS
 
     if option is True:
         option = {}
@@ -129,24 +65,10 @@ def parse_dyrep(option, epochs: float) -> dict:
     return out
 
 
-def parse_condense(option) -> dict:
-    if not isinstance(option, Mapping):
-        raise UsageError(f"recipe.condense must be a mapping like {{lasso: 1e-5}}, got {option!r}")
-    unknown = set(option) - set(CONDENSE_KEYS)
-    if unknown:
-        raise UsageError(f"unknown recipe.condense key(s) {', '.join(sorted(unknown))}; valid: lasso")
-    lasso = option.get("lasso", 0.0)
-    if isinstance(lasso, bool) or not isinstance(lasso, (int, float)) or lasso < 0:
-        raise UsageError(f"recipe.condense.lasso must be a number >= 0, got {lasso!r}")
-    return {"lasso": float(lasso)}
-
-
 def validate_recipe_options(recipe) -> None:
-    """Called by Recipe validation: fail fast on bad dyrep / condense options."""
+    """Called by Recipe validation (through the registry): fail fast on bad dyrep options."""
     if getattr(recipe, "dyrep", None) not in (None, False):
         parse_dyrep(recipe.dyrep, recipe.epochs)
-    if getattr(recipe, "condense", None) is not None:
-        parse_condense(recipe.condense)
 
 
 def adjusts_after(epochs_done: int, options: dict) -> bool:
@@ -162,7 +84,7 @@ class DyRepHook(TrainHook):
     count is below `stop`, deploy to the base network at the end; records cx_train per epoch."""
 
     def __init__(self, model, ctx: TrainContext, options: dict):
-        from ..models.dyrep import DyRep
+        from .model import DyRep
 
         self.ctx, self.opt = ctx, options
         self.dyrep = DyRep(model, options["metric"], options["branches"], options["internal_mult"],
@@ -174,7 +96,7 @@ class DyRepHook(TrainHook):
         self.dyrep.record()
 
     def on_epoch_end(self, model, optimizer, epoch):
-        from ..models.dyrep import count_training_graph, rebuild_optimizer
+        from .model import count_training_graph, rebuild_optimizer
 
         cx = count_training_graph(model, self.ctx.input_shape)  # the graph this epoch trained
         self.cx_per_epoch.append(cx["flops"])
@@ -197,46 +119,12 @@ class DyRepHook(TrainHook):
                                                 for k, v in self.opt.items()}}}}
 
 
-class CondensationHook(TrainHook):
-    """CondenseNetV2: advance the LGC / SFR masks with progress p = step / total (catch-up included),
-    optional group lasso after backward, convert to group conv + index layers at the end."""
-
-    def __init__(self, options: dict):
-        self.lasso = options["lasso"]
-        self.events: list[list] = []
-        self.converted = False
-
-    def before_step(self, model, step, progress):
-        fired = model.set_progress(progress)
-        if fired:
-            self.events.append([step, round(progress, 6), fired])
-
-    def after_backward(self, model, step):
-        if self.lasso > 0:
-            (self.lasso * model.lasso_loss()).backward()  # adds its gradient before optimizer.step
-
-    def on_train_end(self, model):
-        model.set_progress(1.0)  # a run shorter than the schedule still ends condensed
-        from ..models.condensenet import convert
-
-        convert(model)
-        self.converted = True
-
-    def report(self):
-        return {"extra": {"condensation": {"events": self.events, "converted": self.converted}}}
-
-
-def make_train_hooks(spec, recipe, model, ctx: TrainContext) -> HookList:
-    """The hooks a trial needs: DyRep if the recipe asks, condensation for CondenseNetV2 specs."""
-    from .condensenet import KEY as CDNV2
-
-    hooks = HookList()
+def make_train_hooks(spec, recipe, model, ctx: TrainContext) -> list:
+    """A DyRep hook if the recipe asks for it."""
     dyrep = getattr(recipe, "dyrep", None)
-    condense = getattr(recipe, "condense", None)
-    if dyrep not in (None, False):
-        hooks.append(DyRepHook(model, ctx, parse_dyrep(dyrep, ctx.epochs)))
-    if CDNV2 in spec.family:
-        hooks.append(CondensationHook(parse_condense(condense or {})))
-    elif condense is not None:
-        raise UsageError("recipe.condense applies to condensenetv2 specs only")
-    return hooks
+    return [] if dyrep in (None, False) else [DyRepHook(model, ctx, parse_dyrep(dyrep, ctx.epochs))]
+
+
+register_family(Family(name="dyrep", kind="recipe", keys=(), complexity=None, build=None,
+                       train_hooks=make_train_hooks, validate_recipe=validate_recipe_options,
+                       description="DyRep: grow / cut DBB branches during training (recipe.dyrep)"))

@@ -29,9 +29,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..errors import UsageError
-from ..spec import FrozenDict, ModelSpec
-from . import register_family
+from ...errors import UsageError
+from ...spec import FrozenDict, ModelSpec
+from ...registry import Family, family_of, register_family
 
 KEY = "rep"
 OPTIONAL_BRANCHES = (0, 1, 2, 4, 5, 6)
@@ -139,7 +139,7 @@ def deploy_conv_cx(c_in, c_out, k, h_in, stride, groups):
 
 def _anynet_rep_delta(specs: Sequence[ModelSpec], regime) -> dict:
     """cx_train - cx_deploy of plain AnyNet specs with rep options, vectorized over specs per stage."""
-    from ..complexity import BLOCK_CODE, SpecArrays, stem_output_size
+    from ...complexity import BLOCK_CODE, SpecArrays, stem_output_size
 
     arr = SpecArrays.from_specs(specs)
     n, s = arr.widths.shape
@@ -187,8 +187,8 @@ def _anynet_rep_delta(specs: Sequence[ModelSpec], regime) -> dict:
 def _measured_delta(specs: Sequence[ModelSpec], regime) -> dict:
     """cx_train - cx_deploy by counting the built training graph (bases without a closed form here,
     e.g. stage families of other seeds); exact, but builds each model once."""
-    from ..models import build
-    from ..models.counting import measure
+    from ...models import build
+    from ...models.counting import measure
 
     out = {m: np.zeros(len(specs), np.int64) for m in ("flops", "params", "acts")}
     shape = (regime.channels, regime.im_size, regime.im_size)
@@ -202,14 +202,13 @@ def _measured_delta(specs: Sequence[ModelSpec], regime) -> dict:
 
 def rep_complexity(specs: Sequence[ModelSpec], regime) -> dict:
     """Deploy columns = the base network's; cx_train_* = deploy + what the branches add."""
-    from ..complexity import complexity
-    from . import family_key
+    from ...complexity import complexity
 
     for spec in specs:
         stage_rep_options(spec)  # validate before any work
     stripped = [strip_rep(s) for s in specs]
     deploy = complexity(stripped, regime)
-    plain = np.array([family_key(s) == "" for s in stripped], bool)
+    plain = np.array([family_of(s) is None for s in stripped], bool)
     delta = {m: np.zeros(len(specs), np.int64) for m in ("flops", "params", "acts")}
     for sel, fn in ((plain, _anynet_rep_delta), (~plain, _measured_delta)):
         idx = np.flatnonzero(sel)
@@ -230,7 +229,7 @@ def apply_rep(model, spec: ModelSpec):
     by [DBB, Identity] (in place). Returns the number of convs replaced."""
     from torch import nn
 
-    from ..models.dbb import DiverseBranchBlock, init_branch_weights
+    from .dbb import DiverseBranchBlock, init_branch_weights
 
     if not hasattr(model, "stages"):
         raise UsageError(f"rep: the {type(model).__name__} model has no stages to re-parameterize")
@@ -260,14 +259,29 @@ def apply_rep(model, spec: ModelSpec):
 
 def build_rep(spec: ModelSpec, regime):
     """The training form: the base network with its kxk conv + BN pairs re-parameterized."""
-    from ..models import build
+    from ...models import build
 
     model = build(strip_rep(spec), regime)
     apply_rep(model, spec)
     return model
 
 
-register_family(KEY, rep_complexity, build_rep, kind="wrapper")
+def deploy_rep(model, spec: ModelSpec, regime):
+    """Fuse every DBB: the base network's shapes (checked), the fused biases in its BNs."""
+    from ...models import build
+    from .dbb import switch_to_deploy
+
+    deployed, deploy_spec = switch_to_deploy(model), strip_rep(spec)
+    want = {k: tuple(v.shape) for k, v in build(deploy_spec, regime).state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in deployed.state_dict().items()}
+    if want != have:
+        bad = sorted(set(want.items()) ^ set(have.items()))[:3]
+        raise RuntimeError(f"deploy: fused network differs from the base network's shapes: {bad}")
+    return deployed, deploy_spec, "rep-fused"
+
+
+register_family(Family(name=KEY, kind="wrapper", keys=(KEY,), complexity=rep_complexity, build=build_rep,
+                       deploy=deploy_rep, description="re-parameterized kxk convs (RepVGG / DBB branches)"))
 
 
 # --- the space modifier ----------------------------------------------------------------------------
@@ -280,7 +294,7 @@ FIXED_SETS = {"repvgg": (0, 6), "dbb": (0, 1, 2), "full": (0, 1, 2, 4, 5, 6)}
 
 
 def _rep_space(base, fixed: str | None = None):
-    from ..spaces.base import DesignSpace
+    from ...spaces.base import DesignSpace
 
     suffix = f"rep_{fixed}" if fixed else "rep"
 
@@ -335,7 +349,7 @@ def _rep_space(base, fixed: str | None = None):
         def sample_arrays(self, n, seed=0, flops=None, regime="imagenet"):
             """The base space's sample (its own sampler, band on the deploy flops), then one branch
             set per model from a stream seeded by `seed`, then the training-graph columns."""
-            from ..regimes import get_regime
+            from ...regimes import get_regime
 
             dr, cx = base.sample_arrays(n, seed, flops, regime)
             dr = self._with_rep_draws(dr, np.random.default_rng([seed, 0x7E9]))
@@ -347,7 +361,7 @@ def _rep_space(base, fixed: str | None = None):
 
 
 def _register_modifier():
-    from ..spaces import register_modifier
+    from ...spaces import register_modifier
 
     register_modifier(KEY, _rep_space)
     for fixed in FIXED_SETS:
@@ -357,96 +371,7 @@ def _register_modifier():
 _register_modifier()
 
 
-# --- deploy: trained checkpoint -> single-branch network -------------------------------------------
-# A checkpoint is ``torch.save({"spec": spec.to_dict(), "regime": regime_name, "state_dict": sd})``
-# where sd is the state_dict of ``designspace.models.build(spec, regime)``. `deploy_checkpoint`
-# writes the same layout for the deploy network plus "deployed": <form> and "max_abs_diff"; for the
-# rep family the saved spec is the base spec, so ``build(spec, regime).load_state_dict(sd)`` loads it.
-def deploy_model(model, spec: ModelSpec, regime, atol: float = 1e-4, batch: int = 4, seed: int = 0):
-    """Fuse (rep) or condense (condensenetv2) a trained `model` of `spec`, verify it and return
-    (deployed model, deploy spec, form, max |eval output difference|).
-
-    Verification: on a seeded random batch the eval-mode outputs agree within atol (scaled by the
-    output magnitude); for rep the deployed state_dict loads strictly into the base network."""
-    import torch
-
-    from ..models import build
-    from ..models.dbb import switch_to_deploy
-    from ..regimes import get_regime
-    from . import family_key
-
-    rg = get_regime(regime)
-    key = family_key(spec)
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch, rg.channels, rg.im_size, rg.im_size, generator=gen)
-    model.eval()
-    with torch.no_grad():
-        before = model(x)
-    if key == KEY:
-        deployed, deploy_spec, form = switch_to_deploy(model), strip_rep(spec), "rep-fused"
-        base = build(deploy_spec, rg)
-        want = {k: tuple(v.shape) for k, v in base.state_dict().items()}
-        have = {k: tuple(v.shape) for k, v in deployed.state_dict().items()}
-        if want != have:
-            bad = sorted(set(want.items()) ^ set(have.items()))[:3]
-            raise RuntimeError(f"deploy: fused network differs from the base network's shapes: {bad}")
-    elif key == "condensenetv2":
-        from .condensenet import convert_model
-
-        deployed, deploy_spec, form = convert_model(model), spec, "condensed"
-    else:
-        raise UsageError(f"deploy: spec {spec.id} has no training-only structure (family {key or 'anynet'!r}); "
-                         "nothing to fuse")
-    deployed.eval()
-    with torch.no_grad():
-        after = deployed(x)
-    diff = float((after - before).abs().max())
-    scale = max(1.0, float(before.abs().max()))
-    if after.shape != before.shape or diff > atol * scale:
-        raise RuntimeError(f"deploy: outputs differ by {diff:.3g} (> {atol:g} x {scale:.3g}) after {form}")
-    return deployed, deploy_spec, form, diff
 
 
-def load_checkpoint(path: str):
-    """(model, spec, regime name, checkpoint dict) from a checkpoint written by training or deploy,
-    read with torch.load(weights_only=True) (designspace.safeload): a crafted file runs nothing."""
-    from ..models import build
-    from ..safeload import read_checkpoint, spec_from_checkpoint
-
-    ckpt = read_checkpoint(path)
-    spec = spec_from_checkpoint(ckpt, path)
-    if ckpt.get("deployed") == "condensed":
-        from .condensenet import build_converted
-
-        model = build_converted(spec, ckpt["regime"])
-    else:
-        model = build(spec, ckpt["regime"])
-    try:
-        model.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()
-        raise UsageError(f"checkpoint {path} does not match its spec: {first[1] if len(first) > 1 else first[0]}") from None
-    return model, spec, ckpt["regime"], ckpt
-
-
-def deploy_checkpoint(path: str, out: str | None = None, atol: float = 1e-4) -> dict:
-    """Python equivalent of `designspace deploy`: read, fuse/condense, verify, save; returns a summary."""
-    import torch
-
-    model, spec, regime, ckpt = load_checkpoint(path)
-    if ckpt.get("deployed"):
-        raise UsageError(f"checkpoint {path} is already deployed ({ckpt['deployed']})")
-    try:
-        deployed, deploy_spec, form, diff = deploy_model(model, spec, regime, atol=atol)
-    except RuntimeError as exc:  # unfinished condensation, failed verification: one line for the CLI
-        raise UsageError(str(exc).splitlines()[0]) from None
-    out = out or _deploy_path(path)
-    torch.save({"spec": deploy_spec.to_dict(), "regime": regime, "state_dict": deployed.state_dict(),
-                "deployed": form, "max_abs_diff": diff}, out)
-    params = sum(p.numel() for p in deployed.parameters())
-    return {"out": out, "form": form, "max_abs_diff": diff, "params": params, "spec_id": deploy_spec.id}
-
-
-def _deploy_path(path: str) -> str:
-    stem, dot, ext = path.rpartition(".")
-    return f"{stem}.deploy.{ext}" if dot else f"{path}.deploy"
+# the checkpoint functions moved to designspace.deploy (family-agnostic); kept importable here
+from ...deploy import deploy_checkpoint, deploy_model, load_checkpoint  # noqa: E402,F401

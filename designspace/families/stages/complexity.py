@@ -13,9 +13,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..complexity import RES_BOTTLENECK, SpecArrays, VANILLA, _bn, _conv, block_complexity, stem_output_size
-from ..regimes import Regime, get_regime
-from ..spaces.common import adjust_block_compatibility
+from ...complexity import RES_BOTTLENECK, SpecArrays, VANILLA, _bn, _conv, block_complexity, stem_output_size
+from ...regimes import Regime, get_regime
+from ...spaces.common import adjust_block_compatibility
 from .options import CSP_VARIANTS, TOPOLOGIES, StageOptions
 
 OSA_NONE, OSA_LAST, OSA_ALL = range(3)
