@@ -33,3 +33,27 @@ def test_family_specs_keep_their_json_and_ids(name):
     assert ModelSpec.from_json(spec.to_json()) == spec
     cx = complexity(spec, "cifar")
     assert (spec.id, cx["flops"], cx["params"]) == GOLDEN[name]
+
+
+def test_sampling_and_costing_family_spaces_never_imports_torch():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = """
+import sys
+from designspace.spaces import get_space
+from designspace import complexity
+for name, band in [("AnyNetXE+csp", "2M:8M"), ("ResNetC4+elan", "2M:30M"), ("ResNetC4+osa_csp", "2M:30M"),
+                   ("ResNetC4+ode_rk4_ho", "2M:30M"), ("AnyNetXE+act", "2M:8M"), ("RegNetX+rep", "2M:8M"),
+                   ("CondenseNetV2", "3M:8M"), ("CondenseNetTwin", "3M:8M")]:
+    space = get_space(name)
+    complexity(space.sample(2, seed=0, regime="fashion-mnist", flops=band), "fashion-mnist")
+print(sorted(m for m in sys.modules if m == "torch" or m.startswith("torch.")))
+"""
+    root = Path(__file__).resolve().parent.parent
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"
