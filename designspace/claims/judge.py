@@ -1,0 +1,206 @@
+"""Judge a suite's claims on the stores that exist: arms -> model values -> statistic -> verdict.
+
+Read-only: stores are opened read-only (through analysis.population), nothing is written here.
+An arm whose sweep has no store, or whose store holds no finished model of the arm's space, is
+named ("missing: sweep base (results/paper/cpu/base.db) for claim 5") and its part is "not run".
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import numpy as np
+import pandas as pd
+
+from ..errors import UsageError
+from .statistics import MIN_MODELS, NOT_RUN, STATISTICS, combine, compute, rule_text, verdict
+from .suite import DERIVED_VALUES, Arm, Suite
+
+
+class Stores:
+    """Per sweep key: its trials and model table, read once and shared by every claim."""
+
+    def __init__(self, suite: Suite, store_dir: str | None = None):
+        self.suite = suite
+        self.store_dir = store_dir
+        self._trials: dict = {}
+        self._models: dict = {}
+        self._missing: dict = {}
+
+    def path(self, key: str) -> str:
+        return self.suite.store(key, self.store_dir)
+
+    def trials(self, key: str) -> pd.DataFrame | None:
+        """Trials of sweep `key` (None when missing; the reason in missing(key))."""
+        if key not in self._trials:
+            self._trials[key] = self._read(key)
+        return self._trials[key]
+
+    def missing(self, key: str) -> str | None:
+        self.trials(key)
+        return self._missing.get(key)
+
+    def _read(self, key: str):
+        from ..analysis.population import read_population
+
+        path = self.path(key)
+        if not os.path.isfile(path):
+            self._missing[key] = f"sweep {key} has no store ({path})"
+            return None
+        try:
+            df = read_population([path], sweeps=[key])
+        except UsageError as exc:
+            self._missing[key] = f"sweep {key}: {exc}"
+            return None
+        if df.empty:
+            self._missing[key] = f"sweep {key} has no trials in {path}"
+            return None
+        return df
+
+    def models(self, key: str) -> pd.DataFrame | None:
+        """One row per model of sweep `key` (model_table with the suite's aggregation), plus the
+        derived design values (e_fit, d, b, g, w0, wa, wm) computed on first use."""
+        if key not in self._models:
+            from ..analysis.population import model_table
+
+            df = self.trials(key)
+            self._models[key] = None if df is None else model_table(df, how=self.suite.aggregate)
+        return self._models[key]
+
+    def with_derived(self, key: str) -> pd.DataFrame | None:
+        m = self.models(key)
+        if m is None or "e_fit" in m or m.empty:
+            return m
+        from ..analysis.efit import model_efit
+        from ..analysis.trends import design_parameters
+
+        fit = model_efit(m)
+        params = design_parameters(m, fit)
+        m = m.copy()
+        for col in DERIVED_VALUES:
+            m[col] = params[col].to_numpy()
+        self._models[key] = m
+        return m
+
+    def progress(self, key: str) -> dict:
+        """{planned, done, failed, diverged} of a sweep's store (planned from its sweeps table)."""
+        path = self.path(key)
+        out = {"store": path, "planned": None, "done": 0, "failed": 0, "diverged": 0}
+        if not os.path.isfile(path):
+            return out
+        try:
+            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                row = con.execute("SELECT planned FROM sweeps WHERE name = ?", (key,)).fetchone()
+                out["planned"] = row[0] if row else None
+                for status, n in con.execute("SELECT status, COUNT(*) FROM trials WHERE sweep = ? GROUP BY status",
+                                             (key,)):
+                    out[status] = n
+            finally:
+                con.close()
+        except sqlite3.Error:
+            pass
+        df = self.trials(key)
+        if df is not None and len(df):
+            t0, t1 = df["started_at"].min(), df["finished_at"].max()
+            out["span_s"] = float((t1 - t0).total_seconds()) if pd.notna(t0) and pd.notna(t1) else None
+            out["trial_seconds"] = float(pd.to_numeric(df["seconds"], errors="coerce").sum())
+        return out
+
+
+def _select(frame: pd.DataFrame, select: str) -> pd.DataFrame:
+    if select == "all" or frame.empty:
+        return frame
+    kind, frac = select.split(":")
+    k = max(1, int(round(float(frac) * len(frame))))
+    order = frame.sort_values("error", kind="stable")
+    return order.iloc[:k] if kind == "best" else order.iloc[k:]
+
+
+def arm_frame(stores: Stores, arm: Arm, trials: bool = False, derived: bool = False
+              ) -> tuple[pd.DataFrame | None, list[str]]:
+    """The models (or trials) of one arm, pooled over its sweeps; (None, reasons) when missing.
+    derived: add e_fit, d, b, g, w0, wa, wm (an e_fit fit of every model of the sweep)."""
+    from ..spaces.columns import table_columns
+    from ..spaces.expr import parse
+
+    parts, missing = [], []
+    derived = derived or arm.value in DERIVED_VALUES
+    for key in arm.sweeps:
+        why = stores.missing(key)
+        if why:
+            missing.append(why)
+            continue
+        if trials:
+            frame = stores.trials(key)
+            frame = frame[(frame["status"] == "done") & pd.to_numeric(frame["error"], errors="coerce").notna()]
+        else:
+            frame = stores.with_derived(key) if derived else stores.models(key)
+        frame = frame[frame["space"] == arm.space]
+        if arm.where and not frame.empty:
+            mask = parse(arm.where).evaluate(table_columns(frame)).astype(bool)
+            frame = frame[mask]
+        frame = _select(frame, arm.select)
+        if frame.empty:
+            missing.append(f"sweep {key} holds no finished {'trials' if trials else 'models'} of {arm.describe()}")
+            continue
+        parts.append(frame.assign(_sweep=key))
+    if missing:
+        return None, missing
+    return pd.concat(parts, ignore_index=True), []
+
+
+def judge_part(stores: Stores, claim, index: int, part) -> dict:
+    """One part of a claim: effect, interval, n per arm, verdict (or not run, saying why)."""
+    stat = STATISTICS[part.statistic]
+    out = {"name": part.name, "statistic": part.statistic, "describe": stat.describe, "expect": part.expect,
+           "ref": part.ref, "margin": part.margin, "params": part.params,
+           "rule": rule_text(part.expect, part.ref, part.margin), "note": part.note,
+           "arms": {k: a.describe() for k, a in part.arms.items()}}
+    values, missing = {}, []
+    use_trials = part.statistic == "std_diff"
+    for name, arm in part.arms.items():
+        derived = any(part.params.get(k) in DERIVED_VALUES for k in ("x", "y"))
+        frame, why = arm_frame(stores, arm, trials=use_trials, derived=derived)
+        if frame is None:
+            missing += why
+            continue
+        if part.statistic in ("slope", "spearman"):
+            values[name] = (pd.to_numeric(frame[part.params["x"]], errors="coerce").to_numpy(np.float64),
+                            pd.to_numeric(frame[part.params["y"]], errors="coerce").to_numpy(np.float64))
+        else:
+            values[name] = pd.to_numeric(frame[arm.value], errors="coerce").to_numpy(np.float64)
+    if missing:
+        out.update(verdict=NOT_RUN, missing=[f"missing: {m} for claim {claim.id}" for m in dict.fromkeys(missing)])
+        return out
+    seed = (stores.suite.seed, claim.id, index)
+    eff = compute(part.statistic, values, part.params, stores.suite.resamples, stores.suite.level, seed)
+    out["effect"] = eff.to_dict()
+    small = {k: n for k, n in eff.n.items() if n < MIN_MODELS}
+    if small:
+        out.update(verdict=NOT_RUN, missing=[f"too few {eff.unit} in arm {k} ({n} < {MIN_MODELS}) for claim {claim.id}"
+                                             for k, n in small.items()])
+        return out
+    out["verdict"] = verdict(eff, part.expect, part.ref, part.margin)
+    return out
+
+
+def judge(suite: Suite, claims=None, store_dir: str | None = None) -> dict:
+    """Every selected claim judged on the stores under store_dir (default: the suite's)."""
+    stores = Stores(suite, store_dir)
+    claims = suite.claims if claims is None else claims
+    results = []
+    for claim in claims:
+        entry = {"id": claim.id, "text": claim.text, "figure": claim.figure, "note": claim.note,
+                 "sweeps": claim.sweeps()}
+        if claim.skip:
+            entry.update(verdict=NOT_RUN, skip=claim.skip, parts=[], missing=[f"not run at this tier: {claim.skip}"])
+            results.append(entry)
+            continue
+        parts = [judge_part(stores, claim, i, p) for i, p in enumerate(claim.parts)]
+        entry["parts"] = parts
+        entry["verdict"] = combine([p["verdict"] for p in parts])
+        entry["missing"] = list(dict.fromkeys(m for p in parts for m in p.get("missing", [])))
+        results.append(entry)
+    keys = list(dict.fromkeys(k for c in claims for k in c.sweeps()))
+    return {"claims": results, "sweeps": {k: stores.progress(k) for k in keys}}

@@ -1,0 +1,178 @@
+"""claims.json, claims.md and report.html (one figure per claim) from a judged suite."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import os
+
+from .statistics import CONTRADICTED, HOLDS, NOT_RESOLVED, NOT_RUN
+
+MARK = {HOLDS: "holds", CONTRADICTED: "**contradicted**", NOT_RESOLVED: "not resolved", NOT_RUN: "not run"}
+COLOR = {HOLDS: "#2a7d2a", CONTRADICTED: "#b22222", NOT_RESOLVED: "#8a6d00", NOT_RUN: "#777777"}
+
+
+def _fmt(v, digits=3) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    return f"{v:.{digits}g}"
+
+
+def effect_text(part: dict) -> str:
+    eff = part.get("effect")
+    if not eff:
+        return "–"
+    return f"{_fmt(eff['estimate'])} [{_fmt(eff['lo'])}, {_fmt(eff['hi'])}]"
+
+
+def n_text(part: dict) -> str:
+    eff = part.get("effect")
+    return " / ".join(f"{k}={n}" for k, n in eff["n"].items()) if eff else "–"
+
+
+def write_json(result: dict, path: str) -> None:
+    def clean(o):
+        if isinstance(o, float) and not math.isfinite(o):
+            return None
+        if isinstance(o, dict):
+            return {k: clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        return o
+
+    with open(path, "w") as fh:
+        json.dump(clean(result), fh, indent=1, sort_keys=False, default=str)
+        fh.write("\n")
+
+
+def markdown(result: dict) -> str:
+    run = result["run"]
+    lines = [f"# Claims: {result['suite']} ({result['tier']} tier)", "",
+             f"- command: `{run['command']}`", f"- date: {run['date']}", f"- machine: {run['machine']}",
+             f"- wall time of this command: {run['wall_s']:.0f} s"]
+    spans = [s.get("span_s") for s in result["sweeps"].values() if s.get("span_s")]
+    if spans:
+        lines.append(f"- sweeps' own wall time (first trial start to last finish, summed over sweeps): "
+                     f"{sum(spans):.0f} s")
+    st = result["statistics"]
+    lines += [f"- statistics: unit = models (a model's repeats averaged by {st['aggregate']}), percentile "
+              f"bootstrap, {st['resamples']} resamples, {st['level']:.0%} intervals, seed {st['seed']}; each "
+              f"claim's parts share the rule written in the suite file before the run.", "",
+              "| claim | paper | verdict | part | effect [interval] | n | part verdict |",
+              "|---|---|---|---|---|---|---|"]
+    for c in result["claims"]:
+        parts = c["parts"] or [{"name": c.get("skip") or "–", "verdict": NOT_RUN}]
+        for i, p in enumerate(parts):
+            head = (f"{c['id']}. {c['text']}", c["figure"], MARK[c["verdict"]]) if i == 0 else ("", "", "")
+            lines.append(f"| {head[0]} | {head[1]} | {head[2]} | {p['name']} | {effect_text(p)} | {n_text(p)} | "
+                         f"{MARK[p['verdict']]} |")
+    counts = {v: sum(c["verdict"] == v for c in result["claims"]) for v in MARK}
+    lines += ["", "Verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n), ""]
+    missing = [m for c in result["claims"] for m in c.get("missing", [])]
+    if missing:
+        lines += ["## Missing", ""] + [f"- {m}" for m in dict.fromkeys(missing)] + [""]
+    lines += ["## Sweeps", "", "| sweep | store | planned | done | failed | diverged |", "|---|---|---|---|---|---|"]
+    for k, s in result["sweeps"].items():
+        lines.append(f"| {k} | {s['store']} | {s.get('planned') or '–'} | {s['done']} | {s['failed']} | "
+                     f"{s['diverged']} |")
+    lines += ["", "## Claims in detail", ""]
+    for c in result["claims"]:
+        lines += [f"### {c['id']}. {c['text']} ({c['figure']}): {MARK[c['verdict']]}", ""]
+        if c.get("note"):
+            lines += [c["note"], ""]
+        for p in c["parts"]:
+            eff = p.get("effect") or {}
+            lines.append(f"- {p['name']}: {p['describe']}, arms " +
+                         "; ".join(f"{k} = {v}" for k, v in p["arms"].items()) +
+                         f". Effect {effect_text(p)} ({n_text(p)} {eff.get('unit', 'models')}); rule: {p['rule']}"
+                         f" -> {MARK[p['verdict']]}.")
+            for m in p.get("missing", []):
+                lines.append(f"  - {m}")
+            for w in eff.get("warnings", []):
+                lines.append(f"  - warning: {w}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def claim_figure(claim: dict):
+    """Forest plot of a claim's parts: estimate, interval, reference and margin, verdict colour."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    parts = claim["parts"]
+    fig, axes = plt.subplots(len(parts) or 1, 1, figsize=(7.5, 0.9 + 1.1 * max(len(parts), 1)), squeeze=False)
+    for ax, p in zip(axes[:, 0], parts or [None]):
+        if p is None:
+            ax.text(0.5, 0.5, f"not run: {claim.get('skip', '')}", ha="center", va="center", wrap=True)
+            ax.axis("off")
+            continue
+        eff = p.get("effect")
+        ref, margin = p["ref"], p["margin"]
+        if p["expect"] in ("equivalent",):
+            ax.axvspan(ref - margin, ref + margin, color="#dddddd")
+        elif p["expect"] == "at_most":
+            ax.axvline(ref + margin, color="#999999", ls=":")
+        elif p["expect"] == "at_least":
+            ax.axvline(ref - margin, color="#999999", ls=":")
+        ax.axvline(ref, color="#555555", lw=1)
+        color = COLOR[p["verdict"]]
+        if eff and eff["estimate"] is not None and math.isfinite(eff["estimate"]):
+            ax.errorbar([eff["estimate"]], [0], xerr=[[eff["estimate"] - eff["lo"]], [eff["hi"] - eff["estimate"]]],
+                        fmt="o", color=color, capsize=4)
+            label = f"{p['name']}: {effect_text(p)}, n {n_text(p)} -> {p['verdict']}"
+        else:
+            label = f"{p['name']}: {p['verdict']}" + (f" ({p['missing'][0]})" if p.get("missing") else "")
+        ax.set_yticks([])
+        ax.set_title(label, fontsize=8, color=color, loc="left")
+        ax.tick_params(axis="x", labelsize=8)
+    fig.suptitle(f"Claim {claim['id']} ({claim['figure']}): {claim['verdict']}", fontsize=10,
+                 color=COLOR[claim["verdict"]])
+    fig.tight_layout()
+    return fig
+
+
+def write_html(result: dict, path: str, md_text: str) -> None:
+    import matplotlib.pyplot as plt
+
+    blocks = []
+    for c in result["claims"]:
+        fig = claim_figure(c)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90)
+        plt.close(fig)
+        img = base64.b64encode(buf.getvalue()).decode()
+        rows = "".join(f"<li>{html.escape(p['name'])}: {html.escape(p['describe'])}; "
+                       f"{html.escape('; '.join(f'{k} = {v}' for k, v in p['arms'].items()))}; effect "
+                       f"{html.escape(effect_text(p))}, n {html.escape(n_text(p))}; rule: {html.escape(p['rule'])}"
+                       f" &rarr; <b>{html.escape(p['verdict'])}</b></li>" for p in c["parts"])
+        miss = "".join(f"<li>{html.escape(m)}</li>" for m in c.get("missing", []))
+        blocks.append(f"<section><h2 style='color:{COLOR[c['verdict']]}'>{c['id']}. {html.escape(c['text'])} "
+                      f"<small>({html.escape(c['figure'])}): {html.escape(c['verdict'])}</small></h2>"
+                      f"<p>{html.escape(c.get('note') or '')}</p><img src='data:image/png;base64,{img}'>"
+                      f"<ul>{rows}{miss}</ul></section>")
+    run = result["run"]
+    doc = (f"<!doctype html><meta charset='utf-8'><title>claims: {html.escape(result['suite'])}</title>"
+           "<style>body{font-family:sans-serif;max-width:60em;margin:auto} small{color:#555}</style>"
+           f"<h1>Does it reproduce the paper? {html.escape(result['suite'])} ({html.escape(result['tier'])} tier)</h1>"
+           f"<p>command <code>{html.escape(run['command'])}</code>, {html.escape(run['date'])}, "
+           f"{html.escape(run['machine'])}, wall time {run['wall_s']:.0f} s</p>"
+           f"<details><summary>claims.md</summary><pre>{html.escape(md_text)}</pre></details>" + "".join(blocks))
+    with open(path, "w") as fh:
+        fh.write(doc)
+
+
+def write_all(result: dict, out_dir: str, figures: bool = True) -> dict:
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {"json": os.path.join(out_dir, "claims.json"), "md": os.path.join(out_dir, "claims.md")}
+    write_json(result, paths["json"])
+    text = markdown(result)
+    with open(paths["md"], "w") as fh:
+        fh.write(text + "\n")
+    if figures:
+        paths["html"] = os.path.join(out_dir, "report.html")
+        write_html(result, paths["html"], text)
+    return paths

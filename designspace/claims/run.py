@@ -1,0 +1,80 @@
+"""`designspace reproduce`: run a suite's missing sweeps through the sweep machinery, then judge.
+
+Each sweep is an ordinary sweep (designspace.sweep.run_sweep: resumable, its plan stored, one
+SQLite file per sweep under the tier's folder), run in the suite's order, so a session that ends
+mid-suite keeps every finished store and the next run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+
+from ..errors import UsageError
+from .judge import judge
+from .report import write_all
+from .statistics import NOT_RUN
+from .suite import TIERS, load_suite
+
+
+def machine() -> str:
+    bits = [f"{platform.system()} {platform.machine()}", f"{os.cpu_count()} CPUs"]
+    try:
+        import torch
+
+        bits.append(f"torch {torch.__version__}")
+        bits.append(f"GPU {torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}" if torch.cuda.is_available()
+                    else "no GPU")
+    except ImportError:
+        pass
+    bits.append(f"Python {platform.python_version()}")
+    return ", ".join(bits)
+
+
+def reproduce(path: str, tier: str | None = None, only=None, analyze_only: bool = False, address: str | None = None,
+              out: str | None = None, data_dir: str | None = None, progress: bool = True, figures: bool = True,
+              command: str = "", log=sys.stderr) -> dict:
+    """Run (unless analyze_only) and judge the suite at `path`; write claims.json/.md/report.html
+    into `<out>/<suite name>/`; stores are `<out>/<sweep key>.db` (out default: the suite's
+    store_dir, results/paper/<tier>/, which several suites of one tier share). Returns the result with
+    "exit": 0 when every selected claim was judged (skipped-by-tier claims aside) and every sweep
+    finished cleanly, 1 when a claim could not be judged (missing stores/rows) or trials failed."""
+    from ..sweep import run_sweep
+
+    t0 = time.time()
+    suite = load_suite(path)
+    if tier is not None:
+        if tier not in TIERS:
+            raise UsageError(f"--tier must be one of {', '.join(TIERS)}, got {tier!r}")
+        if tier != suite.tier:
+            raise UsageError(f"{path} is the {suite.tier} tier's suite; --tier {tier} needs the {tier} suite file")
+    claims = suite.select(only)
+    store_dir = out or suite.store_dir
+    keys = list(dict.fromkeys(k for c in claims for k in c.sweeps()))
+    trouble = []
+    if not analyze_only:
+        cfgs = [suite.sweep_config(k, store_dir) for k in keys]  # every sweep validated before any runs
+        os.makedirs(store_dir, exist_ok=True)
+        for i, cfg in enumerate(cfgs, 1):
+            print(f"reproduce: sweep {i}/{len(cfgs)} {cfg.name} ({len(cfg.spaces)} spaces x "
+                  f"{cfg.models_per_space} models x {cfg.repeats} seeds) -> {cfg.store}", file=log, flush=True)
+            counts = run_sweep(cfg, address=address, data_dir=data_dir, progress=progress, out=log)
+            if counts["failed"]:
+                trouble.append(f"sweep {cfg.name}: {counts['failed']} trials failed")
+    result = judge(suite, claims, store_dir)
+    unjudged = [c["id"] for c in result["claims"] if c["verdict"] == NOT_RUN and not c.get("skip")]
+    failed = [f"sweep {k}: {s['failed']} failed trials" for k, s in result["sweeps"].items() if s.get("failed")]
+    result = {
+        "suite": suite.name, "tier": suite.tier, "suite_file": path,
+        "run": {"command": command or f"designspace reproduce {path}", "date": time.strftime("%Y-%m-%d %H:%M:%S UTC",
+                                                                                            time.gmtime()),
+                "machine": machine(), "wall_s": time.time() - t0, "analyze_only": analyze_only},
+        "statistics": {"unit": "models", "aggregate": suite.aggregate, "interval": "percentile bootstrap",
+                       "resamples": suite.resamples, "level": suite.level, "seed": suite.seed},
+        **result,
+        "problems": trouble + failed + [f"claim {i} not judged" for i in unjudged],
+    }
+    result["exit"] = 1 if unjudged or failed or trouble else 0
+    result["files"] = write_all(result, os.path.join(store_dir, suite.name), figures=figures)
+    return result

@@ -1,0 +1,282 @@
+"""The statistics that decide claims, and the verdict rules that read their intervals.
+
+Every statistic takes the models of one or more arms (arrays of one value per model; models, not
+trials, are the unit: `model_table` averages a model's repeats first) and returns an `Effect`: the
+point estimate and a percentile bootstrap interval. The bootstrap resamples models with
+replacement *within each arm independently* (arms are independent samples of their spaces), all
+replicates at once as index matrices.
+
+Registry (name -> arms, what the estimate is):
+    median_diff      a, b     median(a) - median(b)
+    mean_diff        a, b     mean(a) - mean(b)
+    quantile_diff    a, b     quantile_q(a) - quantile_q(b)                (param q, e.g. 0.1)
+    mean_ratio       a, b     mean(a) / mean(b)                           (reference 1)
+    ks               a, b     sup_x |F_a(x) - F_b(x)| (two-sample KS distance; p-value reported too)
+    best_of_m_diff   a, b     E[best of m](a) - E[best of m](b), closed form from order statistics (param m)
+    interaction      a,b,c,d  (median(a) - median(b)) - (median(c) - median(d)): a gap that widens
+    median / mean    a        the median / mean of a value in one arm
+    slope            a        least-squares slope of y on x over the arm's models (params x, y, log)
+    spearman         a        Spearman rank correlation of x and y (params x, y)
+    std_diff         a, b     std(a) - std(b) of the *trials* of each arm (seed spread is the effect;
+                              the unit is trials, said so in the result)
+
+Verdict rules (`expect`, with reference value `ref`, default 0, and `margin` where needed):
+    less         holds: hi < ref            contradicted: lo > ref          else not resolved
+    greater      holds: lo > ref            contradicted: hi < ref          else not resolved
+    equivalent   holds: ref - margin <= lo and hi <= ref + margin ("≈" claims)
+                 contradicted: hi < ref - margin or lo > ref + margin (the interval lies outside)
+    at_most      holds: hi < ref + margin   contradicted: lo > ref + margin (non-inferiority:
+                 "at least as good", errors at most margin worse)
+    at_least     holds: lo > ref - margin   contradicted: hi < ref - margin
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy import stats as _st
+
+HOLDS, CONTRADICTED, NOT_RESOLVED, NOT_RUN = "holds", "contradicted", "not resolved", "not run"
+VERDICTS = (HOLDS, CONTRADICTED, NOT_RESOLVED, NOT_RUN)
+EXPECTS = ("less", "greater", "equivalent", "at_most", "at_least")
+MIN_MODELS = 3  # fewer models in an arm: no interval worth reading, the part is "not run"
+
+
+@dataclass(frozen=True)
+class Statistic:
+    name: str
+    arms: tuple  # arm names it takes, in order
+    params: tuple = ()  # parameter names it accepts
+    required: tuple = ()  # parameters it needs
+    reference: float = 0.0  # the default ref of its verdict rule
+    describe: str = ""
+
+
+STATISTICS = {s.name: s for s in (
+    Statistic("median_diff", ("a", "b"), describe="median(a) - median(b)"),
+    Statistic("mean_diff", ("a", "b"), describe="mean(a) - mean(b)"),
+    Statistic("quantile_diff", ("a", "b"), ("q",), ("q",), describe="quantile_q(a) - quantile_q(b)"),
+    Statistic("mean_ratio", ("a", "b"), reference=1.0, describe="mean(a) / mean(b)"),
+    Statistic("ks", ("a", "b"), describe="KS distance sup|F_a - F_b|"),
+    Statistic("best_of_m_diff", ("a", "b"), ("m",), ("m",), describe="E[best of m](a) - E[best of m](b)"),
+    Statistic("interaction", ("a", "b", "c", "d"),
+              describe="(median(a) - median(b)) - (median(c) - median(d))"),
+    Statistic("median", ("a",), describe="median(a)"),
+    Statistic("mean", ("a",), describe="mean(a)"),
+    Statistic("slope", ("a",), ("x", "y", "log"), ("x", "y"), describe="least-squares slope of y on x"),
+    Statistic("spearman", ("a",), ("x", "y"), ("x", "y"), describe="Spearman rank correlation of x and y"),
+    Statistic("std_diff", ("a", "b"), describe="std(a) - std(b) over trials"),
+)}
+
+
+@dataclass
+class Effect:
+    """A statistic's estimate with its bootstrap interval, and how it was computed."""
+
+    statistic: str
+    estimate: float
+    lo: float
+    hi: float
+    n: dict  # arm -> number of units (models; trials for std_diff)
+    unit: str = "models"
+    method: str = ""
+    resamples: int = 0
+    level: float = 0.9
+    seed: list = field(default_factory=list)
+    extra: dict = field(default_factory=dict)  # e.g. the KS p-value, a fit's r^2
+    warnings: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --- per-replicate kernels: rows are bootstrap replicates (row 0 may be the original sample) ---
+def _quantile_rows(x: np.ndarray, q: float) -> np.ndarray:
+    return np.quantile(x, q, axis=-1)
+
+
+def _best_of_m_rows(x: np.ndarray, m: float) -> np.ndarray:
+    """E[min of m draws with replacement] of each row (closed form; see analysis.search)."""
+    s = np.sort(x, axis=-1)
+    n = s.shape[-1]
+    i = np.arange(n + 1, dtype=np.float64)
+    surv = np.power(1.0 - i / n, m)
+    return s @ (surv[:-1] - surv[1:])
+
+
+def _ks_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """sup |F_a - F_b| of each pair of rows, evaluated at every value either row holds."""
+    out = np.empty(a.shape[0])
+    sa, sb = np.sort(a, axis=1), np.sort(b, axis=1)
+    for r in range(a.shape[0]):  # one searchsorted per replicate: O(B (n log n)), no (B, n, G) block
+        grid = np.concatenate([sa[r], sb[r]])
+        fa = np.searchsorted(sa[r], grid, side="right") / sa.shape[1]
+        fb = np.searchsorted(sb[r], grid, side="right") / sb.shape[1]
+        out[r] = np.max(np.abs(fa - fb))
+    return out
+
+
+def _slope_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    xc = x - x.mean(axis=-1, keepdims=True)
+    yc = y - y.mean(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (xc * yc).sum(axis=-1) / (xc * xc).sum(axis=-1)
+
+
+def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    rx, ry = _st.rankdata(x, axis=-1), _st.rankdata(y, axis=-1)
+    rx, ry = rx - rx.mean(axis=-1, keepdims=True), ry - ry.mean(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (rx * ry).sum(axis=-1) / np.sqrt((rx * rx).sum(axis=-1) * (ry * ry).sum(axis=-1))
+
+
+def _one_arm(name: str, params: dict):
+    """(kernel on one arm's (B, n) matrix, or on (x, y) matrices, and whether it takes x and y)."""
+    if name == "median":
+        return (lambda v: _quantile_rows(v, 0.5)), False
+    if name == "mean":
+        return (lambda v: v.mean(axis=-1)), False
+    if name == "slope":
+        return _slope_rows, True
+    if name == "spearman":
+        return _spearman_rows, True
+    raise KeyError(name)
+
+
+def _two_arm(name: str, params: dict):
+    """Kernel of a two-arm statistic: f(a_rows, b_rows) -> per-row values."""
+    if name == "median_diff":
+        return lambda a, b: _quantile_rows(a, 0.5) - _quantile_rows(b, 0.5)
+    if name == "mean_diff":
+        return lambda a, b: a.mean(axis=-1) - b.mean(axis=-1)
+    if name == "quantile_diff":
+        q = float(params["q"])
+        return lambda a, b: _quantile_rows(a, q) - _quantile_rows(b, q)
+    if name == "mean_ratio":
+        def ratio(a, b):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return a.mean(axis=-1) / b.mean(axis=-1)
+        return ratio
+    if name == "ks":
+        return _ks_rows
+    if name == "best_of_m_diff":
+        m = float(params["m"])
+        return lambda a, b: _best_of_m_rows(a, m) - _best_of_m_rows(b, m)
+    if name == "std_diff":
+        return lambda a, b: a.std(axis=-1, ddof=1) - b.std(axis=-1, ddof=1)
+    raise KeyError(name)
+
+
+def compute(name: str, arms: dict, params: dict | None = None, resamples: int = 2000, level: float = 0.9,
+            seed=(0,)) -> Effect:
+    """The statistic `name` of `arms` ({arm: 1-D array of values}, or for slope/spearman
+    {"a": (x, y)}) with a percentile bootstrap interval from `resamples` replicates at `level`.
+    Non-finite values are left out of their arm, with a warning saying how many."""
+    params = dict(params or {})
+    stat = STATISTICS[name]
+    rng = np.random.default_rng(list(seed))
+    warnings = []
+    unit = "trials" if name == "std_diff" else "models"
+    method = (f"percentile bootstrap over {unit}, each arm resampled independently with replacement, "
+              f"{resamples} resamples, {level:.0%} interval")
+
+    def clean(label, v):
+        v = np.asarray(v, np.float64)
+        bad = ~np.isfinite(v)
+        if bad.any():
+            warnings.append(f"arm {label}: {int(bad.sum())} non-finite values left out")
+        return v[~bad]
+
+    extra: dict = {}
+    if name in ("slope", "spearman"):
+        x, y = (np.asarray(v, np.float64) for v in arms["a"])
+        if params.get("log"):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                x, y = np.log(x), np.log(y)
+        ok = np.isfinite(x) & np.isfinite(y)
+        if (~ok).any():
+            warnings.append(f"arm a: {int((~ok).sum())} models without a finite (x, y) left out")
+        x, y = x[ok], y[ok]
+        n = {"a": int(x.size)}
+        kernel, _ = _one_arm(name, params)
+        est = float(kernel(x[None], y[None])[0])
+        idx = rng.integers(0, max(x.size, 1), (resamples, x.size))
+        reps = kernel(x[idx], y[idx]) if x.size else np.full(resamples, np.nan)
+        if name == "slope" and x.size >= 3:
+            extra["r2"] = float(np.corrcoef(x, y)[0, 1] ** 2) if np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
+    else:
+        values = {k: clean(k, arms[k]) for k in stat.arms}
+        n = {k: int(v.size) for k, v in values.items()}
+        if min(n.values()) == 0:
+            return Effect(name, float("nan"), float("nan"), float("nan"), n, unit, method, resamples, level,
+                          list(seed), extra, warnings)
+        draws = {k: v[rng.integers(0, v.size, (resamples, v.size))] for k, v in values.items()}
+        if len(stat.arms) == 1:
+            kernel, _ = _one_arm(name, params)
+            est = float(kernel(values["a"][None])[0])
+            reps = kernel(draws["a"])
+        elif name == "interaction":
+            med = {k: np.median(v) for k, v in values.items()}
+            est = float((med["a"] - med["b"]) - (med["c"] - med["d"]))
+            q = {k: _quantile_rows(v, 0.5) for k, v in draws.items()}
+            reps = (q["a"] - q["b"]) - (q["c"] - q["d"])
+        else:
+            kernel = _two_arm(name, params)
+            est = float(kernel(values["a"][None], values["b"][None])[0])
+            reps = kernel(draws["a"], draws["b"])
+            if name == "ks":
+                extra["pvalue"] = float(_st.ks_2samp(values["a"], values["b"]).pvalue)
+    reps = np.asarray(reps, np.float64)
+    finite = np.isfinite(reps)
+    if not finite.all():
+        warnings.append(f"{int((~finite).sum())} of {resamples} resamples gave no value (degenerate) and were "
+                        "left out of the interval")
+    if finite.any():
+        lo, hi = np.quantile(reps[finite], [(1 - level) / 2, (1 + level) / 2])
+    else:
+        lo = hi = float("nan")
+    return Effect(name, est, float(lo), float(hi), n, unit, method, resamples, level, list(seed), extra, warnings)
+
+
+def verdict(effect: Effect, expect: str, ref: float = 0.0, margin: float = 0.0) -> str:
+    """holds / contradicted / not resolved, read off the interval by the rule `expect` (module doc)."""
+    lo, hi = effect.lo, effect.hi
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return NOT_RESOLVED
+    if expect == "less":
+        return HOLDS if hi < ref else CONTRADICTED if lo > ref else NOT_RESOLVED
+    if expect == "greater":
+        return HOLDS if lo > ref else CONTRADICTED if hi < ref else NOT_RESOLVED
+    if expect == "equivalent":
+        if ref - margin <= lo and hi <= ref + margin:
+            return HOLDS
+        return CONTRADICTED if hi < ref - margin or lo > ref + margin else NOT_RESOLVED
+    if expect == "at_most":
+        return HOLDS if hi < ref + margin else CONTRADICTED if lo > ref + margin else NOT_RESOLVED
+    if expect == "at_least":
+        return HOLDS if lo > ref - margin else CONTRADICTED if hi < ref - margin else NOT_RESOLVED
+    raise ValueError(f"unknown rule {expect!r}")
+
+
+def combine(verdicts: list[str]) -> str:
+    """A claim's verdict from its parts': not run if any part did not run; holds if all hold;
+    contradicted if any part is contradicted; else not resolved."""
+    if not verdicts or NOT_RUN in verdicts:
+        return NOT_RUN
+    if all(v == HOLDS for v in verdicts):
+        return HOLDS
+    return CONTRADICTED if CONTRADICTED in verdicts else NOT_RESOLVED
+
+
+def rule_text(expect: str, ref: float, margin: float) -> str:
+    """The rule in words, for the report."""
+    r = f"{ref:g}"
+    return {
+        "less": f"holds if the interval lies below {r}, contradicted if above",
+        "greater": f"holds if the interval lies above {r}, contradicted if below",
+        "equivalent": f"holds if the interval lies within {r} ± {margin:g}, contradicted if outside it",
+        "at_most": f"holds if the interval lies below {ref + margin:g} ({r} + margin {margin:g}), "
+                   f"contradicted if above it",
+        "at_least": f"holds if the interval lies above {ref - margin:g} ({r} - margin {margin:g}), "
+                    f"contradicted if below it",
+    }[expect]
