@@ -85,7 +85,7 @@ class Stores:
     def progress(self, key: str) -> dict:
         """{planned, done, failed, diverged} of a sweep's store (planned from its sweeps table)."""
         path = self.path(key)
-        out = {"store": path, "planned": None, "done": 0, "failed": 0, "diverged": 0}
+        out = {"store": path, "planned": None, "done": 0, "failed": 0, "diverged": 0, "timeout": 0}
         if not os.path.isfile(path):
             return out
         try:

@@ -73,10 +73,11 @@ def markdown(result: dict) -> str:
     missing = [m for c in result["claims"] for m in c.get("missing", [])]
     if missing:
         lines += ["## Missing", ""] + [f"- {m}" for m in dict.fromkeys(missing)] + [""]
-    lines += ["## Sweeps", "", "| sweep | store | planned | done | failed | diverged |", "|---|---|---|---|---|---|"]
+    lines += ["## Sweeps", "", "| sweep | store | planned | done | failed | diverged | timeout |",
+              "|---|---|---|---|---|---|---|"]
     for k, s in result["sweeps"].items():
         lines.append(f"| {k} | {s['store']} | {s.get('planned') or '–'} | {s['done']} | {s['failed']} | "
-                     f"{s['diverged']} |")
+                     f"{s['diverged']} | {s.get('timeout', 0)} |")
     lines += ["", "## Claims in detail", ""]
     for c in result["claims"]:
         lines += [f"### {c['id']}. {c['text']} ({c['figure']}): {MARK[c['verdict']]}", ""]

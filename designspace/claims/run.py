@@ -34,7 +34,7 @@ def machine() -> str:
 
 def reproduce(path: str, tier: str | None = None, only=None, analyze_only: bool = False, address: str | None = None,
               out: str | None = None, data_dir: str | None = None, progress: bool = True, figures: bool = True,
-              command: str = "", log=sys.stderr) -> dict:
+              retry_failed: bool = False, command: str = "", log=None) -> dict:
     """Run (unless analyze_only) and judge the suite at `path`; write claims.json/.md/report.html
     into `<out>/<suite name>/`; stores are `<out>/<sweep key>.db` (out default: the suite's
     store_dir, results/paper/<tier>/, which several suites of one tier share). Returns the result with
@@ -42,6 +42,7 @@ def reproduce(path: str, tier: str | None = None, only=None, analyze_only: bool 
     finished cleanly, 1 when a claim could not be judged (missing stores/rows) or trials failed."""
     from ..sweep import run_sweep
 
+    log = log or sys.stderr
     t0 = time.time()
     suite = load_suite(path)
     if tier is not None:
@@ -59,12 +60,15 @@ def reproduce(path: str, tier: str | None = None, only=None, analyze_only: bool 
         for i, cfg in enumerate(cfgs, 1):
             print(f"reproduce: sweep {i}/{len(cfgs)} {cfg.name} ({len(cfg.spaces)} spaces x "
                   f"{cfg.models_per_space} models x {cfg.repeats} seeds) -> {cfg.store}", file=log, flush=True)
-            counts = run_sweep(cfg, address=address, data_dir=data_dir, progress=progress, out=log)
-            if counts["failed"]:
-                trouble.append(f"sweep {cfg.name}: {counts['failed']} trials failed")
+            counts = run_sweep(cfg, address=address, data_dir=data_dir, progress=progress, out=log,
+                               retry_failed=retry_failed)
+            bad = counts.get("failed", 0) + counts.get("timeout", 0)
+            if bad:
+                trouble.append(f"sweep {cfg.name}: {bad} trials failed or timed out this run")
     result = judge(suite, claims, store_dir)
     unjudged = [c["id"] for c in result["claims"] if c["verdict"] == NOT_RUN and not c.get("skip")]
-    failed = [f"sweep {k}: {s['failed']} failed trials" for k, s in result["sweeps"].items() if s.get("failed")]
+    failed = [f"sweep {k}: {s['failed'] + s['timeout']} failed or timed-out trials stored (rerun with --retry-failed)"
+              for k, s in result["sweeps"].items() if s.get("failed") or s.get("timeout")]
     result = {
         "suite": suite.name, "tier": suite.tier, "suite_file": path,
         "run": {"command": command or f"designspace reproduce {path}", "date": time.strftime("%Y-%m-%d %H:%M:%S UTC",

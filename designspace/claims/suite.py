@@ -40,7 +40,8 @@ from .statistics import EXPECTS, STATISTICS
 
 TIERS = ("cpu", "gpu")
 TOP_KEYS = ("suite", "tier", "description", "store_dir", "defaults", "statistics", "sweeps", "claims")
-SWEEP_DEFAULT_KEYS = ("regime", "flops", "seed", "dataset", "recipe", "resources", "max_retries", "repeats")
+SWEEP_DEFAULT_KEYS = ("regime", "flops", "seed", "dataset", "recipe", "resources", "max_retries", "repeats", "timeout",
+                      "checkpoints", "tensorboard")
 STAT_KEYS = ("resamples", "level", "seed", "aggregate")
 CLAIM_KEYS = ("id", "text", "figure", "note", "skip", "parts")
 PART_KEYS = ("name", "statistic", "a", "b", "c", "d", "x", "y", "log", "q", "m", "expect", "ref", "margin", "note")

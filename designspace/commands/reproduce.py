@@ -29,6 +29,7 @@ def register(sub):
     p.add_argument("--out", default=None, metavar="DIR",
                    help="stores and claims.md/json/report.html (default: the suite's, results/paper/<tier>/)")
     p.add_argument("--data-dir", default=None, help="dataset directory override")
+    p.add_argument("--retry-failed", action="store_true", help="also rerun failed and timed-out trials")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--no-figures", action="store_true", help="skip report.html")
     p.set_defaults(func=run)
@@ -42,7 +43,8 @@ def run(args):
         f"designspace reproduce {args.suite}"
     res = reproduce(args.suite, tier=args.tier, only=args.only, analyze_only=args.analyze_only,
                     address=args.address, out=args.out, data_dir=args.data_dir, progress=not args.no_progress,
-                    figures=not args.no_figures, command=command)
+                    figures=not args.no_figures, retry_failed=args.retry_failed,
+                    command=command)
     for c in res["claims"]:
         first = c["parts"][0] if c["parts"] else {}
         print(f"claim {c['id']:>2} {c['verdict']:<13} {c['text'][:60]:<60} {effect_text(first) if first else ''}")
