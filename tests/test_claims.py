@@ -221,3 +221,19 @@ def test_shipped_suites_cover_the_issue_claims():
     assert [c.id for c in cpu.values() if c.skip] == [13]
     # the cpu suites share one folder: their sweep keys must not collide
     assert not set(load_suite(SUITES[0]).sweeps) & set(load_suite(SUITES[1]).sweeps)
+
+
+@pytest.mark.parametrize("lo, hi, expect, ref, margin, expected", [
+    (-2, -1, "less", 0, 0, HOLDS), (1, 2, "less", 0, 0, CONTRADICTED), (-1, 1, "less", 0, 0, NOT_RESOLVED),
+    (1, 2, "greater", 0, 0, HOLDS), (-2, -1, "greater", 0, 0, CONTRADICTED),
+    (0.9, 1.4, "greater", 1, 0, NOT_RESOLVED),
+    (-0.4, 0.4, "equivalent", 0, 0.5, HOLDS), (0.6, 2, "equivalent", 0, 0.5, CONTRADICTED),
+    (-2, -0.6, "equivalent", 0, 0.5, CONTRADICTED), (-0.4, 0.7, "equivalent", 0, 0.5, NOT_RESOLVED),
+    (0.2, 0.9, "at_most", 0, 1, HOLDS), (1.1, 3, "at_most", 0, 1, CONTRADICTED), (0.5, 1.5, "at_most", 0, 1, NOT_RESOLVED),
+    (-0.9, 0.3, "at_least", 0, 1, HOLDS), (-3, -1.1, "at_least", 0, 1, CONTRADICTED),
+    (float("nan"), float("nan"), "less", 0, 0, NOT_RESOLVED),
+])
+def test_every_rule_reads_the_interval(lo, hi, expect, ref, margin, expected):
+    from designspace.claims.statistics import Effect
+
+    assert verdict(Effect("median_diff", (lo + hi) / 2, lo, hi, {"a": 10, "b": 10}), expect, ref, margin) == expected

@@ -26,7 +26,9 @@ def test_reproduce_runs_missing_sweeps_then_judges(tmp_path, capsys):
     path.write_text(yaml.safe_dump(SUITE))
     out = tmp_path / "paper"
     rc = main(["reproduce", str(path), "--out", str(out), "--no-progress", "--no-figures"])
-    assert rc == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "sweep 1/1 tiny" in err and "6 to train; 6 left in the suite" in err
     df = load(str(out / "tiny.db"))
     assert len(df) == 6 and set(df["status"]) == {"done"} and set(df["sweep"]) == {"tiny"}
     res = json.loads((out / "smoke" / "claims.json").read_text())
@@ -36,10 +38,10 @@ def test_reproduce_runs_missing_sweeps_then_judges(tmp_path, capsys):
     assert eff["n"] == {"a": 3, "b": 3} and eff["lo"] <= eff["estimate"] <= eff["hi"]
     assert res["run"]["command"].startswith("designspace reproduce") and res["run"]["machine"]
     assert res["sweeps"]["tiny"]["done"] == 6 and res["sweeps"]["tiny"]["planned"] == 6
-    capsys.readouterr()
     # a rerun trains nothing (resumed), and judging again gives the same numbers
     assert main(["reproduce", str(path), "--out", str(out), "--no-progress", "--no-figures"]) == 0
-    assert "all 6 trials already in" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "all 6 trials already in" in err and "0 to train" in err
     again = json.loads((out / "smoke" / "claims.json").read_text())["claims"][0]["parts"][0]["effect"]
     assert (again["estimate"], again["lo"], again["hi"]) == (eff["estimate"], eff["lo"], eff["hi"])
     assert main(["reproduce", str(path), "--out", str(out), "--analyze-only"]) == 0

@@ -18,6 +18,23 @@ from .statistics import NOT_RUN
 from .suite import TIERS, load_suite
 
 
+def _finished(path: str, sweep: str) -> int:
+    """Trials of `sweep` already stored with a result (done or diverged), read-only; 0 without a store."""
+    import sqlite3
+
+    if not os.path.isfile(path):
+        return 0
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return con.execute("SELECT COUNT(*) FROM trials WHERE sweep = ? AND status IN ('done', 'diverged')",
+                               (sweep,)).fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
 def machine() -> str:
     bits = [f"{platform.system()} {platform.machine()}", f"{os.cpu_count()} CPUs"]
     try:
@@ -57,11 +74,19 @@ def reproduce(path: str, tier: str | None = None, only=None, analyze_only: bool 
     if not analyze_only:
         cfgs = [suite.sweep_config(k, store_dir) for k in keys]  # every sweep validated before any runs
         os.makedirs(store_dir, exist_ok=True)
+        left = [max(len(c.spaces) * c.models_per_space * c.repeats - _finished(c.store, c.name), 0) for c in cfgs]
+        trained, t_run = 0, time.time()
         for i, cfg in enumerate(cfgs, 1):
-            print(f"reproduce: sweep {i}/{len(cfgs)} {cfg.name} ({len(cfg.spaces)} spaces x "
-                  f"{cfg.models_per_space} models x {cfg.repeats} seeds) -> {cfg.store}", file=log, flush=True)
+            todo = sum(left[i - 1:])
+            eta = ""
+            if trained and todo:
+                eta = f", about {(time.time() - t_run) / trained * todo / 60:.0f} min left at this run's pace"
+            print(f"reproduce: sweep {i}/{len(cfgs)} {cfg.name} ({len(cfg.spaces)} spaces x {cfg.models_per_space} "
+                  f"models x {cfg.repeats} seeds, {left[i - 1]} to train; {todo} left in the suite{eta}) -> "
+                  f"{cfg.store}", file=log, flush=True)
             counts = run_sweep(cfg, address=address, data_dir=data_dir, progress=progress, out=log,
                                retry_failed=retry_failed)
+            trained += sum(counts.get(k, 0) for k in ("done", "failed", "diverged", "timeout"))
             bad = counts.get("failed", 0) + counts.get("timeout", 0)
             if bad:
                 trouble.append(f"sweep {cfg.name}: {bad} trials failed or timed out this run")
