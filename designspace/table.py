@@ -86,3 +86,71 @@ def write_rows(rows: list[dict], out: str | None) -> None:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+ROW_EXTENSIONS = (".jsonl", ".csv", ".parquet")
+
+
+def read_spec_row(path: str, row: int | None = None, id: str | None = None) -> dict:
+    """One model from a file: a spec (.json), or a sample row of a .json/.jsonl/.csv/.parquet table
+    (row number `row`, or the row whose id is `id`; default the first).
+
+    Returns {"spec": ModelSpec, "regime": the row's regime or None, "row": the row's fields,
+    "index": its row number, "rows": rows in the file}. Every problem (missing, binary or non-JSON
+    file, no such row) is a one-line UsageError."""
+    import pandas as pd
+
+    ext = os.path.splitext(path)[1].lower()
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read spec file {path}: {exc.strerror}") from None
+    if ext == ".parquet":
+        try:
+            rows = pd.read_parquet(io.BytesIO(data)).to_dict(orient="records")
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises many types on a file that is not parquet
+            raise UsageError(f"{path} is not a readable parquet table ({type(exc).__name__})") from None
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(f"{path} is a binary file, not a JSON spec or a table of rows") from None
+        if ext == ".csv":
+            try:
+                rows = list(csv.DictReader(io.StringIO(text)))
+            except csv.Error as exc:
+                raise UsageError(f"{path} is not a readable csv table ({exc})") from None
+        else:
+            try:
+                rows = [json.loads(text)]
+            except ValueError:
+                try:
+                    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+                except ValueError as exc:
+                    raise UsageError(f"{path} is not valid JSON or JSON lines ({exc.msg} at line "
+                                     f"{exc.lineno})") from None
+    if not rows:
+        raise UsageError(f"{path} holds no rows")
+    if id is not None:
+        found = [i for i, r in enumerate(rows) if isinstance(r, dict) and str(r.get("id")) == str(id)]
+        if not found:
+            raise UsageError(f"{path} has no row with id {id}")
+        index = found[0]
+    else:
+        index = 0 if row is None else int(row)
+        if not 0 <= index < len(rows):
+            raise UsageError(f"--row {index} is outside {path} (rows 0..{len(rows) - 1})")
+    r = rows[index]
+    if not isinstance(r, dict):
+        raise UsageError(f"{path}: row {index} is not a JSON object")
+    spec_obj = r.get("spec", r)
+    if isinstance(spec_obj, str):
+        try:
+            spec_obj = json.loads(spec_obj)
+        except ValueError:
+            raise UsageError(f"{path}: row {index} has a spec that is not valid JSON") from None
+    spec = ModelSpec.from_dict(spec_obj)
+    regime = r.get("regime") if "spec" in r else None
+    regime = regime if isinstance(regime, str) and regime else None
+    return {"spec": spec, "regime": regime, "row": r, "index": index, "rows": len(rows)}

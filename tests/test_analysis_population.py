@@ -158,7 +158,7 @@ def test_bad_sources_are_one_line_errors(tmp_path):
     noerr.write_text("id,flops\na,1\n")
     with pytest.raises(UsageError, match="error"):
         read_population([str(noerr)])
-    with pytest.raises(UsageError, match="no such file"):
+    with pytest.raises(UsageError, match="no result store at"):
         read_population([str(tmp_path / "missing.db")])
     bad_db = tmp_path / "bad.db"
     bad_db.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)

@@ -3,13 +3,17 @@
 For a model with d blocks of widths w_0..w_{d-1} (stage widths repeated by stage depths), the paper
 fixes d and searches the RegNet parameters (w0, wa, wm) whose generated widths ŵ_j (the RegNet
 generator, designspace.spaces.regnet.generate_regnet, including its rounding to multiples of 8)
-best match the observed ones, and reports the fitting error
+best match the observed ones. The fitting error is the paper's mean log-ratio of predicted to
+observed widths (natural log, mean over the d blocks, absolute so that ratios above and below 1 do
+not cancel):
 
-    e_fit = mean_j (log w_j - log ŵ_j)^2        (natural log, mean over the d blocks)
+    e_fit = mean_j |log w_j - log ŵ_j|                 (metric="logratio", the default)
+    e_fit = mean_j (log w_j - log ŵ_j)^2               (metric="squared", the former definition)
 
-A generated RegNet gives e_fit ≈ 0 (exactly 0 when no width/group compatibility step moved a width);
-a model whose widths shrink or jump at random gives a large e_fit (one block off by a factor 2 out of
-20 blocks already gives 0.024).
+e_fit is the mean relative width deviation in log units: e_fit <= log(1.1) ≈ 0.095 means the widths
+are within about 10% of the fit on average (THRESHOLDS). A generated RegNet gives e_fit ≈ 0 (exactly
+0 when no width/group compatibility step moved a width); one block off by a factor 2 out of 20
+gives log(2)/20 = 0.035 (squared: 0.024).
 
 The search is vectorized over many models at once:
 1. Grid: every multiple of 8 for w0, geometric grids for wa and wm over the RegNet space's ranges.
@@ -35,6 +39,9 @@ import pandas as pd
 
 from ..spaces.regnet import RegNetSpace, generate_regnet
 
+METRICS = ("logratio", "squared")
+# e_fit thresholds in the default metric: widths within 5% / 10% / 25% of the fit on average
+THRESHOLDS = {"5%": float(np.log(1.05)), "10%": float(np.log(1.10)), "25%": float(np.log(1.25))}
 _CHUNK = 2048  # models per matrix product: bounds the (models x grid) float32 block at ~80 MB
 
 
@@ -82,20 +89,24 @@ def _log_widths(w0, wa, wm, d) -> np.ndarray:
     return np.log(np.maximum(ws, 1.0))  # padding (0) -> 0; a width rounded to 0 counts as 1
 
 
-def fit_regnet(widths, depths, grid: dict | None = None, refine: int = 2) -> pd.DataFrame:
+def fit_regnet(widths, depths, grid: dict | None = None, refine: int = 2, metric: str = "logratio") -> pd.DataFrame:
     """Fit (w0, wa, wm) at fixed d to each model's per-block widths; see the module docstring.
 
     widths, depths: per model, stage widths and stage depths (sequences of lists or 2-D arrays).
-    grid: {"w0", "wa", "wm"} 1-D arrays (default `default_grid()`); refine: rounds of local search.
+    grid: {"w0", "wa", "wm"} 1-D arrays (default `default_grid()`); refine: rounds of local search;
+    metric: "logratio" or "squared" (module docstring). The grid stage ranks candidates by the squared
+    error (one matrix product); seeds and refinement minimize `metric`.
     Returns a DataFrame (one row per model, in input order) with d, w0, wa, wm and e_fit
     (NaN for a model without blocks)."""
+    if metric not in METRICS:
+        raise ValueError(f"e_fit metric must be one of {METRICS}, got {metric!r}")
     widths, depths = list(widths), list(depths)
     d_all = stage_arrays(widths, depths)[1].sum(axis=1)
     if len(d_all) and not np.all(d_all > 0):
         keep = np.flatnonzero(d_all > 0)
         out = pd.DataFrame({"d": d_all, **{k: np.full(len(d_all), np.nan) for k in ("w0", "wa", "wm", "e_fit")}})
         if len(keep):
-            fit = fit_regnet([widths[i] for i in keep], [depths[i] for i in keep], grid, refine)
+            fit = fit_regnet([widths[i] for i in keep], [depths[i] for i in keep], grid, refine, metric)
             out.loc[keep, ["w0", "wa", "wm", "e_fit"]] = fit[["w0", "wa", "wm", "e_fit"]].to_numpy()
         return out
     bw, d = block_widths(widths, depths)
@@ -129,11 +140,11 @@ def fit_regnet(widths, depths, grid: dict | None = None, refine: int = 2) -> pd.
             left[np.arange(len(r)), width + d[r] - 1 - first] = 1.0
             best[r] = np.argmin(left @ right, axis=1)
     w0, wa, wm = g0[best], ga[best], gm[best]
-    err = _errors(L, d, w0, wa, wm)
+    err = _errors(L, d, w0, wa, wm, metric)
     W, D = stage_arrays(widths, depths)
     for guess in (None, wm.copy()):  # stages as consecutive levels; levels placed by the grid's wm
         s0, sa, sm = _stage_seed(W, D, guess)
-        serr = _errors(L, d, s0, sa, sm)
+        serr = _errors(L, d, s0, sa, sm, metric)
         use = serr < err
         w0, wa, wm, err = (np.where(use, a, b) for a, b in ((s0, w0), (sa, wa), (sm, wm), (serr, err)))
     # pattern search over (wa, wm) in log space; steps start at the coarse grid's spacing
@@ -151,7 +162,7 @@ def fit_regnet(widths, depths, grid: dict | None = None, refine: int = 2) -> pd.
         cw0 = np.repeat(w0[todo], k)
         cwa = np.clip(np.repeat(wa[todo], k) * np.exp(np.tile(offsets[:, 0], len(todo)) * step_a), lo_a, hi_a)
         cwm = np.clip(np.repeat(wm[todo], k) * np.exp(np.tile(offsets[:, 1], len(todo)) * step_m), lo_m, hi_m)
-        cerr = _errors(np.repeat(L[todo], k, axis=0), np.repeat(d[todo], k), cw0, cwa, cwm).reshape(-1, k)
+        cerr = _errors(np.repeat(L[todo], k, axis=0), np.repeat(d[todo], k), cw0, cwa, cwm, metric).reshape(-1, k)
         pick = np.argmin(cerr, axis=1)
         better = cerr[np.arange(len(todo)), pick] < err[todo]
         sel = todo[better]
@@ -205,7 +216,7 @@ def _stage_seed(W, D, wm_guess=None) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return w0, np.clip(wa, *RegNetSpace.wa_range), np.clip(wm, *RegNetSpace.wm_range)
 
 
-def _errors(L, d, w0, wa, wm) -> np.ndarray:
+def _errors(L, d, w0, wa, wm, metric: str = "logratio") -> np.ndarray:
     """e_fit of per-model log widths L (N, >= max d) against RegNet parameters, in float64.
 
     Models are processed in groups of equal d so the generator pads only to that d."""
@@ -213,15 +224,16 @@ def _errors(L, d, w0, wa, wm) -> np.ndarray:
     for dd in np.unique(d):
         r = np.flatnonzero(d == dd)
         lh = _log_widths(w0[r], wa[r], wm[r], np.full(len(r), dd))
-        out[r] = np.mean((L[r, :dd] - lh[:, :dd]) ** 2, axis=1)
+        diff = L[r, :dd] - lh[:, :dd]
+        out[r] = np.mean(np.abs(diff) if metric == "logratio" else diff**2, axis=1)
     return out
 
 
-def model_efit(df: pd.DataFrame, grid: dict | None = None, refine: int = 2) -> pd.DataFrame:
+def model_efit(df: pd.DataFrame, grid: dict | None = None, refine: int = 2, metric: str = "logratio") -> pd.DataFrame:
     """e_fit and fitted RegNet parameters of every model in a store DataFrame (columns `widths`,
     `depths` holding per-stage lists). Returns a DataFrame with the same index and columns
     e_fit, fit_d, fit_w0, fit_wa, fit_wm."""
-    fit = fit_regnet(list(df["widths"]), list(df["depths"]), grid=grid, refine=refine)
+    fit = fit_regnet(list(df["widths"]), list(df["depths"]), grid=grid, refine=refine, metric=metric)
     fit.index = df.index
     return fit.rename(columns={"d": "fit_d", "w0": "fit_w0", "wa": "fit_wa", "wm": "fit_wm"})[
         ["e_fit", "fit_d", "fit_w0", "fit_wa", "fit_wm"]]

@@ -47,8 +47,8 @@ def add_population_args(parser, sources_help: str = "result store (.db) or tidy 
 
 
 def read_population(sources: Sequence[str], sweeps: Sequence[str] | None = None) -> pd.DataFrame:
-    """Trials of every source, concatenated (one row per trial, store columns, plus `source` and
-    `population`). Raises UsageError (one line) for a missing/unreadable source, an unknown sweep,
+    """Trials of every source, concatenated (one row per trial, store columns, plus `source`,
+    `context` and `population`). Raises UsageError (one line) for a missing/unreadable source, an unknown sweep,
     or a store whose sweeps differ in recipe/dataset/regime when `sweeps` is None."""
     if isinstance(sources, str):
         sources = [sources]
@@ -63,7 +63,8 @@ def read_population(sources: Sequence[str], sweeps: Sequence[str] | None = None)
     parts, seen_sweeps = [], set()
     for src in sources:
         if not os.path.exists(src):
-            raise UsageError(f"no such file: {src}")
+            kind = "table" if os.path.splitext(src)[1].lower() in TABLE_EXTENSIONS else "result store"
+            raise UsageError(f"no {kind} at {src}")
         if os.path.isdir(src):
             raise UsageError(f"{src} is a directory, not a result store or table")
         ext = os.path.splitext(src)[1].lower()
@@ -80,7 +81,7 @@ def read_population(sources: Sequence[str], sweeps: Sequence[str] | None = None)
         if store_sweeps and any(os.path.splitext(s)[1].lower() not in TABLE_EXTENSIONS for s in sources):
             raise UsageError(f"no sweep named {', '.join(store_sweeps)} in {', '.join(sources)}")
     df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
-    df["population"] = _population_labels(df, several_sources=len(sources) > 1, pool_all=pool_all)
+    df["context"], df["population"] = _population_labels(df, several_sources=len(sources) > 1, pool_all=pool_all)
     return df.drop(columns="_label")
 
 
@@ -103,16 +104,21 @@ def _context(df: pd.DataFrame) -> pd.Series:
         df.get("regime", pd.Series("", index=df.index)).astype(str)
 
 
-def _population_labels(df: pd.DataFrame, several_sources: bool, pool_all: bool) -> pd.Series:
-    label = df["space"].astype(str)
+def _population_labels(df: pd.DataFrame, several_sources: bool, pool_all: bool) -> tuple[pd.Series, pd.Series]:
+    """(context, population): the context is what sets a population apart besides its space (the
+    sweep where selected sweeps differ in recipe/dataset/regime, the source where several are read;
+    "" otherwise), the population `context:space` (or the space alone)."""
+    context = pd.Series("", index=df.index, dtype=object)
     if not pool_all and "sweep" in df and df["sweep"].notna().any():
         ctx = _context(df)
         per_sweep = ctx.groupby(df["source"] + "\0" + df["sweep"].astype(str)).first()
         if per_sweep.nunique() > 1:  # sweeps of different recipes side by side
-            label = df["sweep"].astype(str) + ":" + label
+            context = df["sweep"].astype(str)
     if several_sources:
-        label = df["_label"].astype(str) + ":" + label
-    return label
+        context = df["_label"].astype(str) + np.where(context != "", "/" + context, "")
+    space = df["space"].astype(str)
+    population = np.where(context != "", context + ":" + space, space)
+    return context, pd.Series(population, index=df.index)
 
 
 def _describe_context(recipe, dataset, regime) -> str:

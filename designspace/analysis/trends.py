@@ -189,3 +189,49 @@ def complexity_fits(df: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
         rows.append({"group": name, "relation": "params ~ flops", **linear_fit(f, g["params"])})
         rows.append({"group": name, "relation": "acts ~ sqrt(flops)", **linear_fit(np.sqrt(f), g["acts"])})
     return pd.DataFrame(rows)
+
+
+def flops_bins(flops, num_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Log-spaced flops bins over the data's range: (bin index per model, edges)."""
+    f = np.asarray(flops, np.float64)
+    edges = _bin_edges(f, num_bins, log=True)
+    which = np.clip(np.searchsorted(edges, f, side="right") - 1, 0, len(edges) - 2)
+    return which, edges
+
+
+def best_model_bands(df: pd.DataFrame, params=PARAMETERS, by: str = "space", num_bins: int = 6,
+                     min_models: int = 8, frac: float = 0.25, n_boot: int = 500, level: float = 0.9,
+                     seed=0) -> pd.DataFrame:
+    """Where the best models lie, per log-spaced flops bin (shared by all groups) and group: the
+    paper's best-range estimate (best_ranges: the parameter of the best model of 25% subsamples)
+    with its central `level` bootstrap band, for every parameter. Bins with fewer than `min_models`
+    models of a group are skipped for it (the `n` column says how many each estimate used).
+    Tidy DataFrame [by, flops_bin, flops_lo, flops_hi, flops, n, parameter, median, lo, hi]."""
+    which, edges = flops_bins(df["flops"], num_bins)
+    rows = []
+    present = [p for p in params if p in df and df[p].notna().any()]
+    for name, idx in df.groupby(by, sort=True).indices.items():
+        for b in np.unique(which[idx]):
+            sel = idx[which[idx] == b]
+            if len(sel) < min_models:
+                continue
+            g = df.iloc[sel]
+            ranges = best_ranges({p: g[p] for p in present}, g["error"], frac, n_boot, level, seed=(seed, int(b)))
+            for p in present:
+                rows.append({by: name, "flops_bin": int(b), "flops_lo": edges[b], "flops_hi": edges[b + 1],
+                             "flops": float(np.sqrt(edges[b] * edges[b + 1])), "n": len(sel), "parameter": p,
+                             **ranges[p]})
+    return pd.DataFrame(rows, columns=[by, "flops_bin", "flops_lo", "flops_hi", "flops", "n", "parameter",
+                                       "median", "lo", "hi"])
+
+
+def best_complexity_fits(df: pd.DataFrame, by: str = "space", num_bins: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The paper's Fig. 12 relations fitted on the best models: the lowest-error model of each group
+    in each log-spaced flops bin (pooled over groups and regimes), then params ~ flops and
+    acts ~ sqrt(flops). Returns (fits [group, relation, slope, intercept, r2, n], the best models)."""
+    which, _ = flops_bins(df["flops"], num_bins)
+    ranked = df.assign(flops_bin=which).sort_values("error", kind="stable")
+    best = ranked.groupby([by, "flops_bin"], sort=True).head(1).sort_values([by, "flops"]).reset_index(drop=True)
+    fits = complexity_fits(best)
+    fits["group"] = "best per flops bin"
+    return fits, best[[by, "flops_bin", "flops", "params", "acts", "error"]]

@@ -4,10 +4,14 @@ import json
 
 def register(sub):
     p = sub.add_parser("describe", help="per-stage table and totals of one model")
-    p.add_argument("spec", nargs="?", help="SPEC.json (a spec, or a sample row holding one)")
+    p.add_argument("spec", nargs="?", help="SPEC.json (a spec, or a sample row holding one), or a table of sample "
+                                           "rows (.jsonl, .csv, .parquet)")
+    p.add_argument("--row", type=int, default=None, help="row number in a table of rows (default: the first)")
+    p.add_argument("--id", default=None, help="the row of a table whose id is this")
     p.add_argument("--regnet", help="d,w0,wa,wm,g[,se]: a RegNet from its parameters (g = group width)")
     p.add_argument("--bottleneck", type=float, default=1.0, help="bottleneck ratio b for --regnet (default 1)")
-    p.add_argument("--regime", default="imagenet", help="imagenet | cifar | fashion-mnist")
+    p.add_argument("--regime", default=None,
+                   help="imagenet | cifar | fashion-mnist (default: the row's own regime, else imagenet)")
     p.add_argument("--json", action="store_true", help="print the machine-readable object")
     p.add_argument("--gradient-paths", action="store_true",
                    help="per-layer shortest/longest gradient path lengths (seed family I)")
@@ -35,15 +39,20 @@ def run(args):
     from ..complexity import complexity
     from ..errors import UsageError
     from ..regimes import get_regime
-    from ..spec import load_spec
-    from ..table import spec_row
+    from ..table import read_spec_row, spec_row
 
     if (args.spec is None) == (args.regnet is None):
         raise UsageError("describe needs exactly one of SPEC.json or --regnet d,w0,wa,wm,g[,se]")
     if args.bottleneck <= 0:
         raise UsageError(f"--bottleneck must be positive, got {args.bottleneck:g}")
-    regime = get_regime(args.regime)
-    spec = parse_regnet(args.regnet, args.bottleneck) if args.regnet else load_spec(args.spec)
+    if args.regnet and (args.row is not None or args.id is not None):
+        raise UsageError("--row and --id pick a row of a file; they do not go with --regnet")
+    if args.regnet:
+        spec, own_regime = parse_regnet(args.regnet, args.bottleneck), None
+    else:
+        found = read_spec_row(args.spec, row=args.row, id=args.id)
+        spec, own_regime = found["spec"], found["regime"]
+    regime = get_regime(args.regime or own_regime or "imagenet")
     if args.gradient_paths:
         from ..models.gradient_paths import print_gradient_paths
 

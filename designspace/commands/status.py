@@ -2,8 +2,10 @@
 
 
 def register(sub):
-    p = sub.add_parser("status", help="summarize a result store: counts by sweep/space/status, errors, progress")
-    p.add_argument("db", help="RESULTS.db")
+    from ..analysis.population import add_population_args
+
+    p = sub.add_parser("status", help="summarize result stores: counts by sweep/space/status, errors, progress")
+    add_population_args(p, sources_help="result store (.db) or table (.csv/.parquet/.jsonl)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 
@@ -32,11 +34,63 @@ def format_summary(db: str, sweeps: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _table_summary(path: str, sweeps) -> list[dict]:
+    """status of a tidy table: one pseudo-sweep per sweep value (or the file), counts per space."""
+    import statistics
+
+    from ..analysis.population import read_population
+
+    df = read_population([path], sweeps)
+    out = []
+    keys = df["sweep"].fillna(path) if "sweep" in df else [path] * len(df)
+    for name, g in df.groupby(keys, sort=True):
+        spaces = []
+        for sp, h in g.groupby("space", sort=True):
+            errs = [e for e, st in zip(h["error"], h["status"]) if st == "done" and e == e]
+            spaces.append({"space": sp, "done": int((h["status"] == "done").sum()),
+                           "failed": int((h["status"] == "failed").sum()),
+                           "diverged": int((h["status"] == "diverged").sum()), "stored": len(h),
+                           "best_error": min(errs) if errs else None,
+                           "median_error": statistics.median(errs) if errs else None,
+                           "median_images_per_s": None, "seconds": 0.0})
+        out.append({"sweep": name, "planned": None, "stored": len(g), "spaces": spaces,
+                    **{k: sum(sp[k] for sp in spaces) for k in ("done", "failed", "diverged")}})
+    return out
+
+
+def select_sweeps(db: str, sweeps: list[dict], wanted) -> list[dict]:
+    """The summaries of the named sweeps (`all` or None: every sweep); an unknown name is a UsageError."""
+    from ..errors import UsageError
+
+    if not wanted or "all" in wanted:
+        return sweeps
+    names = [s["sweep"] for s in sweeps]
+    unknown = [w for w in wanted if w not in names]
+    if unknown:
+        raise UsageError(f"{db} has no sweep named {', '.join(unknown)} (it holds: {', '.join(names) or 'none'})")
+    return [s for s in sweeps if s["sweep"] in wanted]
+
+
 def run(args):
     import json
+    import os
 
+    from ..analysis.population import TABLE_EXTENSIONS
+    from ..errors import UsageError
     from ..store import summary
 
-    sweeps = summary(args.db)
-    print(json.dumps(sweeps) if args.json else format_summary(args.db, sweeps))
+    result = {}
+    for src in args.sources:
+        if not os.path.exists(src):
+            raise UsageError(f"no result store at {src}")
+        if os.path.isdir(src):
+            raise UsageError(f"{src} is a directory, not a result store")
+        if os.path.splitext(src)[1].lower() in TABLE_EXTENSIONS:
+            result[src] = _table_summary(src, args.sweep)
+        else:
+            result[src] = select_sweeps(src, summary(src), args.sweep)
+    if args.json:
+        print(json.dumps(result[args.sources[0]] if len(args.sources) == 1 else result))
+    else:
+        print("\n".join(format_summary(src, sw) for src, sw in result.items()))
     return 0
