@@ -196,11 +196,7 @@ def analyze(df: pd.DataFrame, settings: Settings | None = None, workers: int | N
     ranking.insert(4, "trials", ranking[by].map(models.groupby(by)["n_trials"].sum()).to_numpy())
     t["ks_pairs"] = A.ks_pairs(models, by=by)
     t["edf"] = A.edf(models, by=by, grid=grid).assign(n=lambda d: d[by].map(n_of))
-    bands = []
-    for i, (name, g) in enumerate(models.groupby(by, sort=True)):
-        bands.append(A.bootstrap_edf(g["error"].to_numpy(), grid, n_boot=s.n_boot, level=s.level, seed=(s.seed, i))
-                     .assign(**{by: name}))
-    t["edf_bands"] = pd.concat(bands, ignore_index=True)
+    t["edf_bands"] = A.edf_bands(models, by=by, grid=grid, n_boot=s.n_boot, level=s.level, seed=s.seed)
 
     column = None if s.normalize == "none" else s.normalize
     bins = None
@@ -219,12 +215,8 @@ def analyze(df: pd.DataFrame, settings: Settings | None = None, workers: int | N
             column = None
         if column is not None:
             t["edf_normalized"]["n"] = t["edf_normalized"][by].map(n_of)
-            nbands = []
-            for i, (name, g) in enumerate(models.groupby(by, sort=True)):
-                nbands.append(A.bootstrap_edf(g["error"].to_numpy(), grid, complexity=g[column].to_numpy(),
-                                              num_bins=nb, bin_range=br, n_boot=s.n_boot, level=s.level,
-                                              seed=(s.seed, i, 1)).assign(**{by: name}))
-            t["edf_normalized_bands"] = pd.concat(nbands, ignore_index=True)
+            t["edf_normalized_bands"] = A.edf_bands(models, by=by, normalize=column, num_bins=nb, bin_range=br,
+                                                    grid=grid, n_boot=s.n_boot, level=s.level, seed=s.seed)
             w = group_weights(models, column, by, nb, br)
             ranking["median_normalized"] = ranking[by].map(
                 {name: _weighted_median(models["error"].to_numpy()[idx], w[idx])
@@ -445,7 +437,8 @@ def describe_sources(trials: pd.DataFrame, sources) -> list[dict]:
         out.append({
             "source": src, "sweep": sweep,
             "dataset": _uniq(g, "dataset"), "regime": _uniq(g, "regime"),
-            "recipe": recipe, "epochs": recipe.get("epochs") if isinstance(recipe, dict) else _uniq(g, "epochs"),
+            "recipe": recipe,
+            "epochs": recipe["epochs"] if isinstance(recipe, dict) and "epochs" in recipe else _uniq(g, "epochs"),
             "trials": int(len(g)), "finished": int((g["status"] == "done").sum()) if "status" in g else int(len(g)),
             "spaces": spaces, "definitions": definitions,
         })
@@ -663,7 +656,8 @@ def render_html(tables: dict[str, pd.DataFrame], summary: dict, images: dict[str
         "noise; p-values in scientific notation).</p>",
         _table_html(r[rank_cols]),
         "<h3>KS tests between all pairs</h3>", _table_html(tables["ks_pairs"]),
-        "<h3>Seed-to-seed spread</h3>", _table_html(tables["repeats"], 4),
+        *(["<h3>Seed-to-seed spread</h3>", _table_html(tables["repeats"], 4)]
+          if tables["repeats"]["models_with_repeats"].sum() else []),
         "<h3>e_fit per space</h3>", _table_html(tables["efit_summary"], 4),
         "<h3>Complexity fits (best models per flops bin)</h3>", _table_html(tables["complexity_fits"], 4),
     ]

@@ -1,5 +1,6 @@
 """Bootstrap bands and intervals (coverage on simulated data), KS tests and the ranking table."""
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -95,3 +96,16 @@ def test_bootstrap_statistics_known_estimates():
     assert st["median"] == pytest.approx(50.5)
     assert st["mean"] == pytest.approx(50.5)
     assert st["q10"] == pytest.approx(np.quantile(np.arange(1.0, 101.0), 0.1))
+
+
+def test_edf_bands_name_columns_as_edf_does():
+    from designspace.analysis import edf, edf_bands
+
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"space": np.repeat(["A", "B"], 60), "flops": rng.uniform(1, 2, 120),
+                       "err": rng.normal(10, 1, 120)})
+    curves = edf(df, value="err")
+    bands = edf_bands(df, value="err", grid=curves["err"].unique(), n_boot=50)
+    assert list(bands.columns) == ["space", "err", "cdf", "lo", "hi"]
+    np.testing.assert_allclose(bands["cdf"], curves["cdf"])
+    assert (bands["lo"] <= bands["cdf"] + 1e-12).all() and (bands["cdf"] <= bands["hi"] + 1e-12).all()

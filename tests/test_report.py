@@ -61,6 +61,10 @@ def test_write_report_writes_every_figure_and_the_summary(full_report):
     assert summary["settings"]["normalize"] == "flops" and summary["settings"]["search_weights"] == "normalized"
     for word in ("synthetic", "fashion-mnist", "normalize", "min_per_bin", "space definition"):
         assert word in html, word
+    assert pop["definitions"]["RegNetX"]["name"] == "RegNetX"  # the registry's full definition
+    # captions say what was drawn: the widths figure shows 20 of each space's n models
+    for r in summary["ranking"]:
+        assert f"{r['space']}: 20 of {r['n']}" in html
     # p-values in scientific notation, never a rounded 0.000
     p = summary["ranking"][-1]["ks_p_vs_best"]
     assert f"{p:.2e}" in html

@@ -7,7 +7,7 @@ column `value` (default "error"); the unit is the model: aggregate repeated tria
     choose_bins, common_range                shared complexity bins with >= k models per space and bin
     proxy_fidelity, rank_correlation         rank agreement of a cheap and an expensive budget
     edf, edf_values, normalized_weights      error EDFs, plain and complexity-normalized
-    bootstrap_edf, bootstrap_statistics      bootstrap bands for EDF curves and error statistics
+    bootstrap_edf, edf_bands, bootstrap_statistics   bootstrap bands for EDF curves and error statistics
     ks_test, ks_pairs, rank_spaces           two-sample KS tests and the ranking table of spaces
     fit_regnet, model_efit                   e_fit: distance of per-block widths from a RegNet
     design_parameters, error_trends, best_model_trends, complexity_fits, best_range   trends
@@ -24,7 +24,7 @@ from .efit import THRESHOLDS, block_widths, fit_regnet, model_efit, stage_arrays
 from .fidelity import match_models, proxy_fidelity, rank_correlation, top_k_overlap
 from .population import add_population_args, model_table, pooled_std, read_population, read_table
 from .search import best_of_m, search_efficiency
-from .stats import bootstrap_edf, bootstrap_statistics, ks_pairs, ks_test, rank_spaces
+from .stats import bootstrap_edf, bootstrap_statistics, edf_bands, ks_pairs, ks_test, rank_spaces
 from .trends import (PARAMETERS, best_complexity_fits, best_model_bands, best_model_trends, best_range,
                      best_ranges, complexity_fits, design_parameters, error_trend, error_trends, flops_bins,
                      linear_fit)
@@ -43,4 +43,4 @@ __all__ = ["edf", "edf_values", "error_grid", "normalized_weights", "complexity_
            "done_trials", "PARAMETERS", "choose_bins", "common_range", "group_weights", "THRESHOLDS",
            "match_models", "proxy_fidelity", "rank_correlation", "top_k_overlap", "add_population_args",
            "model_table", "pooled_std", "read_population", "read_table", "best_complexity_fits",
-           "best_model_bands", "flops_bins"]
+           "best_model_bands", "flops_bins", "edf_bands"]

@@ -137,3 +137,23 @@ def rank_spaces(df: pd.DataFrame, by: str = "space", value: str = "error", n_boo
     table["ks_p_vs_best"] = [k["pvalue"] for k in ks]
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     return table
+
+
+def edf_bands(df: pd.DataFrame, by: str = "space", value: str = "error", normalize: str | None = None,
+              num_bins: int = DEFAULT_BINS, bin_range=None, grid=None, n_boot: int = 1000, level: float = 0.9,
+              band: str = "pointwise", seed=0) -> pd.DataFrame:
+    """bootstrap_edf for every group of a DataFrame, named as `edf` names its output: tidy
+    [by, value, cdf, lo, hi] on a shared grid (normalize: a complexity column for the normalized
+    EDF over `num_bins` bins of `bin_range`; default None, the plain EDF)."""
+    from .edf import error_grid
+
+    grid = error_grid(df[value]) if grid is None else np.asarray(grid, np.float64)
+    parts = []
+    for i, (name, g) in enumerate(df.groupby(by, sort=True)):
+        cx = None if normalize is None else g[normalize].to_numpy(np.float64)
+        s = (seed, i) if normalize is None else (seed, i, 1)
+        b = bootstrap_edf(g[value].to_numpy(np.float64), grid, complexity=cx, num_bins=num_bins, bin_range=bin_range,
+                          n_boot=n_boot, level=level, band=band, seed=s)
+        parts.append(b.rename(columns={"x": value}).assign(**{by: name}))
+    cols = [by, value, "cdf", "lo", "hi"]
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
