@@ -363,13 +363,14 @@ def _resolve_workers(workers: int | None) -> int:
 
 
 def make_figures(tables: dict[str, pd.DataFrame], out_dir: str, workers: int | None = None,
-                 metric: str = "logratio") -> list[str]:
+                 metric: str = "logratio", meanwhile=None) -> list[str]:
     """Draw every figure the tables support into out_dir (PNG, 150 dpi); returns the file names.
 
     Drawing is most of a report's time and matplotlib is single-threaded, so with workers > 1
     (default: see _default_workers) forked processes draw part of the figures from the parent's
-    tables (no pickling). A figure a child failed to write is drawn again here, so its error
-    surfaces normally."""
+    tables (no pickling); they take the most expensive figures, since this process also runs
+    `meanwhile()` (e.g. writing the CSV files) before drawing its share. A figure a child failed to
+    write is drawn again here, so its error surfaces normally."""
     names = figures_of(tables)
     order = [n for n in _COST_ORDER if n in names]
     workers = _resolve_workers(workers)
@@ -378,11 +379,13 @@ def make_figures(tables: dict[str, pd.DataFrame], out_dir: str, workers: int | N
         import multiprocessing as mp
 
         ctx = mp.get_context("fork")
-        for k in range(1, workers):
+        for k in range(workers - 1):
             proc = ctx.Process(target=_draw, args=(order[k::workers], tables, out_dir, metric), daemon=True)
             proc.start()
             children.append((proc, order[k::workers]))
-    _draw(order[0::workers] if children else order, tables, out_dir, metric)
+    if meanwhile is not None:
+        meanwhile()
+    _draw(order[workers - 1::workers] if children else order, tables, out_dir, metric)
     for proc, part in children:
         proc.join()
         missing = [n for n in part if proc.exitcode != 0 or not os.path.exists(os.path.join(out_dir, n))]
@@ -710,9 +713,11 @@ def write_report(sources, out_dir: str | None = None, n_boot: int = DEFAULT_BOOT
         raise UsageError(f"cannot create report folder {out_dir}: {exc.strerror}") from None
     models = model_table(done, how=settings.aggregate)
     tables = analyze(models, settings, workers=workers)
-    figures = make_figures(tables, out_dir, workers=workers, metric=settings.efit)
-    for name, table in tables.items():
-        _csv_ready(table).to_csv(os.path.join(out_dir, "data", f"{name}.csv"), index=False)
+    def write_tables():
+        for name, table in tables.items():
+            _csv_ready(table).to_csv(os.path.join(out_dir, "data", f"{name}.csv"), index=False)
+
+    figures = make_figures(tables, out_dir, workers=workers, metric=settings.efit, meanwhile=write_tables)
     summary = summarize(tables, sources, len(trials), figures, settings, describe_sources(trials, sources))
     images = {}
     for name in figures:

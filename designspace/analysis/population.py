@@ -109,7 +109,7 @@ def _population_labels(df: pd.DataFrame, several_sources: bool, pool_all: bool) 
     sweep where selected sweeps differ in recipe/dataset/regime, the source where several are read;
     "" otherwise), the population `context:space` (or the space alone)."""
     context = pd.Series("", index=df.index, dtype=object)
-    if not pool_all and "sweep" in df and df["sweep"].notna().any():
+    if not pool_all and "sweep" in df and df["sweep"].nunique() > 1:  # one sweep: nothing to set apart
         ctx = _context(df)
         per_sweep = ctx.groupby(df["source"] + "\0" + df["sweep"].astype(str)).first()
         if per_sweep.nunique() > 1:  # sweeps of different recipes side by side
