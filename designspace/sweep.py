@@ -700,7 +700,7 @@ def _drive(cfg, todo, data, con, counts, progress, out, window: int | None = Non
     inflight: dict = {}
     nodes = node_capacities()
     slots = _slots(cfg, nodes)
-    window = window or max(2 * slots, 4)
+    window = window or max(4 * slots, 64)  # enough queued that no slot idles between results; ray.wait stays cheap
     writer = _EpochWriter(cfg) if cfg.tensorboard else None
 
     def submit():
