@@ -65,7 +65,11 @@ def _support_ok(param: Param, values: np.ndarray) -> bool:
     return bool(np.all((values >= lo - 1e-9) & (values <= hi + 1e-9)))
 
 
-@pytest.mark.parametrize("name", DATA_SPACES)
+USER_INLINE = ["AnyNetXA[b1=0.5]", "AnyNetXE[d1=1,w4=1024]", "AnyNetXE[d2=d1,w1=w2]", "AnyNetXB[g1=1,g4>=8]",
+               "RegNetX[d=20,w0=wa]", "AnyNetXA[w=64,min(d1,d2)>=2]"]
+
+
+@pytest.mark.parametrize("name", DATA_SPACES + USER_INLINE)
 def test_every_shipped_space_satisfies_its_definition(name):
     space = get_space(name)
     sd = SpaceDef.from_dict(space.definition())
@@ -90,16 +94,24 @@ def test_every_shipped_space_satisfies_its_definition(name):
         sampled = {"d": dr.depths, "w": dr.widths, "b": b}
         for root, values in sampled.items():
             prm = params[root]
+            stage = [params.get(f"{root}{i + 1}", prm) for i in range(s)]
             if root != "w":  # widths move (by < one group) in pycls's compatibility step
-                assert _support_ok(prm, values), root
-            if not prm.per_stage:
-                assert np.all(values == values[:, :1]), f"{root} is shared"
+                for i in range(s):
+                    assert _support_ok(stage[i], values[:, i]) or f"{root}{i + 1}" in ties, (root, i)
+            plain = [i for i in range(s) if f"{root}{i + 1}" not in params]
+            if not prm.per_stage and plain:
+                assert np.all(values[:, plain] == values[:, plain[:1]]), f"{root} is shared"
             if prm.non_decreasing:
                 assert np.all(np.diff(values, axis=1) >= 0), f"{root} is non-decreasing"
+        for t, src in ties.items():
+            if t[-1].isdigit() and src[-1].isdigit():
+                cols_of = {"d": dr.depths, "w": dr.widths, "b": b, "g": g}
+                np.testing.assert_array_equal(cols_of[t[0]][:, int(t[1:]) - 1], cols_of[src[0]][:, int(src[1:]) - 1])
         assert np.all(dr.widths % 8 == 0) and np.all(dr.widths <= 1024)
         wb = dr.widths / b
-        g_choices = params["g"].dist.pmf()[0]
-        assert np.all(np.isin(g, g_choices) | (g == np.floor(wb)))  # capped to the bottleneck width
+        for i in range(s):
+            g_choices = params.get(f"g{i + 1}", params["g"]).dist.pmf()[0]
+            assert np.all(np.isin(g[:, i], g_choices) | (g[:, i] == np.floor(wb[:, i])))  # capped when narrow
         assert np.all(np.mod(wb, g) == 0)
     else:
         m = dr.meta

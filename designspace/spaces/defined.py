@@ -81,8 +81,8 @@ class DefinedSpace(DesignSpace):
 
         def draw(rng, k):
             a = p.dist.sample(rng, (k, s) if p.per_stage else (k, 1))
-            if overrides or not p.per_stage:
-                a = np.array(np.broadcast_to(a, (k, s)))
+            if overrides or not p.per_stage:  # float where an override may be fractional (b1 = 0.5)
+                a = np.array(np.broadcast_to(a, (k, s)), np.float64 if overrides else a.dtype)
             for i, dist in overrides:
                 a[:, i] = dist.sample(rng, k)
             for i, src in stage_ties:
