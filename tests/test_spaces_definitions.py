@@ -359,3 +359,51 @@ def test_exact_ordered_draws_match_rejection(tie):
         assert stats.ks_2samp(fast[:, j], slow[:, j]).pvalue > 1e-3
     all_tied = lambda x: np.mean(np.all(x == x[:, :1], axis=1))  # noqa: E731
     assert abs(all_tied(fast) - all_tied(slow)) < 0.01
+
+
+def test_every_distribution_kind_samples_what_it_says():
+    from designspace.spaces.distributions import Choice, Fixed, Power2OrLogUniform, Uniform, distribution_from_dict
+
+    rng = np.random.default_rng(0)
+    p2 = distribution_from_dict({"power2_or_log_uniform": [1, 128], "q": 8})
+    assert p2 == Power2OrLogUniform(1, 128, 8)
+    x = p2.sample(rng, 200_000)
+    for v in (1, 2, 4):  # pycls: a uniform exponent in [0, 7]; below q it is kept as is
+        assert abs(np.mean(x == v) - 1 / 8) < 0.005
+    big = x[x >= 8]
+    assert np.all(big % 8 == 0) and big.max() == 128 and abs(len(big) / len(x) - 5 / 8) < 0.005
+    u = distribution_from_dict({"uniform": [8, 512], "q": 8, "int": True}).sample(rng, 100_000)
+    assert u.dtype == np.int64 and u.min() == 8 and u.max() == 512 and np.all(u % 8 == 0)
+    assert abs(np.mean(u == 8) - 1 / 64) < 0.002  # pycls uniform: U[l, h + q) floored, 64 equal cells
+    c = distribution_from_dict({"log_uniform": [2, 3]}).sample(rng, 100_000)
+    assert c.min() >= 2 and c.max() <= 3 and abs(np.mean(c < np.sqrt(6)) - 0.5) < 0.01  # continuous, log
+    f = distribution_from_dict({"uniform": [0.5, 1.5]}).sample(rng, 100_000)
+    assert abs(f.mean() - 1) < 0.01 and len(np.unique(f)) > 90_000
+    assert distribution_from_dict({"choice": [1, 2]}) == Choice((1, 2)) and Fixed(3).sample(rng, 2).tolist() == [3, 3]
+    assert Uniform(1, 16, 1, True, True).pmf()[1][:2].round(3).tolist() == [0.2, 0.2]  # pycls depth P(1), P(2)
+
+
+def test_a_user_space_with_every_kind_of_parameter(tmp_path):
+    path = tmp_path / "mixed.yaml"
+    path.write_text("""
+name: mixed
+kind: anynet
+stages: 3
+block: res_bottleneck
+se: 0.25
+stem_width: 24
+params:
+  d: {int: [1, 6], per_stage: true, non_decreasing: true}
+  w: {uniform: [16, 512], q: 16, int: true, per_stage: true, non_decreasing: true}
+  b: 1
+  g: {power2_or_log_uniform: [1, 64], q: 8}
+  d3: {fixed: 6}
+constraints: ["stages == 3", "w3 >= 2 * w1"]
+""")
+    space = get_space(str(path))
+    specs = space.sample(40, regime="cifar")
+    for spec in specs:
+        assert spec.depths[2] == 6 and spec.depths == sorted(spec.depths) and spec.widths == sorted(spec.widths)
+        assert spec.widths[2] >= 2 * spec.widths[0] and all(w % 8 == 0 for w in spec.widths)  # moved by compatibility
+        assert spec.stem_width == 24 and spec.se_ratio == 0.25 and len(spec.stages) == 3
+    assert any(g in (1, 2, 4) for s in specs for g in s.group_widths)
