@@ -407,3 +407,24 @@ constraints: ["stages == 3", "w3 >= 2 * w1"]
         assert spec.widths[2] >= 2 * spec.widths[0] and all(w % 8 == 0 for w in spec.widths)  # moved by compatibility
         assert spec.stem_width == 24 and spec.se_ratio == 0.25 and len(spec.stages) == 3
     assert any(g in (1, 2, 4) for s in specs for g in s.group_widths)
+
+
+@pytest.mark.parametrize("stages", [1, 2, 4, 5])
+def test_regnet_stages_in_closed_form_match_the_block_generator(stages):
+    """The sampler's O(S) stage computation gives exactly what generate_regnet's per-block matrix
+    gives (depths, widths, and which draws pycls keeps), on random draws of the RegNet ranges."""
+    from designspace.spaces.regnet import generate_regnet, regnet_stage_arrays
+
+    rng = np.random.default_rng(stages)
+    m = 60_000
+    d, w0 = rng.integers(1, 64, m), rng.integers(1, 33, m) * 8.0
+    wa, wm = np.round(rng.uniform(0, 256, m), 1), np.round(rng.uniform(1.05, 3, m), 3)
+    widths, depths, ok = regnet_stage_arrays(w0, wa, wm, d, stages)
+    ws, ks, num_s, total_s = generate_regnet(w0, wa, wm, d)
+    keep = (num_s == total_s) & (num_s == stages)
+    np.testing.assert_array_equal(ok, keep)
+    assert keep.sum() > 100
+    lv = np.arange(stages)
+    ref_depths = (ks[keep][:, None, :] == lv[None, :, None]).sum(axis=2)
+    np.testing.assert_array_equal(depths[ok], ref_depths)
+    np.testing.assert_array_equal(widths[ok], np.take_along_axis(ws[keep], np.cumsum(ref_depths, axis=1) - 1, axis=1))

@@ -13,7 +13,7 @@ import numpy as np
 from .base import DesignSpace, Draw
 from .common import adjust_block_compatibility, ordered_draws, ordered_from_pmfs
 from .definition import SpaceDef
-from .regnet import generate_regnet
+from .regnet import regnet_stage_arrays
 
 
 class DefinedSpace(DesignSpace):
@@ -138,14 +138,10 @@ class DefinedSpace(DesignSpace):
             top = np.round(np.log(((d - 1) * wa + w0) / w0) / np.log(wm))
         pre = (top == s - 1) & (d >= 1) & (w0 > 0)
         d, w0, wa, wm, b, g, w0_meta = (x[pre] for x in (d, w0, wa, wm, b, g, np.asarray(w0_meta)))
-        ws, ks, num_s, total_s = generate_regnet(w0, wa, wm, d)
         # pycls keeps a draw only if every width level is used and there are exactly S stages
-        keep = (num_s == total_s) & (num_s == s)
-        ws, ks, d, w0, wa, wm, b, g, w0_meta = (x[keep] for x in (ws, ks, d, w0, wa, wm, b, g, w0_meta))
-        levels = np.arange(s)
-        depths = (ks[:, None, :] == levels[None, :, None]).sum(axis=2)
-        last = np.cumsum(depths, axis=1) - 1  # the width of level i is that of its last block
-        widths = np.take_along_axis(ws, last, axis=1) if len(ws) else np.zeros((0, s), np.int64)
+        widths, depths, keep = regnet_stage_arrays(w0, wa, wm, d, s)
+        widths, depths, d, w0, wa, wm, b, g, w0_meta = (
+            x[keep] for x in (widths, depths, d, w0, wa, wm, b, g, w0_meta))
         bb = np.repeat(b[:, None], s, axis=1)
         gg = np.repeat(g[:, None], s, axis=1)
         widths, gg = adjust_block_compatibility(widths, bb, gg)

@@ -32,6 +32,44 @@ def generate_regnet(w0, wa, wm, d, q: int = 8):
     return ws, ks, num_stages, total_stages
 
 
+def _levels(w0, wa, wm, j):
+    """The generator's quantized level of block j (same float arithmetic as generate_regnet)."""
+    return np.round(np.log((j * wa + w0) / w0) / np.log(wm))
+
+
+def regnet_stage_arrays(w0, wa, wm, d, num_stages: int, q: int = 8):
+    """Stage widths and depths of N RegNets with `num_stages` levels, in O(N * S) (no per-block
+    matrix) and exactly as generate_regnet + runs of equal width would give them.
+
+    Level i starts at the first block j with round(log(u_j / w0) / log(wm)) >= i; the closed form
+    j = ceil((wm^(i - 1/2) - 1) * w0 / wa) is corrected by evaluating the generator's own formula
+    at its neighbours, so floating-point ties go the generator's way. Returns (widths (N, S),
+    depths (N, S), ok (N,)): ok where every level is used, the top level is S - 1 and the S level
+    widths are distinct (what pycls keeps)."""
+    w0, wa, wm = (np.asarray(x, np.float64) for x in (w0, wa, wm))
+    d = np.asarray(d, np.int64)
+    s = num_stages
+    first = np.zeros((len(d), s + 1), np.int64)
+    first[:, s] = d
+    with np.errstate(all="ignore"):
+        for i in range(1, s):
+            j0 = np.ceil((np.power(wm, i - 0.5) - 1) * w0 / wa)
+            j = np.clip(np.nan_to_num(j0, nan=1, posinf=2 ** 40), 1, np.maximum(d, 1)).astype(np.int64)
+            for _ in range(2):  # back while the block before is already at level >= i
+                j = np.where((j > 1) & (_levels(w0, wa, wm, j - 1) >= i), j - 1, j)
+            for _ in range(2):  # forward while this block is still below level i
+                j = np.where(_levels(w0, wa, wm, j) < i, j + 1, j)
+            first[:, i] = np.minimum(j, d)
+        top = _levels(w0, wa, wm, d - 1)
+        levels = np.arange(s)
+        widths = (np.round(w0[:, None] * np.power(wm[:, None], levels[None, :]) / q) * q).astype(np.int64)
+    depths = np.diff(first, axis=1)
+    ok = (top == s - 1) & np.all(depths > 0, axis=1)
+    if s > 1:
+        ok &= np.all(np.diff(widths, axis=1) != 0, axis=1)
+    return widths, depths, ok
+
+
 def regnet_stages(d: int, w0: float, wa: float, wm: float, q: int = 8) -> tuple[list[int], list[int]]:
     """Stage widths and depths (runs of equal block width) of one RegNet."""
     ws = generate_regnet(w0, wa, wm, d, q)[0][0][:d]
