@@ -107,6 +107,21 @@ def _finished(trials: pd.DataFrame, sources) -> pd.DataFrame:
     return done
 
 
+def _freeze_for_fork():
+    """Move every live object out of the garbage collector's reach before a fork, so that a forked
+    child's collections do not touch (and copy-on-write copy) the parent's tables."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
+def _unfreeze():
+    import gc
+
+    gc.unfreeze()  # the parent collects as before once its children are forked
+
+
 def _send_result(conn, fn, args):
     try:
         conn.send((True, fn(*args)))
@@ -125,9 +140,11 @@ class _Forked:
 
         ctx = mp.get_context("fork")
         self.fn, self.args = fn, args
+        _freeze_for_fork()
         self.conn, child_end = ctx.Pipe(duplex=False)
         self.proc = ctx.Process(target=_send_result, args=(child_end, fn, args), daemon=True)
         self.proc.start()
+        _unfreeze()
         child_end.close()
 
     def result(self):
@@ -379,10 +396,12 @@ def make_figures(tables: dict[str, pd.DataFrame], out_dir: str, workers: int | N
         import multiprocessing as mp
 
         ctx = mp.get_context("fork")
+        _freeze_for_fork()
         for k in range(workers - 1):
             proc = ctx.Process(target=_draw, args=(order[k::workers], tables, out_dir, metric), daemon=True)
             proc.start()
             children.append((proc, order[k::workers]))
+        _unfreeze()
     if meanwhile is not None:
         meanwhile()
     _draw(order[workers - 1::workers] if children else order, tables, out_dir, metric)
@@ -712,13 +731,15 @@ def write_report(sources, out_dir: str | None = None, n_boot: int = DEFAULT_BOOT
     except OSError as exc:
         raise UsageError(f"cannot create report folder {out_dir}: {exc.strerror}") from None
     models = model_table(done, how=settings.aggregate)
+    n_trials, described = len(trials), describe_sources(trials, sources)
+    del trials, done  # the model table holds what the analysis needs; forked workers copy less
     tables = analyze(models, settings, workers=workers)
     def write_tables():
         for name, table in tables.items():
             _csv_ready(table).to_csv(os.path.join(out_dir, "data", f"{name}.csv"), index=False)
 
     figures = make_figures(tables, out_dir, workers=workers, metric=settings.efit, meanwhile=write_tables)
-    summary = summarize(tables, sources, len(trials), figures, settings, describe_sources(trials, sources))
+    summary = summarize(tables, sources, n_trials, figures, settings, described)
     images = {}
     for name in figures:
         with open(os.path.join(out_dir, name), "rb") as fh:
