@@ -155,8 +155,9 @@ def main() -> int:
     print(f"baseline per-model grid search: {base_rate:,.0f} models/s; batched grid search: "
           f"{len(df) / efit_wall:,.0f} models/s on the full store -> {len(df) / efit_wall / base_rate:.0f}x "
           f"(on the same 100 models without refinement: {batched_sub / base_rate:.1f}x)")
-    target = 5.0 if args.trials <= 10_000 else float("inf")  # the target is stated for 10,000 models
-    print(f"\ntarget <= {target:.0f} s for the full analysis: {'met' if best_wall <= target else 'NOT met'} "
+    target = 5.0  # stated for 10,000 models; larger stores report their figures only
+    verdict = ('met' if best_wall <= target else 'NOT met') if args.trials <= 10_000 else 'not applicable'
+    print(f"\ntarget <= {target:.0f} s for 10,000 models: {verdict} "
           f"(best wall {best_wall:.2f} s; one-process cpu {serial_cpu:.2f} s; load average now "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
     print(f"report: {os.path.join(folder, 'report-1', 'report.html')}")
