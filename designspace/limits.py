@@ -13,6 +13,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_IMAGES = 10_000_000  # train_size / test_size: far above any in-memory dataset this tool trains on
 MAX_BATCH = 65_536
 MAX_EPOCHS = 10_000
+MAX_BOOT = 20000  # bootstrap replicates; beyond this the bootstrap's memory (replicates x models) is the limit
 MAX_SEED = 2**32 - 1  # numpy and torch seeds
 MAX_PARAMS = 2_000_000_000  # a model past this cannot be built in memory on one machine
 MAX_CONFIG_BYTES = 1_000_000  # a sweep config or spec file; YAML aliases are refused separately

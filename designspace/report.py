@@ -27,7 +27,7 @@ from .analysis.population import model_table, pooled_std, read_population
 from .errors import UsageError
 
 DEFAULT_BOOT = 1000
-MAX_BOOT = 20000  # replicates; beyond this the bootstrap's memory (replicates x models) is the limit
+from .limits import MAX_BOOT  # noqa: E402  (also read by `analyze`'s parser, which must not import pandas)
 FORK_EFIT_FROM = 500  # models; below this a forked e_fit costs more than it saves
 LEVEL = 0.9
 BY = "population"  # the column an analysis compares: the space, prefixed by sweep/source when several

@@ -428,3 +428,18 @@ def test_regnet_stages_in_closed_form_match_the_block_generator(stages):
     ref_depths = (ks[keep][:, None, :] == lv[None, :, None]).sum(axis=2)
     np.testing.assert_array_equal(depths[ok], ref_depths)
     np.testing.assert_array_equal(widths[ok], np.take_along_axis(ws[keep], np.cumsum(ref_depths, axis=1) - 1, axis=1))
+
+
+def test_sampling_from_the_command_line_imports_neither_pandas_scipy_nor_torch():
+    """`designspace sample` builds every subcommand's parser: none may pull in the heavy stacks
+    (pandas + scipy alone cost ~2 s of a 2 s budget)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from designspace.cli import main; "
+            "main(['sample', '--space', 'RegNetX[wm=2]', '-n', '3', '--out', sys.argv[1]]); "
+            "print(sorted({'pandas', 'scipy', 'torch', 'jsonschema'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code, "-"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -36,14 +36,8 @@ AGGREGATIONS = ("mean", "median", "min")
 MODEL_KEY = ("source", "population", "spec_id", "recipe_key", "dataset", "regime")
 
 
-def add_population_args(parser, sources_help: str = "result store (.db) or tidy table (.csv/.parquet/.jsonl "
-                                                    "with the columns `designspace sample` writes plus error)"):
-    """Positional SOURCE... and --sweep NAME (repeatable; `all` pools every sweep) on an argparse parser."""
-    parser.add_argument("sources", nargs="+", metavar="SOURCE", help=sources_help)
-    parser.add_argument("--sweep", action="append", default=None, metavar="NAME",
-                        help="sweep(s) to read (repeatable; `all` pools every sweep). Needed when a store "
-                             "holds sweeps with different recipes or datasets")
-    return parser
+# the flags live in a module without pandas: `designspace sample` builds every subcommand's parser
+from ..commands.population_args import add_population_args  # noqa: E402
 
 
 def read_population(sources: Sequence[str], sweeps: Sequence[str] | None = None) -> pd.DataFrame:

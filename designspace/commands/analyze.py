@@ -15,8 +15,8 @@ def _count(text: str) -> int:
 
 
 def register(sub):
-    from ..analysis.population import add_population_args
-    from ..report import MAX_BOOT
+    from .population_args import add_population_args
+    from ..limits import MAX_BOOT
 
     p = sub.add_parser("analyze", help="analyse result stores or tables: EDFs, KS, e_fit, trends -> report.html")
     add_population_args(p)

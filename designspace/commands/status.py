@@ -2,7 +2,7 @@
 
 
 def register(sub):
-    from ..analysis.population import add_population_args
+    from .population_args import add_population_args
 
     p = sub.add_parser("status", help="summarize result stores: counts by sweep/space/status, errors, progress")
     add_population_args(p, sources_help="result store (.db) or table (.csv/.parquet/.jsonl)")
