@@ -19,18 +19,6 @@ BASE = {
 }
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray = pytest.importorskip("ray")
-    from designspace.sweep import _start_ray
-
-    _start_ray(None)
-    yield ray
-    ray.shutdown()
-
-
 def config(tmp_path, **changes):
     raw = {**BASE, "name": "t", "store": str(tmp_path / "results.db"), **changes}
     return parse_config(raw)

@@ -22,18 +22,6 @@ TINY = {"spaces": ["RegNetX"], "models_per_space": 2, "flops": "0.2M:1M",
         "dataset": {"name": "synthetic", "train_size": 128, "test_size": 64}, "recipe": {"epochs": 1, "batch_size": 64}}
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray = pytest.importorskip("ray")
-    from designspace.sweep import _start_ray
-
-    _start_ray(None)
-    yield ray
-    ray.shutdown()
-
-
 def write_config(tmp_path, name="t", file=None, **changes):
     raw = {**TINY, "name": name, "store": str(tmp_path / "results.db"), **changes}
     path = tmp_path / (file or f"{name}.yaml")
