@@ -46,10 +46,6 @@ class Recipe:
     augment: bool = False  # random crop (padding im_size // 8) + horizontal flip
     eval_batch_size: int = 256
     amp: bool = True  # GPU only: autocast (bf16 or fp16)
-    # Testing hook, documented and inert by default: a trial whose spec id starts with this prefix
-    # raises before training. It lets the tests check that a failing trial is stored as `failed`
-    # and the sweep goes on. Part of the trial id like every other key, so it cannot alias real rows.
-    fail_if_spec_id: str = ""
     # Seed-family training options (issue 7), validated by their families (designspace.registry); omitted from
     # to_dict when unset so that existing trial ids do not change.
     dyrep: Any = field(default=None, hash=False)  # DyRep: {metric, interval, stop, recal_batches, ...}
@@ -64,7 +60,7 @@ class Recipe:
             "label_smoothing": (float, lambda v: 0 <= v < 1), "zero_init_residual": (bool, None),
             "train_size": (int, lambda v: v > 0),
             "test_size": (int, lambda v: v > 0), "augment": (bool, None),
-            "eval_batch_size": (int, lambda v: v > 0), "amp": (bool, None), "fail_if_spec_id": (str, None),
+            "eval_batch_size": (int, lambda v: v > 0), "amp": (bool, None),
         }
         for name, (kind, ok) in checks.items():
             value = getattr(self, name)
@@ -167,8 +163,6 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
     recipe = recipe if isinstance(recipe, Recipe) else Recipe.from_dict(recipe)
     if data is None:
         raise UsageError("train needs a dataset")
-    if recipe.fail_if_spec_id and spec.id.startswith(recipe.fail_if_spec_id):
-        raise RuntimeError(f"testing hook: recipe.fail_if_spec_id matched spec {spec.id}")
     rg = get_regime(regime or DATASET_REGIME.get(data.name, "fashion-mnist"))
     if data.shape != (rg.channels, rg.im_size, rg.im_size) or data.num_classes != rg.num_classes:
         raise UsageError(f"dataset {data.name} has images {data.shape} and {data.num_classes} classes; regime "
