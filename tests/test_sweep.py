@@ -33,18 +33,20 @@ def rows(db, sweep=None):
     return out
 
 
-def test_failing_trial_is_stored_and_the_sweep_goes_on(ray_cluster, tmp_path):
-    victim = plan_trials(config(tmp_path))[1]["spec_id"]
-    cfg = config(tmp_path, name="fails", recipe={**BASE["recipe"], "fail_if_spec_id": victim})
+def test_failing_trial_is_stored_and_the_sweep_goes_on(ray_cluster, explode_family, tmp_path):
+    # Every model of RegNetX+explode carries the test plugin's explode option, whose build raises.
+    cfg = config(tmp_path, name="fails", spaces=["AnyNetXA", "RegNetX+explode", "RegNetX"], models_per_space=2)
+    victims = {t["spec_id"] for t in plan_trials(cfg) if t["space"] == "RegNetX+explode"}
     counts = run_sweep(cfg, progress=False)
     got = rows(cfg.store, "fails")
-    assert len(got) == 6 and counts["failed"] == 1 and counts["done"] == 5
+    assert len(got) == 6 and counts["failed"] == 2 and counts["done"] == 4
     failed = [r for r in got.values() if r["status"] == "failed"]
-    assert len(failed) == 1 and failed[0]["spec_id"] == victim
-    assert "RuntimeError" in failed[0]["message"] and "fail_if_spec_id" in failed[0]["message"]
+    assert len(victims) == 2 and {r["spec_id"] for r in failed} == victims
+    assert all(r["message"].startswith("RuntimeError: explode family: this network cannot be built")
+               and "explode_family.py" in r["message"] for r in failed)
     done = [r for r in got.values() if r["status"] == "done"]
     assert all(0 <= r["error"] <= 100 and r["images_per_s"] > 0 and r["started_at"] for r in done)
-    assert {r["space"] for r in got.values()} == {"AnyNetXA", "RegNetX"}
+    assert {r["space"] for r in done} == {"AnyNetXA", "RegNetX"}
 
     # Rerunning resumes: nothing to do, nothing duplicated, rows unchanged.
     again = run_sweep(cfg, progress=False)

@@ -129,16 +129,17 @@ def test_timeout_then_retry_failed(ray_cluster, tmp_path, capsys):
     assert len(epochs) == 20 and sorted(set(epochs["epoch"])) == list(range(1, 11))
 
 
-def test_failed_trials_exit_1_and_per_epoch_rows(ray_cluster, tmp_path, capsys):
-    victim = plan_trials(parse_config({**TINY, "name": "f", "store": "x.db"}))[0]["spec_id"]
-    path = write_config(tmp_path, name="f", recipe={"epochs": 3, "batch_size": 32, "fail_if_spec_id": victim},
-                        checkpoints=True)
+def test_failed_trials_exit_1_and_per_epoch_rows(ray_cluster, explode_family, tmp_path, capsys):
+    # The model of RegNetX+explode carries the test plugin's explode option, whose build raises.
+    path = write_config(tmp_path, name="f", spaces=["RegNetX", "RegNetX+explode"], models_per_space=1,
+                        recipe={"epochs": 3, "batch_size": 32}, checkpoints=True)
     db = str(tmp_path / "results.db")
     assert cli(["sweep", path, "--no-progress"]) == 1
     err = capsys.readouterr().err
-    assert "1 trial(s) failed" in err and "fail_if_spec_id" in err
+    assert "1 trial(s) failed" in err and "RuntimeError: explode family" in err
     got = {r["status"]: r for r in rows(db, "f")}
     assert set(got) == {"done", "failed"} and got["done"]["attempts"] == 1
+    assert (got["done"]["space"], got["failed"]["space"]) == ("RegNetX", "RegNetX+explode")
     ep = store.load_epochs(db, "f")
     assert ep["epoch"].tolist() == [1, 2, 3] and set(ep["trial_id"]) == {got["done"]["trial_id"]}
     assert ep["test_error"].iloc[-1] == pytest.approx(got["done"]["error"])

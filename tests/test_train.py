@@ -58,11 +58,13 @@ def test_huge_lr_diverges(spec, data):
     assert "non-finite" in m["message"]
 
 
-def test_testing_hook_raises_only_for_matching_spec(spec, data):
-    with pytest.raises(RuntimeError, match="fail_if_spec_id"):
-        train(spec, {"fail_if_spec_id": spec.id[:6]}, data, threads=1)
-    other = "0" * 16 if not spec.id.startswith("0") else "f" * 16
-    assert train(spec, {"fail_if_spec_id": other, "train_size": 64}, data, threads=1)["status"] == "done"
+def test_a_family_whose_build_raises_fails_only_its_own_specs(spec, data, explode_family):
+    # The same architecture with the test plugin's explode option (tests/plugin_families.py).
+    boom = get_space("AnyNetXA+explode").sample(1, seed=0, flops="0.2M:1M", regime="fashion-mnist")[0]
+    assert boom.family == {"explode": {}} and boom.stages == spec.stages and boom.id != spec.id
+    with pytest.raises(RuntimeError, match="explode family: this network cannot be built"):
+        train(boom, {}, data, threads=1)
+    assert train(spec, {"train_size": 64}, data, threads=1)["status"] == "done"
 
 
 def test_recipe_validation():
