@@ -122,42 +122,78 @@ def _unfreeze():
     gc.unfreeze()  # the parent collects as before once its children are forked
 
 
-def _send_result(conn, fn, args):
+def _send_result(conn, fn, args, then):
     try:
-        conn.send((True, fn(*args)))
+        value = fn(*args)
+        conn.send((True, value))
     except BaseException:  # noqa: BLE001 - the parent recomputes and raises it there
         conn.send((False, None))
+        return
     finally:
         conn.close()
+    if then is not None:
+        then(value)  # after the parent has its result (e.g. draw figures from it); its exit code tells
 
 
 class _Forked:
     """fn(*args) computed in a forked process while the caller goes on; result() returns it, or
-    computes it in the caller if the child failed (so errors surface with their traceback)."""
+    computes it in the caller if the child failed (so errors surface with their traceback). With
+    `then`, the child goes on to run then(result) once the caller has the result; join() waits for
+    it and says whether it succeeded."""
 
-    def __init__(self, fn, *args):
+    def __init__(self, fn, *args, then=None):
         import multiprocessing as mp
 
         ctx = mp.get_context("fork")
         self.fn, self.args = fn, args
         _freeze_for_fork()
         self.conn, child_end = ctx.Pipe(duplex=False)
-        self.proc = ctx.Process(target=_send_result, args=(child_end, fn, args), daemon=True)
+        self.proc = ctx.Process(target=_send_result, args=(child_end, fn, args, then), daemon=True)
         self.proc.start()
         _unfreeze()
         child_end.close()
+        self.ok = False
 
     def result(self):
         try:
-            ok, value = self.conn.recv()
+            self.ok, value = self.conn.recv()
         except EOFError:
-            ok, value = False, None
+            self.ok, value = False, None
+        if not self.ok:
+            self.proc.join()
+            return self.fn(*self.args)
+        return value
+
+    def join(self) -> bool:
         self.proc.join()
-        return value if ok else self.fn(*self.args)
+        return self.ok and self.proc.exitcode == 0
 
 
 def _efit(models, metric):
     return A.model_efit(models, metric=metric)
+
+
+def _model_tables(models: pd.DataFrame, s: "Settings", by: str) -> dict[str, pd.DataFrame]:
+    """The tables that need every model's e_fit: models (design parameters), efit_summary, the
+    trends, best-model bands and complexity fits (computed in a forked process when workers > 1)."""
+    t: dict[str, pd.DataFrame] = {}
+    fit = _efit(models, s.efit)
+    params = A.design_parameters(models, fit)
+    if by != "space":
+        params.insert(0, by, models[by].to_numpy())
+    params.insert(0, "trial_id", models["trial_id"].to_numpy())
+    params["n_trials"] = models["n_trials"].to_numpy()
+    t["models"] = params
+    thr = THRESHOLDS if s.efit == "logratio" else {k: v**2 for k, v in THRESHOLDS.items()}
+    agg = {"n": ("e_fit", "size"), "median": ("e_fit", "median"), "mean": ("e_fit", "mean")}
+    summary = params.groupby(by)[["e_fit"]].agg(**agg).reset_index()
+    for k, v in thr.items():
+        summary[f"within_{k}"] = summary[by].map(params.assign(_b=params["e_fit"] < v).groupby(by)["_b"].mean())
+    t["efit_summary"] = summary
+    t["trend_bins"], t["trend_bands"] = A.error_trends(params, by=by, seed=s.seed)
+    t["best_bands"] = A.best_model_bands(params, by=by, n_boot=min(s.n_boot, 500), level=s.level, seed=s.seed)
+    t["complexity_fits"], t["best_models"] = A.best_complexity_fits(params, by=by)
+    return t
 
 
 def _proxy_pair(models: pd.DataFrame):
@@ -189,8 +225,15 @@ def analyze(df: pd.DataFrame, settings: Settings | None = None, workers: int | N
 
     df: trials (aggregated here with model_table) or a model table (has n_trials). Every statistic
     counts models. settings: Settings (or keyword overrides of its fields, e.g. n_boot=200).
-    With workers > 1 (default: see _default_workers) e_fit runs in a forked process while the
-    other tables are computed; the results do not depend on workers."""
+    With workers > 1 (default: see _default_workers) e_fit and the tables built on it run in a
+    forked process while the other tables are computed; the results do not depend on workers."""
+    tables, job = _analyze(df, settings, workers, by, None, **overrides)
+    return tables
+
+
+def _analyze(df, settings, workers, by, child_then, **overrides):
+    """analyze(); the forked process (if any) goes on to run child_then(its tables) once this one
+    has them (write_report: their CSV files and figures). Returns (tables, the forked job or None)."""
     settings = (settings or Settings(**{k: v for k, v in overrides.items() if k in Settings.__dataclass_fields__}))
     settings = settings.validate()
     models = df if "n_trials" in df else model_table(df, how=settings.aggregate)
@@ -199,7 +242,8 @@ def analyze(df: pd.DataFrame, settings: Settings | None = None, workers: int | N
         models = models.assign(**{by: models["space"]})
     models = models.reset_index(drop=True)
     workers = _resolve_workers(workers)
-    efit_job = _Forked(_efit, models, settings.efit) if workers > 1 and len(models) >= FORK_EFIT_FROM else None
+    efit_job = _Forked(_model_tables, models, settings, by, then=child_then) \
+        if workers > 1 and len(models) >= FORK_EFIT_FROM else None
     s = settings
     notes: list[dict] = []
     counts = models.groupby(by, sort=True).size()
@@ -266,22 +310,7 @@ def analyze(df: pd.DataFrame, settings: Settings | None = None, workers: int | N
         notes.append({"kind": "repeats", "text": "no model was trained more than once: the seed-to-seed spread "
                       "is unknown, so gaps between spaces cannot be compared with it"})
 
-    fit = efit_job.result() if efit_job is not None else _efit(models, s.efit)
-    params = A.design_parameters(models, fit)
-    if by != "space":
-        params.insert(0, by, models[by].to_numpy())
-    params.insert(0, "trial_id", models["trial_id"].to_numpy())
-    params["n_trials"] = models["n_trials"].to_numpy()
-    t["models"] = params
-    thr = THRESHOLDS if s.efit == "logratio" else {k: v**2 for k, v in THRESHOLDS.items()}
-    agg = {"n": ("e_fit", "size"), "median": ("e_fit", "median"), "mean": ("e_fit", "mean")}
-    summary = params.groupby(by)[["e_fit"]].agg(**agg).reset_index()
-    for k, v in thr.items():
-        summary[f"within_{k}"] = summary[by].map(params.assign(_b=params["e_fit"] < v).groupby(by)["_b"].mean())
-    t["efit_summary"] = summary
-    t["trend_bins"], t["trend_bands"] = A.error_trends(params, by=by, seed=s.seed)
-    t["best_bands"] = A.best_model_bands(params, by=by, n_boot=min(s.n_boot, 500), level=s.level, seed=s.seed)
-    t["complexity_fits"], t["best_models"] = A.best_complexity_fits(params, by=by)
+    t.update(efit_job.result() if efit_job is not None else _model_tables(models, s, by))
     cols = [c for c in (by, "space", "trial_id", "spec_id", "error", "n_trials", "flops", "widths", "depths")
             if c in models]
     top = models.sort_values("error", kind="stable").groupby(by, sort=True).head(s.top)[cols]
@@ -293,7 +322,7 @@ def analyze(df: pd.DataFrame, settings: Settings | None = None, workers: int | N
         t["fidelity_pairs"], t["fidelity_correlation"], t["fidelity_overlap"] = \
             fid["pairs"], fid["correlation"], fid["overlap"]
     t["notes"] = pd.DataFrame(notes, columns=["kind", "text"])
-    return t
+    return t, efit_job
 
 
 def _weighted_median(e, w) -> float:
@@ -327,6 +356,12 @@ def _figure_builders(by: str = BY, metric: str = "logratio"):
         "fidelity.png": lambda t: P.plot_fidelity(t["fidelity_pairs"], t["fidelity_correlation"]),
     }
 
+
+# The tables computed in the forked process (see _model_tables), and the figures it draws from them in
+# write_report while this process draws the rest: balanced on 2 cores (the models table's CSV and
+# these three figures against the other tables and figures).
+MODEL_TABLES = ("models", "efit_summary", "trend_bins", "trend_bands", "best_bands", "complexity_fits", "best_models")
+MODEL_FIGURES = ["trends_best.png", "efit.png", "trends_error.png"]
 
 # the most expensive figures first, so that a round-robin split between processes is balanced
 _COST_ORDER = ["trends_error.png", "top_widths.png", "efit.png", "complexity.png", "trends_best.png",
@@ -380,15 +415,15 @@ def _resolve_workers(workers: int | None) -> int:
 
 
 def make_figures(tables: dict[str, pd.DataFrame], out_dir: str, workers: int | None = None,
-                 metric: str = "logratio", meanwhile=None) -> list[str]:
+                 metric: str = "logratio", meanwhile=None, skip=()) -> list[str]:
     """Draw every figure the tables support into out_dir (PNG, 150 dpi); returns the file names.
 
     Drawing is most of a report's time and matplotlib is single-threaded, so with workers > 1
     (default: see _default_workers) forked processes draw part of the figures from the parent's
     tables (no pickling); they take the most expensive figures, since this process also runs
     `meanwhile()` (e.g. writing the CSV files) before drawing its share. A figure a child failed to
-    write is drawn again here, so its error surfaces normally."""
-    names = figures_of(tables)
+    write is drawn again here, so its error surfaces normally. skip: figures drawn elsewhere."""
+    names = [n for n in figures_of(tables) if n not in skip]
     order = [n for n in _COST_ORDER if n in names]
     workers = _resolve_workers(workers)
     children = []
@@ -709,6 +744,12 @@ def _csv_ready(df: pd.DataFrame) -> pd.DataFrame:
                         for c in obj})
 
 
+def write_tables_of(tables: dict, out_dir: str) -> None:
+    """tables -> out_dir/data/NAME.csv (lists and mappings as JSON text)."""
+    for name, table in tables.items():
+        _csv_ready(table).to_csv(os.path.join(out_dir, "data", f"{name}.csv"), index=False)
+
+
 def write_report(sources, out_dir: str | None = None, n_boot: int = DEFAULT_BOOT, seed: int = 0,
                  workers: int | None = None, sweeps=None, settings: Settings | None = None, **overrides) -> dict:
     """Analyse the sources (result stores and/or tables; one path or a list) and write report.html,
@@ -733,12 +774,23 @@ def write_report(sources, out_dir: str | None = None, n_boot: int = DEFAULT_BOOT
     models = model_table(done, how=settings.aggregate)
     n_trials, described = len(trials), describe_sources(trials, sources)
     del trials, done  # the model table holds what the analysis needs; forked workers copy less
-    tables = analyze(models, settings, workers=workers)
-    def write_tables():
-        for name, table in tables.items():
-            _csv_ready(table).to_csv(os.path.join(out_dir, "data", f"{name}.csv"), index=False)
 
-    figures = make_figures(tables, out_dir, workers=workers, metric=settings.efit, meanwhile=write_tables)
+    def write_tables(names):
+        write_tables_of({n: tables[n] for n in names}, out_dir)
+
+    def model_outputs(model_tables):  # run by the forked process that computed them, if there is one
+        write_tables_of(model_tables, out_dir)
+        _draw(MODEL_FIGURES, model_tables, out_dir, settings.efit)
+
+    tables, job = _analyze(models, settings, workers, None, model_outputs)
+    figures = figures_of(tables)
+    there = set(MODEL_TABLES) if job is not None else set()  # written and drawn by the forked process
+    make_figures(tables, out_dir, workers=1 if there else workers, metric=settings.efit,
+                 meanwhile=lambda: write_tables([n for n in tables if n not in there]),
+                 skip=MODEL_FIGURES if there else ())
+    if there and not job.join():  # the child failed: write and draw its part here (errors surface)
+        write_tables(MODEL_TABLES)
+        _draw(MODEL_FIGURES, tables, out_dir, settings.efit)
     summary = summarize(tables, sources, n_trials, figures, settings, described)
     images = {}
     for name in figures:

@@ -138,6 +138,12 @@ def test_results_do_not_depend_on_worker_processes(tmp_path, monkeypatch):
     for table in one["tables"].values():
         assert (tmp_path / "one" / table).read_text() == (tmp_path / "two" / table).read_text()
     assert sorted(os.listdir(tmp_path / "two")) == sorted(os.listdir(tmp_path / "one"))
+    # the figures the forked process drew (report.MODEL_FIGURES) are the ones one process draws
+    assert set(report.MODEL_FIGURES) <= set(one["figures"])
+    assert set(report.MODEL_TABLES) == set(report._model_tables(
+        report.model_table(report.load_done(store)), report.Settings(n_boot=20).validate(), "space"))
+    for name in one["figures"]:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
 
 
 def test_cli_bad_numbers(store, capsys):
@@ -279,3 +285,26 @@ def test_plot_functions_draw_into_given_axes(full_report):
     assert P.plot_top_widths(top, by="population", ax=axes) is fig2
     with pytest.raises(ValueError, match="axes"):
         P.plot_top_widths(top, by="population", ax=axes[:1])
+
+
+def test_a_failing_forked_worker_leaves_a_complete_report(tmp_path, monkeypatch):
+    """The forked process writes the model tables and draws MODEL_FIGURES; if it dies there, this
+    process writes and draws them itself."""
+    store = str(tmp_path / "w.db")
+    write_synthetic_store(store, spaces=("AnyNetXA", "RegNetX"), n=30, seed=5)
+    monkeypatch.setattr(report, "FORK_EFIT_FROM", 0)
+    one = write_report(store, str(tmp_path / "one"), n_boot=60, workers=1)
+    parent, draw = os.getpid(), report._draw
+
+    def draw_fails_in_the_child(names, *args):
+        if os.getpid() != parent:
+            os._exit(3)  # as a crash would: no result, no files
+        return draw(names, *args)
+
+    monkeypatch.setattr(report, "_draw", draw_fails_in_the_child)
+    two = write_report(store, str(tmp_path / "two"), n_boot=60, workers=2)
+    assert two["figures"] == one["figures"]
+    for name in one["figures"]:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    for table in one["tables"].values():
+        assert (tmp_path / "one" / table).read_text() == (tmp_path / "two" / table).read_text()
