@@ -3,10 +3,14 @@
 
 def register(sub):
     p = sub.add_parser("train", help="train one model (SPEC.json) and print its metrics")
-    p.add_argument("spec", help="SPEC.json (a spec, or a sample row holding one)")
-    p.add_argument("--data", default="fashion-mnist", help="fashion-mnist | cifar10 | imagefolder | synthetic")
+    p.add_argument("spec", help="SPEC.json, or a sample row / table of rows (.json, .jsonl, .csv, .parquet)")
+    p.add_argument("--row", type=int, default=None, help="row number in a table of rows (default: the first)")
+    p.add_argument("--id", default=None, help="the row of a table whose id is this")
+    p.add_argument("--data", default=None, help="fashion-mnist | cifar10 | imagefolder | synthetic "
+                   "(default: the regime's: fashion-mnist, or cifar10 for the cifar regime)")
     p.add_argument("--data-dir", default=None, help="dataset directory (default: the dataset's standard place)")
-    p.add_argument("--regime", default=None, help="default: the dataset's (fashion-mnist, cifar)")
+    p.add_argument("--regime", default=None, help="default: the row's own regime, else the dataset's "
+                   "(fashion-mnist, cifar)")
     p.add_argument("--epochs", type=float, default=None)
     p.add_argument("--lr", type=float, default=None, help="learning rate at batch 128 (scaled linearly)")
     p.add_argument("--batch-size", type=int, default=None)
@@ -21,29 +25,34 @@ def register(sub):
     p.set_defaults(func=run)
 
 
-def read_spec(path: str):
-    """A spec file, bounded in size and checked to be buildable: one-line UsageError otherwise."""
+REGIME_DATASET = {"fashion-mnist": "fashion-mnist", "cifar": "cifar10"}  # the dataset a regime trains on by default
+
+
+def read_spec(path: str, row: int | None = None, id: str | None = None):
+    """The model a file holds (a spec, or row `row` / id `id` of a sample table) and that row's own
+    regime (None for a bare spec), bounded in size and checked to be buildable: one-line UsageError
+    otherwise."""
+    import os
+
     from ..errors import UsageError
     from ..limits import MAX_CONFIG_BYTES, check_spec
-    from ..spec import load_spec
+    from ..table import read_spec_row
 
+    ext = os.path.splitext(path)[1].lower()
     try:
-        if __import__("os").path.getsize(path) > MAX_CONFIG_BYTES:
-            raise UsageError(f"spec file {path} is larger than {MAX_CONFIG_BYTES:,} bytes")
-        with open(path, "rb") as fh:
-            fh.read().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"spec file {path} is not UTF-8 JSON text (byte {exc.start})") from None
+        too_big = ext == ".json" and os.path.getsize(path) > MAX_CONFIG_BYTES
     except OSError as exc:
         raise UsageError(f"cannot read spec file {path}: {exc.strerror}") from None
+    if too_big:
+        raise UsageError(f"spec file {path} is larger than {MAX_CONFIG_BYTES:,} bytes")
     try:
-        spec = load_spec(path)
+        found = read_spec_row(path, row=row, id=id)
     except UsageError as exc:
-        raise UsageError(f"spec file {path}: {exc}") from None
+        raise UsageError(f"spec file {path}: {exc}" if path not in str(exc) else str(exc)) from None
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise UsageError(f"spec file {path} is not a valid spec: {str(exc).splitlines()[0][:160]}") from None
-    check_spec(spec, f"spec file {path}")
-    return spec
+    check_spec(found["spec"], f"spec file {path}")
+    return found["spec"], found["regime"]
 
 
 def run(args):
@@ -55,7 +64,18 @@ def run(args):
     from ..limits import MAX_SEED, check_int
     from ..train import Recipe, default_threads, train
 
-    spec = read_spec(args.spec)
+    spec, own_regime = read_spec(args.spec, row=args.row, id=args.id)
+    regime = args.regime or own_regime
+    if args.data is None and regime is not None and regime not in REGIME_DATASET:
+        raise UsageError(f"no built-in dataset trains the {regime} regime; pass --data (e.g. imagefolder) "
+                         f"and --data-dir")
+    data_name = args.data or REGIME_DATASET.get(regime, "fashion-mnist")
+    from ..data import DATASET_REGIME
+
+    if args.regime is None and own_regime and DATASET_REGIME.get(data_name, own_regime) != own_regime:
+        raise UsageError(f"{args.spec}: the row was sampled for the {own_regime} regime, but --data {data_name} "
+                         f"trains the {DATASET_REGIME[data_name]} regime; pass --regime {DATASET_REGIME[data_name]} "
+                         f"to build it for that dataset (its complexity changes)")
     overrides = {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "train_size", "test_size")
                  if getattr(args, k) is not None}
     if args.augment:
@@ -66,28 +86,28 @@ def run(args):
         raise UsageError(f"--threads must be positive, got {args.threads}")
     if args.save is not None and (not args.save or "\0" in args.save or __import__("os").path.isdir(args.save)):
         raise UsageError(f"--save needs a file path, got {args.save!r}")
-    data = load_dataset(args.data, args.data_dir)
+    data = load_dataset(data_name, args.data_dir)
 
     def on_epoch(e):
         if not args.json:
             print(f"epoch {e['epoch']}: train loss {e['train_loss']:.4f}  test error {e['test_error']:.2f}%  "
                   f"lr {e['lr']:.4g}  {e['seconds']:.1f} s", flush=True)
 
-    metrics = train(spec, recipe, data, regime=args.regime, seed=args.seed, threads=args.threads or default_threads(),
+    metrics = train(spec, recipe, data, regime=regime, seed=args.seed, threads=args.threads or default_threads(),
                     on_epoch=on_epoch, keep_state=args.save is not None)
     state = metrics.pop("state_dict", None)
+    from ..regimes import get_regime
+
+    used_regime = get_regime(regime or DATASET_REGIME.get(data.name, "fashion-mnist")).name
     if args.save is not None and metrics["status"] == "done" and state is not None:
-        from ..regimes import get_regime
-        from ..data import DATASET_REGIME
         from ..safeload import save_checkpoint
 
-        regime = get_regime(args.regime or DATASET_REGIME.get(data.name, "fashion-mnist")).name
         try:
-            save_checkpoint(args.save, spec, regime, state, error=float(metrics["error"]), epochs=metrics["epochs"])
+            save_checkpoint(args.save, spec, used_regime, state, error=float(metrics["error"]), epochs=metrics["epochs"])
         except OSError as exc:
             raise UsageError(f"cannot write checkpoint {args.save}: {exc.strerror}") from None
         metrics["checkpoint"] = args.save
-    metrics = {"spec_id": spec.id, **metrics}
+    metrics = {"spec_id": spec.id, "regime": used_regime, **metrics}
     if args.json:
         print(json.dumps(metrics))
         return 0 if metrics["status"] == "done" else 1
