@@ -16,6 +16,11 @@ A spec belongs to at most one family handler (:func:`family_of`):
   :func:`designspace.models.build` for the rest. Wrappers take precedence, in registration order;
 - ``kind="recipe"``: no spec keys; only training hooks / recipe validation (e.g. DyRep).
 
+Any family may also own top-level *recipe* keys (``recipe_keys``): ``Recipe.from_dict`` keeps them in
+``Recipe.family_options`` and ``Recipe.to_dict`` writes them back at the top level, so a recipe's JSON
+(and every trial id) reads as if the key were a core field; the family reads its option with
+``recipe.family_option(key)`` and checks it in ``validate_recipe``.
+
 Plain AnyNet specs (no family keys) stay with the core.
 """
 from __future__ import annotations
@@ -43,6 +48,8 @@ class Family:
     stage_breakdown(spec, regime) -> {"stage_flops", "stage_params", "stage_acts": (1, S) arrays} for
         `describe` (optional).
     train_hooks(spec, recipe, model, ctx) -> list of TrainHook (optional; see TrainHook).
+    recipe_keys: top-level recipe keys the family owns (e.g. ("dyrep",)); their values reach it as
+        recipe.family_option(key) (None when unset).
     validate_recipe(recipe) -> None, raising UsageError on bad recipe options it owns (optional).
     deploy(model, spec, regime) -> (deployed model, deploy spec, form name) (optional; `deploy` command).
     load_deployed(spec, regime, form) -> an empty model of a deployed form to load weights into (optional).
@@ -58,6 +65,7 @@ class Family:
     validate_recipe: "Callable | None" = None
     deploy: "Callable | None" = None
     load_deployed: "Callable | None" = None
+    recipe_keys: tuple[str, ...] = ()
     description: str = ""
     module: str = field(default="", compare=False)
 
@@ -65,6 +73,9 @@ class Family:
         if self.kind not in KINDS:
             raise ValueError(f"family {self.name!r}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         object.__setattr__(self, "keys", tuple(self.keys))
+        object.__setattr__(self, "recipe_keys", tuple(self.recipe_keys))
+        if not all(isinstance(k, str) and k.isidentifier() for k in self.recipe_keys):
+            raise ValueError(f"family {self.name!r}: recipe keys must be identifiers, got {self.recipe_keys!r}")
         if self.kind == "recipe":
             if self.keys:
                 raise ValueError(f"recipe family {self.name!r} owns no spec keys")
@@ -75,19 +86,23 @@ class Family:
 
 _FAMILIES: dict[str, Family] = {}
 _OWNER: dict[str, str] = {}  # option key -> family name
+_RECIPE_OWNER: dict[str, str] = {}  # recipe key -> family name
 _LOADED = False
 _LOAD_ERRORS: list[str] = []
 
 
 def register_family(family: Family) -> Family:
-    """Add a family (idempotent for the same name). Its option keys must be free."""
-    for key in family.keys:
-        owner = _OWNER.get(key)
-        if owner is not None and owner != family.name:
-            raise ValueError(f"option key {key!r} of family {family.name!r} is already owned by {owner!r}")
+    """Add a family (idempotent for the same name). Its option keys and recipe keys must be free."""
+    for owners, keys, what in ((_OWNER, family.keys, "option"), (_RECIPE_OWNER, family.recipe_keys, "recipe")):
+        for key in keys:
+            owner = owners.get(key)
+            if owner is not None and owner != family.name:
+                raise ValueError(f"{what} key {key!r} of family {family.name!r} is already owned by {owner!r}")
     _FAMILIES[family.name] = family
     for key in family.keys:
         _OWNER[key] = family.name
+    for key in family.recipe_keys:
+        _RECIPE_OWNER[key] = family.name
     return family
 
 
@@ -113,19 +128,28 @@ def load_families() -> None:
             _LOAD_ERRORS.append(f"{ep.name} ({ep.value}): {type(exc).__name__}: {exc}")
 
 
-def families() -> dict[str, Family]:
+def loaded(table):
+    """`table` (one the families fill as they register: here, or the spaces' names and modifiers)
+    once every built-in family and plugin has been imported; callers copy what they return."""
     load_families()
-    return dict(_FAMILIES)
+    return table
+
+
+def families() -> dict[str, Family]:
+    return dict(loaded(_FAMILIES))
 
 
 def load_errors() -> list[str]:
-    load_families()
-    return list(_LOAD_ERRORS)
+    return list(loaded(_LOAD_ERRORS))
 
 
 def known_keys() -> list[str]:
-    load_families()
-    return sorted(_OWNER)
+    return sorted(loaded(_OWNER))
+
+
+def recipe_keys() -> dict[str, str]:
+    """{recipe key: owning family} of every registered family."""
+    return dict(loaded(_RECIPE_OWNER))
 
 
 def family_build(spec, regime):

@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 from .errors import UsageError
+from .spec import FrozenDict
 
 REFERENCE_BATCH = 128  # lr is given at this batch size and scaled linearly (Goyal et al.; pycls)
 # Sizes past these cannot be meant (a typo, or 1e9): refuse them rather than run for ever or out of memory.
@@ -46,10 +47,10 @@ class Recipe:
     augment: bool = False  # random crop (padding im_size // 8) + horizontal flip
     eval_batch_size: int = 256
     amp: bool = True  # GPU only: autocast (bf16 or fp16)
-    # Seed-family training options (issue 7), validated by their families (designspace.registry); omitted from
-    # to_dict when unset so that existing trial ids do not change.
-    dyrep: Any = field(default=None, hash=False)  # DyRep: {metric, interval, stop, recal_batches, ...}
-    condense: Any = field(default=None, hash=False)  # CondenseNetV2: {lasso}
+    # Options of the families' own recipe keys (Family.recipe_keys in designspace.registry), by key; set ones
+    # only. In the JSON form (from_dict / to_dict) they are top-level keys like the fields above, and an
+    # unset one is absent, so the recipes (and trial ids) written before a family existed do not change.
+    family_options: Mapping[str, Any] = field(default_factory=FrozenDict, hash=False)
 
     def __post_init__(self):
         checks = {
@@ -80,25 +81,53 @@ class Recipe:
                 raise UsageError(f"recipe.{name} = {value:,} is past the limit {RECIPE_LIMITS[name]:,}")
             if ok is not None and not ok(value):
                 raise UsageError(f"recipe.{name} out of range: {value!r}")
-        from .registry import validate_recipe as validate_recipe_options  # family recipe options (dyrep, condense)
+        from .registry import recipe_keys, validate_recipe
 
-        validate_recipe_options(self)
+        if not isinstance(self.family_options, Mapping):
+            raise UsageError(f"recipe.family_options must be a mapping, got {self.family_options!r}")
+        owned = recipe_keys()
+        for key in self.family_options:
+            if key not in owned or key in _CORE_KEYS:
+                raise UsageError(f"unknown recipe key recipe.{key}; valid: {', '.join(_valid_keys())}")
+        object.__setattr__(self, "family_options",
+                           FrozenDict({k: v for k, v in self.family_options.items() if v is not None}))
+        validate_recipe(self)  # every family checks its own options (one-line UsageErrors)
+
+    def family_option(self, key: str, default: Any = None) -> Any:
+        """The value of a family-owned recipe key as given (plain dicts and lists), or `default`."""
+        return self.family_options.thaw().get(key, default)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "Recipe":
+        """A recipe from its JSON form: the core fields, and the top-level keys registered families own."""
+        from .registry import recipe_keys
+
         data = dict(data or {})
-        known = {f.name for f in fields(cls)}
-        for key in data:
-            if key not in known:
-                raise UsageError(f"unknown recipe key recipe.{key}; valid: {', '.join(sorted(known))}")
-        return cls(**data)
+        owned = recipe_keys()
+        core, family = {}, {}
+        for key, value in data.items():
+            if key in _CORE_KEYS:
+                core[key] = value
+            elif key in owned:
+                family[key] = value
+            else:
+                raise UsageError(f"unknown recipe key recipe.{key}; valid: {', '.join(_valid_keys())}")
+        return cls(**core, family_options=family)
 
     def to_dict(self) -> dict:
-        out = asdict(self)
-        for key in ("dyrep", "condense"):  # issue 7: unset seed-family options leave the dict (and ids) as before
-            if out[key] is None:
-                del out[key]
+        """The JSON form: core fields, then the set family options as top-level keys (what trial ids hash)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "family_options"}
+        out.update(self.family_options.thaw())
         return out
+
+
+_CORE_KEYS = frozenset(f.name for f in fields(Recipe)) - {"family_options"}
+
+
+def _valid_keys() -> list[str]:
+    from .registry import recipe_keys
+
+    return sorted(_CORE_KEYS | set(recipe_keys()))
 
 
 def _device_name(device) -> str:

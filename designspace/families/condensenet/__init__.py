@@ -222,6 +222,7 @@ def convert_model(model):
     return convert(model)
 
 
+RECIPE_KEY = "condense"  # the recipe key this family owns: {lasso}
 CONDENSE_KEYS = ("lasso",)
 
 
@@ -268,7 +269,7 @@ class CondensationHook(TrainHook):
 
 
 def condensation_hooks(spec, recipe, model, ctx):
-    condense = getattr(recipe, "condense", None)
+    condense = recipe.family_option(RECIPE_KEY)
     if KEY in spec.family:
         return [CondensationHook(parse_condense(condense or {}))]
     if condense is not None:
@@ -277,8 +278,9 @@ def condensation_hooks(spec, recipe, model, ctx):
 
 
 def validate_condense(recipe) -> None:
-    if getattr(recipe, "condense", None) is not None:
-        parse_condense(recipe.condense)
+    option = recipe.family_option(RECIPE_KEY)
+    if option is not None:
+        parse_condense(option)
 
 
 def deploy_condensed(model, spec, regime):
@@ -289,7 +291,8 @@ def load_condensed(spec, regime, form):
     return build_converted(spec, regime) if form == "condensed" else None
 
 
-register_family(Family(name=KEY, kind="macro", keys=(KEY,), complexity=condensenet_complexity, build=build_condensenet,
+register_family(Family(name=KEY, kind="macro", keys=(KEY,), recipe_keys=(RECIPE_KEY,),
+                       complexity=condensenet_complexity, build=build_condensenet,
                        train_hooks=condensation_hooks, validate_recipe=validate_condense, deploy=deploy_condensed,
                        load_deployed=load_condensed, description="CondenseNetV2: LGC + sparse feature reactivation"))
 

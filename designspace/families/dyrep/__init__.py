@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from ...errors import UsageError
 from ...registry import Family, TrainContext, TrainHook, register_family
 
+KEY = "dyrep"  # the recipe key this family owns
 DYREP_KEYS = ("metric", "interval", "stop", "recal_batches", "branches", "internal_mult", "grow_top", "deploy")
 
 
@@ -67,8 +68,9 @@ def parse_dyrep(option, epochs: float) -> dict:
 
 def validate_recipe_options(recipe) -> None:
     """Called by Recipe validation (through the registry): fail fast on bad dyrep options."""
-    if getattr(recipe, "dyrep", None) not in (None, False):
-        parse_dyrep(recipe.dyrep, recipe.epochs)
+    option = recipe.family_option(KEY)
+    if option not in (None, False):
+        parse_dyrep(option, recipe.epochs)
 
 
 def adjusts_after(epochs_done: int, options: dict) -> bool:
@@ -121,10 +123,10 @@ class DyRepHook(TrainHook):
 
 def make_train_hooks(spec, recipe, model, ctx: TrainContext) -> list:
     """A DyRep hook if the recipe asks for it."""
-    dyrep = getattr(recipe, "dyrep", None)
-    return [] if dyrep in (None, False) else [DyRepHook(model, ctx, parse_dyrep(dyrep, ctx.epochs))]
+    option = recipe.family_option(KEY)
+    return [] if option in (None, False) else [DyRepHook(model, ctx, parse_dyrep(option, ctx.epochs))]
 
 
-register_family(Family(name="dyrep", kind="recipe", keys=(), complexity=None, build=None,
+register_family(Family(name="dyrep", kind="recipe", keys=(), complexity=None, build=None, recipe_keys=(KEY,),
                        train_hooks=make_train_hooks, validate_recipe=validate_recipe_options,
                        description="DyRep: grow / cut DBB branches during training (recipe.dyrep)"))
