@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Mapping
 
 from ..errors import UsageError
+from ..registry import load_families, loaded
 from .base import DesignSpace, Draw, parse_flops
 from .regnet import generate_regnet, regnet_stages
 
@@ -45,20 +46,22 @@ def _load_builtins() -> None:
 _load_builtins()
 
 
-def _load_families() -> None:
-    from ..registry import load_families
-
-    load_families()
-
-
 def space_names() -> list[str]:
-    _load_families()
-    return list(_SPACES)
+    return list(loaded(_SPACES))
 
 
 def modifier_names() -> list[str]:
-    _load_families()
-    return list(_MODIFIERS)
+    return list(loaded(_MODIFIERS))
+
+
+def _find(table: Mapping, name: str) -> "str | None":
+    """`name` as registered in `table` (spaces or modifiers), case-insensitively. The families, which
+    register most of both, are imported only on a miss: naming a core space imports none of them."""
+    for attempt in range(2):
+        key = {k.lower(): k for k in table}.get(name.lower())
+        if key is not None or attempt:
+            return key
+        load_families()
 
 
 def modifier_descriptions() -> dict[str, str]:
@@ -75,14 +78,6 @@ def modifier_descriptions() -> dict[str, str]:
             text = f"(cannot describe: {exc})"
         out[name] = text
     return out
-
-
-def _lookup(name: str) -> "str | None":
-    lookup = {k.lower(): k for k in _SPACES}
-    if name.lower() not in lookup:
-        _load_families()
-        lookup = {k.lower(): k for k in _SPACES}
-    return lookup.get(name.lower())
 
 
 def resolved_definition(name: str) -> dict:
@@ -116,12 +111,12 @@ def _apply_modifiers(space: DesignSpace, mods: list[str], label: str) -> DesignS
     core = getattr(space, "_core", space)
     done = list(getattr(space, "_modifiers", []))
     for mod in mods:
-        mod_lookup = {k.lower(): k for k in modifier_names()}
-        if mod.lower() not in mod_lookup:
+        key = _find(_MODIFIERS, mod)
+        if key is None:
             known = ", ".join(modifier_names()) or "none yet"
             raise UsageError(f"unknown space modifier {mod!r} in {label!r}; valid: {known}")
-        space = _MODIFIERS[mod_lookup[mod.lower()]](space)
-        done.append(mod_lookup[mod.lower()])
+        space = _MODIFIERS[key](space)
+        done.append(key)
         space._core, space._modifiers = core, tuple(done)  # what definition() reports
     return space
 
@@ -175,7 +170,7 @@ def get_space(x) -> DesignSpace:
     if _is_path(head):
         space = space_from_yaml(head)
     else:
-        key = _lookup(head)
+        key = _find(_SPACES, head)
         if key is None:
             raise UsageError(f"unknown space {head!r}; valid: {', '.join(space_names())} "
                              "(or a .yaml file, or an inline refinement such as RegNetX[wm=2])")
