@@ -109,3 +109,25 @@ def test_edf_bands_name_columns_as_edf_does():
     assert list(bands.columns) == ["space", "err", "cdf", "lo", "hi"]
     np.testing.assert_allclose(bands["cdf"], curves["cdf"])
     assert (bands["lo"] <= bands["cdf"] + 1e-12).all() and (bands["cdf"] <= bands["hi"] + 1e-12).all()
+
+
+def test_normalized_band_matches_a_brute_force_index_bootstrap():
+    """The bands come from multinomial counts over (complexity bin, grid interval) cells; they must
+    match resampling model indices and recomputing every replicate's normalized weights, including
+    models outside the bin range (weight 0)."""
+    rng = np.random.default_rng(7)
+    n, grid, nb, br = 240, np.linspace(6, 14, 25), 4, (0.05, 0.9)
+    values, cx = rng.normal(10, 1.5, n), rng.uniform(0, 1, n) ** 2
+    values[cx > 0.5] -= 1.0  # error depends on complexity, so the weights matter
+    band = bootstrap_edf(values, grid, complexity=cx, num_bins=nb, bin_range=br, n_boot=4000, seed=1)
+    curves = []
+    for _ in range(4000):
+        idx = rng.integers(0, n, n)
+        curves.append(edf_values(values[idx], grid, normalized_weights(cx[idx], nb, br)))
+    lo, hi = np.quantile(np.array(curves), [0.05, 0.95], axis=0)
+    np.testing.assert_allclose(band["lo"], lo, atol=0.025)
+    np.testing.assert_allclose(band["hi"], hi, atol=0.025)
+    plain = bootstrap_edf(values, grid, n_boot=4000, seed=2)
+    ref = np.array([edf_values(values[rng.integers(0, n, n)], grid, np.full(n, 1 / n)) for _ in range(4000)])
+    np.testing.assert_allclose(plain["lo"], np.quantile(ref, 0.05, axis=0), atol=0.025)
+    np.testing.assert_allclose(plain["hi"], np.quantile(ref, 0.95, axis=0), atol=0.025)

@@ -30,34 +30,33 @@ def bootstrap_edf(values, grid, complexity=None, num_bins: int = DEFAULT_BINS, b
     values = np.asarray(values, np.float64)
     grid = np.asarray(grid, np.float64)
     n, g = values.size, grid.size
-    # A value v adds its weight to F(x) for every grid point x >= v: histogram the (weighted) draws
-    # of each replicate over grid intervals with one bincount, then a cumulative sum gives the
-    # curves. Cost O(B n) without sorting or per-replicate loops.
+    # A value v adds its weight to F(x) for every grid point x >= v, so a replicate's curve is a
+    # cumulative sum over grid intervals of the weight its draws put in each interval. Models in the
+    # same cell (grid interval, and complexity bin when normalized) weigh the same in every
+    # replicate, so a resample of n models is, exactly in distribution, multinomial counts over
+    # the occupied cells: cost O(B x cells) instead of O(B x n) (cells <= bins x grid points).
     interval = np.searchsorted(grid, values, side="left")  # first grid index with x >= v (g: none)
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n, (n_boot, n), dtype=np.int32)
-    rep = np.arange(n_boot, dtype=np.int32)[:, None]
     if complexity is not None:
-        bins = complexity_bins(np.asarray(complexity, np.float64), num_bins, bin_range)
         k = max(num_bins, 1)
+        bins = complexity_bins(np.asarray(complexity, np.float64), num_bins, bin_range)
         base_w = normalized_weights_from_bins(bins, k)
-        if np.all(bins >= 0):  # the usual case: no masking needed
-            cell = rep * k + bins.astype(np.int32)[draws]
-            per_bin = np.bincount(cell.ravel(), minlength=n_boot * k)
-            occupied = np.count_nonzero(per_bin.reshape(n_boot, k), axis=1)
-            w = 1.0 / (per_bin[cell] * occupied[:, None])
-        else:
-            dbins = bins[draws]
-            inside = dbins >= 0
-            per_bin = np.bincount((rep * k + np.maximum(dbins, 0))[inside], minlength=n_boot * k).reshape(n_boot, k)
-            occupied = np.count_nonzero(per_bin, axis=1)
-            denom = per_bin[rep, np.maximum(dbins, 0)] * occupied[:, None]
-            w = np.divide(1.0, denom, out=np.zeros(denom.shape), where=inside & (denom > 0))
+        cell = np.where(bins >= 0, bins, k) * (g + 1) + interval  # bin k: outside the bin range
     else:
-        base_w, w = np.full(n, 1.0 / n), None
-    slot = (rep * (g + 1) + interval.astype(np.int32)[draws]).ravel()
-    hist = np.bincount(slot, weights=None if w is None else w.ravel(), minlength=n_boot * (g + 1))
-    hist = hist.reshape(n_boot, g + 1)
+        base_w, cell = np.full(n, 1.0 / n), interval
+    cells, freq = np.unique(cell, return_counts=True)
+    counts = rng.multinomial(n, freq / n, size=n_boot).astype(np.float64) if n else np.zeros((n_boot, 0))
+    cell_interval = cells % (g + 1)
+    if complexity is not None:
+        cell_bin = cells // (g + 1)
+        per_bin = counts @ (cell_bin[:, None] == np.arange(k)[None, :])  # (B, k) models per bin
+        occupied = np.count_nonzero(per_bin, axis=1)
+        inv = np.divide(1.0, per_bin * occupied[:, None], out=np.zeros_like(per_bin), where=per_bin > 0)
+        inv = np.hstack([inv, np.zeros((n_boot, 1))])  # column k: outside the bin range, weight 0
+        counts *= inv[:, cell_bin]
+    rep = np.arange(n_boot)[:, None] * (g + 1)
+    hist = np.bincount((rep + cell_interval[None, :]).ravel(), weights=counts.ravel(),
+                       minlength=n_boot * (g + 1)).reshape(n_boot, g + 1)
     hist = np.vstack([np.bincount(interval, weights=base_w, minlength=g + 1), hist])  # row 0: the estimate
     cum = np.cumsum(hist, axis=1)
     curves = np.divide(cum[:, :g], cum[:, -1:], out=np.full((n_boot + 1, g), np.nan), where=cum[:, -1:] > 0)
