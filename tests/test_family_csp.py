@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from designspace import ModelSpec, StageSpec, UsageError, build, complexity, get_regime
-from designspace.families.stages.options import parse_stage
+from designspace.families.gradient_paths.options import parse_stage
 from designspace.models.counting import measure
-from designspace.families.stages.models.csp import CSPStage
+from designspace.families.gradient_paths.models.csp import CSPStage
 from test_family_prn import check_space, randomize_bn
 
 

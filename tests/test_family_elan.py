@@ -4,8 +4,8 @@ import torch
 
 from designspace import ModelSpec, Regime, StageSpec, build, complexity
 from designspace.models.counting import measure
-from designspace.families.stages.models.elan import ELANBlock, MPEntry, elan_concat_indices
-from designspace.families.stages.models.osa import OSAModule
+from designspace.families.gradient_paths.models.elan import ELANBlock, MPEntry, elan_concat_indices
+from designspace.families.gradient_paths.models.osa import OSAModule
 from test_family_prn import check_space, randomize_bn
 
 TINY = Regime("tiny8", 8, 3, 10, 1, (0, 1e9))  # 8x8 inputs, stride-1 stem

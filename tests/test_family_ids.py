@@ -26,6 +26,33 @@ GOLDEN = {  # id, cifar flops, cifar params (computed with the code before the r
 }
 
 
+# (space, band) -> (spec id, flops, params) of sample(n, seed=7, regime="fashion-mnist"), computed before
+# the ODE package left the stage package (gradient_paths): the sampler dimensions, their RNG use and
+# the stage kernel's costs stay the same.
+SAMPLED = {
+    ('ResNetC4+ode_rk4_ho', '2M:40M'): [('a4413d04ce7ccb60', 21374738, 406170), ('51c149f22295e89d', 34676450, 1285066), ('6d2b6ead2092461f', 4923818, 56410)],
+    ('ResNetC12+ode_suppress', '2M:40M'): [('136a2ec7f4ad411b', 7589114, 194698), ('6ebd7de20830a762', 14612138, 169402), ('db2c75ea101a1dc7', 29205074, 1549258)],
+    ('ResNetC12+ode_lm', '2M:40M'): [('2e87e80f33b703c5', 7589114, 194731), ('fa3c9d69805cbf26', 14612138, 169435), ('cb5a5aba2438f79a', 29205074, 1549291)],
+    ('DownsampleC8+ode_euler', '100M:130M'): [('d2e2826c5d96f204', 115719050, 593226), ('9986f70d72c2f469', 116860554, 597450)],
+    ('RegNetX+ode', '2M:40M'): [('86f0d0b51d6efe88', 10023458, 1034754), ('2519a87e5de17fd1', 6474074, 257458), ('d043fab11a26dba5', 15950474, 1527258)],
+    ('ResNetC8+stopgrad_residual', '2M:40M'): [('c4803d71a07da0ca', 5119226, 129418), ('9ac4d3354875b7b1', 9801386, 113338), ('8972a658b2174e82', 19270226, 1016458)],
+    ('ResNetC24+elan', '2M:40M'): [('7effc14f71783c6c', 12278430, 213506), ('e2c39c28e3555da9', 4842938, 57674), ('bb2afe359a8a5d22', 12473650, 460178)],
+    ('ResNetC4+osa_csp', '2M:40M'): [('bafe0790e2d6f3f7', 5275154, 115250), ('a7e2c13f89149e41', 11286562, 337506), ('d54d0045e1f3cacb', 2317994, 26314)],
+    ('AnyNetXE+csp', '2M:40M'): [('fffed9e4cd9940f5', 12577994, 1314022), ('9043befdb6fdb08e', 24686222, 4428868), ('82c3b2fa1202c318', 27037322, 3109546)],
+    ('AnyNetXE+prn+act_silu', '2M:40M'): [('ee38eed0dc6f0de7', 12439586, 2157390), ('b9fd6ab46851fc2e', 2660938, 125226), ('b75bbf62f673fc66', 9918146, 2059530)],
+}
+
+
+@pytest.mark.parametrize("space,band", sorted(SAMPLED))
+def test_family_spaces_sample_the_same_specs(space, band):
+    from designspace.spaces import get_space
+
+    want = SAMPLED[(space, band)]
+    specs = get_space(space).sample(len(want), seed=7, regime="fashion-mnist", flops=band)
+    cx = complexity(specs, "fashion-mnist")
+    assert [(s.id, int(f), int(p)) for s, f, p in zip(specs, cx["flops"], cx["params"])] == want
+
+
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_family_specs_keep_their_json_and_ids(name):
     spec = ModelSpec.from_dict(SPECS[name])
@@ -43,6 +70,11 @@ def test_sampling_and_costing_family_spaces_never_imports_torch():
 
     code = """
 import sys
+import designspace.families.common, designspace.families.hosts
+import designspace.families.ode, designspace.families.ode.options, designspace.families.ode.complexity
+import designspace.families.ode.samplers, designspace.families.ode.tableaus
+import designspace.families.gradient_paths, designspace.families.gradient_paths.options
+import designspace.families.gradient_paths.complexity, designspace.families.gradient_paths.samplers
 from designspace.spaces import get_space
 from designspace import complexity
 for name, band in [("AnyNetXE+csp", "2M:8M"), ("ResNetC4+elan", "2M:30M"), ("ResNetC4+osa_csp", "2M:30M"),

@@ -8,7 +8,7 @@ from torch import nn
 
 from designspace import ModelSpec, StageSpec, UsageError, build, complexity
 from designspace.models.counting import measure
-from designspace.families.stages.models.residual import ZeroPadShortcut
+from designspace.families.ode.models import ZeroPadShortcut
 from designspace.regimes import get_regime
 from designspace.spaces import get_space
 from test_family_prn import check_space

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from designspace import ModelSpec, StageSpec, build, complexity
-from designspace.families.stages.models.residual import RKBlock
+from designspace.families.ode.models import RKBlock
 from test_family_prn import check_space, randomize_bn, zero_last_bn
 
 

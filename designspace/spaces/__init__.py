@@ -1,9 +1,9 @@
 """One registry of design spaces, one door: ``get_space(x)`` takes a name (case-insensitive), a
 space file (.yaml / .yml / .json), a dict, or an inline refinement ``Base[k=v,expr,...]+modifier``.
 
-Spaces are data (definition.py): the shipped ones are definitions (builtin.py); a few seed-family
-spaces register factories (families.py). Modifiers (``+csp``, ...) wrap any space with a family
-dimension.
+Spaces are data (definition.py): the shipped ones are definitions (builtin.py); the family packages
+(designspace/families) register a few more as factories, and modifiers (``+csp``, ...) that wrap any
+space with a family dimension.
 """
 from __future__ import annotations
 

@@ -1,5 +1,18 @@
-"""The stage-family handler: every spec whose stages carry prn / csp / elan / osa / stopgrad / ode
-options is costed and built here (options combine per stage, see options.parse_stage)."""
+"""Gradient-path stages (seed 000: PRN, CSP, ELAN, OSA / VoVNet, stop-gradient) and the stage handler.
+
+These options are one family because they combine per stage: CSP wraps a body of residual units or
+OSA modules (CSP + OSA = CSPVoVNet), PRN and stop-gradient rewire the residual units of any residual
+or CSP stage, ELAN and OSA replace the residual units. So one parser checks how a stage's options
+combine (options.parse_stage), one vectorized kernel costs every topology (complexity), and one
+builder wires them (models/), with a module per topology for its torch blocks and one sampler class
+per family (samplers).
+
+The handler owns every per-stage option key, also ``ode`` (seed 001's high-order stacking, a separate
+package, designspace.families.ode: its blocks are the residual units these stages hold, so the two
+meet in one stage) and ``act`` (any stage's activation). It calls into the ODE package to parse, cost,
+sample and build ``ode``; the import runs one way (gradient_paths -> ode). Torch is imported only in
+``build`` (models/).
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -42,8 +55,9 @@ def stage_breakdown(spec, regime) -> dict:
     return stage_complexity([spec], regime, per_stage=True)
 
 
-register_family(Family(name="stages", kind="stage", keys=STAGE_OPTIONS, complexity=stage_complexity,
+register_family(Family(name="gradient_paths", kind="stage", keys=STAGE_OPTIONS, complexity=stage_complexity,
                        build=build_stage_family, stage_breakdown=stage_breakdown,
-                       description="per-stage PRN / CSP / ELAN / OSA / stop-gradient / ODE / activation options"))
+                       description="per-stage PRN / CSP / ELAN / OSA / stop-gradient options, with ODE "
+                                   "stacking and the activation"))
 
-from . import samplers as _samplers  # noqa: E402,F401  (registers the +prn, +csp, ... modifiers)
+from . import samplers as _samplers  # noqa: E402,F401  (registers the +prn, +csp, ..., +ode modifiers)

@@ -1,7 +1,8 @@
-"""Vectorized closed-form complexity of family stages (seed-families.md §1.6, §2.3), pycls conventions.
+"""Vectorized closed-form complexity of gradient-path stages (seed-families.md §1.6), pycls conventions.
 
 The host arithmetic (``block_complexity``, ``_conv``) is reused from designspace.complexity; this module
-only adds how each family wires host blocks and CBA units. Specs (or sampler draws) become
+only adds how each family wires host blocks and CBA units; what ODE stacking changes in a run of
+residual functions is designspace.families.ode.complexity (its columns join these). Specs (or sampler draws) become
 :class:`FamilyArrays`, per-stage option columns; each stage is costed once per topology, on the rows
 that have it. Pooling, slicing, masks, concatenation, scalar mixing and stop-gradient cost nothing;
 pool outputs are not counted as activations (as in the MP-entry formula of §1.6).
@@ -16,6 +17,7 @@ import numpy as np
 from ...complexity import RES_BOTTLENECK, SpecArrays, VANILLA, _bn, _conv, block_complexity, stem_output_size
 from ...regimes import Regime, get_regime
 from ...spaces.common import adjust_block_compatibility
+from ..ode import complexity as ode_cx
 from .options import CSP_VARIANTS, TOPOLOGIES, StageOptions
 
 OSA_NONE, OSA_LAST, OSA_ALL = range(3)
@@ -24,14 +26,14 @@ OSA_CODE = {"none": OSA_NONE, "last": OSA_LAST, "all": OSA_ALL}
 
 # column -> (dtype, default); defaults describe a plain residual stage
 COLUMNS = {
-    "kind": (np.int64, 0), "prn_slice": (bool, False), "lm": (bool, False),
+    "kind": (np.int64, 0), "prn_slice": (bool, False),
     "csp_variant": (np.int64, 0), "csp_ratio": (np.float64, 0.5), "csp_conv_split": (bool, True),
     "csp_conv_entry": (bool, False),
     "elan_rho": (np.float64, 0.25), "elan_eta": (np.float64, 1.0), "elan_m": (np.int64, 4),
     "elan_r": (np.int64, 2), "elan_blocks": (np.int64, 1), "elan_transition": (bool, True),
     "elan_mp": (bool, True),
     "csp_osa": (bool, False), "osa_hidden": (np.int64, 8), "osa_m": (np.int64, 5), "osa_transition": (np.int64, OSA_ALL),
-    "osa_ceil": (bool, False), "zeropad": (bool, False), "preact": (bool, False),
+    "osa_ceil": (bool, False), **ode_cx.COLUMNS,
 }
 
 
@@ -53,7 +55,6 @@ class FamilyArrays:
             for j, o in enumerate(stages):
                 c["kind"][i, j] = TOPOLOGIES.index(o.topology)
                 c["prn_slice"][i, j] = o.prn_slice
-                c["lm"][i, j] = o.scheme == "lm"
                 c["csp_variant"][i, j] = CSP_VARIANTS.index(o.csp_variant)
                 c["csp_ratio"][i, j] = o.csp_ratio
                 c["csp_conv_split"][i, j] = o.csp_conv_split
@@ -64,7 +65,9 @@ class FamilyArrays:
                 c["elan_transition"][i, j], c["elan_mp"][i, j] = o.elan_transition, o.elan_mp
                 c["osa_hidden"][i, j], c["osa_m"][i, j] = o.osa_hidden, o.osa_m
                 c["osa_transition"][i, j] = OSA_CODE[o.osa_transition]
-                c["osa_ceil"][i, j], c["zeropad"][i, j], c["preact"][i, j] = o.osa_ceil, o.zeropad, o.preact
+                c["osa_ceil"][i, j] = o.osa_ceil
+                for k, v in ode_cx.stage_columns(o.ode).items():
+                    c[k][i, j] = v
         return fam
 
     def take(self, idx) -> "FamilyArrays":
@@ -111,13 +114,11 @@ def _residual(c):
     first, h_out = _block(c.blk, c.w_in, c.w, c.stride, c.h, c.b, c.g, c.se)
     rest, _ = _block(c.blk, c.w, c.w, 1, h_out, c.b, c.g, c.se)
     cost = first + np.maximum(c.d - 1, 0) * rest
+    ode_params, ode_free_shortcut, ok = ode_cx.stacking_terms(c, c.d, c.w_in, c.w)
     # a PRN slice shortcut (darknet's asymmetric residual) or option A's zero pad replaces the projection conv
     reshapes = (c.blk != VANILLA) & ((c.w_in != c.w) | (c.stride != 1))
-    cost -= np.where((c.prn_slice | c.zeropad) & reshapes, cba(c.w_in, c.w, 1, h_out), 0)
-    cost[1] += np.where(c.lm, np.maximum(c.d - 1, 0), 0)  # one k_n per LM block (a stage's first is plain)
-    # pre-activation F: its first BN normalises the input (C_in) instead of the first conv's output (C_out)
-    cost[1] += np.where(c.preact & (c.d > 0), 2 * (c.w_in - c.w), 0)
-    ok = ~(c.zeropad & (c.w_in > c.w))  # option A pads channels: it cannot narrow
+    cost -= np.where((c.prn_slice | ode_free_shortcut) & reshapes, cba(c.w_in, c.w, 1, h_out), 0)
+    cost[1] += ode_params
     return cost, h_out, c.w, ok
 
 
@@ -148,7 +149,7 @@ def _csp(c):
     osa_body, c_o = _osa_modules(c_b, c.osa_hidden, c.osa_m, modules, c.osa_transition, c_b, h_out)
     cost += np.where(c.csp_osa, osa_body, body_depth * body)
     c_o = np.where(c.csp_osa, c_o, c_b)
-    cost[1] += np.where(c.lm, np.maximum(body_depth - 1, 0), 0)
+    cost[1] += ode_cx.stacking_terms(c, body_depth, c_b, c_b)[0]  # RK / LM blocks in the body
     v = c.csp_variant
     fuse = cba(np.where(v == 0, c_b, c_o) + c_p, c.w, 1, h_out)
     cost += np.where(v == 0, cba(c_o, c_b, 1, h_out) + fuse, np.where(v == 1, fuse, cba(c_o, c.w - c_p, 1, h_out)))

@@ -1,12 +1,14 @@
-"""Residual units over host residual functions: PRN partial shortcuts, stop-gradient variants and
-Runge-Kutta / LM stacking (seed 000 §1.2, §1.5; seed 001 §2.2).
+"""torch modules of ODE stacking (seed-families.md §2.2; imported lazily, by the stage builders only).
 
 One RK block regroups s host residual functions F_1..F_s (Euler, s = 1, is the host block itself):
     x' = P(x);  k_1 = F_1(sg_block(x));  k_i = F_i(x' + h sum_{j<i} a_ij k_j)
     y  = act(M_γ ⊙ sg_residual(x') + sum_i b_i k_i)
-M_γ keeps the shortcut on the first round(γ C) channels (darknet [shortcut] semantics); h < 1
-suppresses the inner states only (the a_ij): scaling the b_i as well would equal scaling each F's
-last BN by h, a mere reparameterization, while scaling the a_ij alone changes the function class. Coefficients equal to 1 and the full mask are skipped, so s = 1 with
+h < 1 suppresses the inner states only (the a_ij): scaling the b_i as well would equal scaling each
+F's last BN by h, a mere reparameterization, while scaling the a_ij alone changes the function class.
+An Euler block is the host residual unit, so the gradient-path options that rewire it ride on its
+arguments: M_γ keeps the shortcut on the first round(γ C) channels (PRN, darknet [shortcut]
+semantics; `keep`) and sg_* are seed 000's stop-gradient variants (`stopgrad`); the stage handler
+allows them with s = 1 only. Coefficients equal to 1 and the full mask are skipped, so s = 1 with
 defaults computes exactly the host block's `shortcut(x) + f(x)` (bit-identical).
 """
 from __future__ import annotations
@@ -14,20 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..ode import tableau
-from ....models.blocks import make_residual_function
-from ....models.layers import ConvBN, activation
-
-
-class StridedSlice(nn.Module):
-    """The zero-cost asymmetric shortcut: x[:, :, ::t, ::t] (channels are matched by the add)."""
-
-    def __init__(self, stride: int):
-        super().__init__()
-        self.stride = stride
-
-    def forward(self, x):
-        return x[:, :, :: self.stride, :: self.stride]
+from ...models.layers import activation
+from .tableaus import stages_of, tableau
 
 
 def partial_add(shortcut: torch.Tensor, out: torch.Tensor, keep: "int | None") -> torch.Tensor:
@@ -121,43 +111,23 @@ class PreActBasic(nn.Sequential):
     """HO-ResNet's residual function: BN(C_in) -> ReLU -> 3x3 (stride) -> BN -> ReLU -> 3x3."""
 
     def __init__(self, w_in: int, w_out: int, stride: int):
-        from ....models.layers import conv2d, norm2d
+        from ...models.layers import conv2d, norm2d
 
         super().__init__(norm2d(w_in), activation(), conv2d(w_in, w_out, 3, stride), norm2d(w_out), activation(),
                          conv2d(w_out, w_out, 3))
 
 
-def make_shortcut(w_in: int, w_out: int, stride: int, slice_: bool, zeropad: bool = False) -> "nn.Module | None":
-    if w_in == w_out and stride == 1:
-        return None
-    if zeropad:
-        return ZeroPadShortcut(w_in, w_out, stride)
-    if slice_:
-        return StridedSlice(stride) if stride > 1 else None
-    return ConvBN(w_in, w_out, 1, stride, act=False)
-
-
-def make_residual_units(opts, block: str, w_in: int, w_out: int, stride: int, depth: int,
-                        bottleneck_ratio: float, group_width: int, se_ratio: float) -> nn.Sequential:
-    """`depth` host residual functions grouped into units as the stage's options say."""
-
-    def f(i):  # the i-th residual function of the stage; the first carries stride and width change
-        if opts.preact:
-            return PreActBasic(w_in if i == 0 else w_out, w_out, stride if i == 0 else 1)
-        return make_residual_function(block, w_in if i == 0 else w_out, w_out, stride if i == 0 else 1,
-                                      bottleneck_ratio, group_width, se_ratio)
-
-    if depth == 0:
-        return nn.Sequential()
-    keep = int(opts.prn_ratio * w_out + 0.5) if opts.has_prn else None
-    scheme = opts.scheme if opts.has_ode else "euler"
-    first_proj = make_shortcut(w_in, w_out, stride, opts.prn_slice, opts.zeropad)
+def stack_units(fs: list, first_proj: "nn.Module | None", opts=None, keep: "int | None" = None,
+                stopgrad: str = "none") -> nn.Sequential:
+    """A stage's residual functions `fs` (the first carries the stride and width change, `first_proj`
+    its shortcut) grouped into the units of its OdeOptions `opts` (None: Euler, one unit per
+    function): RK-s blocks of s functions, or one LM stage. `keep` and `stopgrad` go to every block."""
+    scheme = "euler" if opts is None else opts.scheme
     if scheme == "lm":
-        first = RKBlock([f(0)], first_proj)
-        return nn.Sequential(LMStage(first, [f(i) for i in range(1, depth)]))
-    s = len(tableau(scheme)[1])
-    if depth % s:
-        raise ValueError(f"{depth} residual functions do not group into {scheme} blocks of {s}")
-    units = [RKBlock([f(i) for i in range(u * s, (u + 1) * s)], first_proj if u == 0 else None, scheme,
-                     opts.suppress, keep, opts.stopgrad) for u in range(depth // s)]
-    return nn.Sequential(*units)
+        return nn.Sequential(LMStage(RKBlock(fs[:1], first_proj), fs[1:]))
+    s = stages_of(scheme)
+    if len(fs) % s:
+        raise ValueError(f"{len(fs)} residual functions do not group into {scheme} blocks of {s}")
+    suppress = 1.0 if opts is None else opts.suppress
+    return nn.Sequential(*[RKBlock(fs[u * s:(u + 1) * s], first_proj if u == 0 else None, scheme, suppress, keep,
+                                   stopgrad) for u in range(len(fs) // s)])

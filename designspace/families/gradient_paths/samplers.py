@@ -1,36 +1,34 @@
-"""Seed-family modifiers of design spaces: ``BASE+prn``, ``+csp``, ``+elan``, ``+osa``, ``+stopgrad``,
-``+ode`` (sampling ranges of seed-families.md §5.2), fixed-variant modifiers for the seed experiments
-(``+stopgrad_residual``, ``+csp_fusion_last``, ``+ode_rk4``, ``+osa_planned``, ...), and the ResNetC<n>
-base spaces of those experiments (3 stages of n basic blocks).
+"""Stage-family modifiers of design spaces: ``BASE+prn``, ``+csp``, ``+elan``, ``+osa``, ``+stopgrad``,
+``+act`` (sampling ranges of seed-families.md §5.2) and fixed-variant modifiers for the seed
+experiments (``+stopgrad_residual``, ``+csp_fusion_last``, ``+osa_planned``, ...); the ODE package's
+dimensions (``+ode``, ``+ode_rk4``, ..., designspace.families.ode.samplers) are registered here too,
+since this package's kernel measures them.
 
 A modified space draws the base space's candidates, adds the family dimensions as per-stage columns
-and measures every candidate with the vectorized family complexity, so sampling inside a flops band
+and measures every candidate with the vectorized stage complexity, so sampling inside a flops band
 stays a numpy batch operation.
 """
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
-from .ode import SCHEMES, stages_of
-from .options import ACTIVATIONS, CSP_VARIANTS, STOPGRAD_VARIANTS, TOPOLOGIES
-from .complexity import COLUMNS, OSA_ALL, OSA_LAST, OSA_NONE, FamilyArrays, family_complexity_arrays, round8
 from ...regimes import Regime
-from ...spec import FrozenDict, StageSpec
-from ...spaces import register_modifier, register_space
+from ...spaces import register_modifier
 from ...spaces.base import DesignSpace, Draw
-from ...spaces.common import choice, log_uniform, ordered_draws
+from ...spaces.common import choice
+from ...spec import FrozenDict, StageSpec
+from ..common import per_model
+from ..ode.samplers import SAMPLERS as ODE_SAMPLERS
+from .complexity import COLUMNS, OSA_ALL, OSA_LAST, OSA_NONE, FamilyArrays, family_complexity_arrays, round8
+from .options import ACTIVATIONS, CSP_VARIANTS, STOPGRAD_VARIANTS, TOPOLOGIES
 
 PREFIX = "fam:"  # Draw.meta keys holding (m, S) family columns
 
 
-def _per_model(rng, values, m, s):
-    return np.repeat(choice(rng, values, (m, 1)), s, axis=1)
-
-
 # --- one sampler per family: (rng, Draw) -> (Draw, {column: (m, S) array}) and stage options -----
 class Family:
+    """The protocol of a per-stage sampler dimension (the ODE package's follow it without this base)."""
+
     name = ""
     dims: list = []
 
@@ -51,7 +49,7 @@ class PRN(Family):
     def sample(self, rng, dr):
         m, s = dr.widths.shape
         return dr, {"prn_ratio": choice(rng, self.ratios, (m, s)),
-                    "prn_slice": _per_model(rng, (False, True), m, s)}
+                    "prn_slice": per_model(rng, (False, True), m, s)}
 
     def options(self, col):
         return {"prn": {"partial_ratio": float(col["prn_ratio"]),
@@ -77,10 +75,10 @@ class CSP(Family):
         m, s = dr.widths.shape
         codes = range(len(CSP_VARIANTS)) if self.variant is None else (CSP_VARIANTS.index(self.variant),)
         return dr, {"kind": np.full((m, s), TOPOLOGIES.index("csp")),
-                    "csp_variant": _per_model(rng, tuple(codes), m, s),
+                    "csp_variant": per_model(rng, tuple(codes), m, s),
                     "csp_ratio": choice(rng, self.ratios, (m, s)),
-                    "csp_conv_split": _per_model(rng, (True, False), m, s),
-                    "csp_conv_entry": _per_model(rng, (False, True), m, s)}
+                    "csp_conv_split": per_model(rng, (True, False), m, s),
+                    "csp_conv_entry": per_model(rng, (False, True), m, s)}
 
     def options(self, col):
         return {"csp": {"variant": CSP_VARIANTS[int(col["csp_variant"])], "split_ratio": float(col["csp_ratio"]),
@@ -112,7 +110,7 @@ class ELAN(Family):
         return dr, {"kind": np.full((m, s), TOPOLOGIES.index("elan")),
                     "elan_rho": choice(rng, (0.125, 0.25, 0.5), (m, s)), "elan_eta": choice(rng, (0.5, 1.0), (m, s)),
                     "elan_m": convs, "elan_r": every, "elan_blocks": blocks,
-                    "elan_mp": _per_model(rng, (True, False), m, s)}
+                    "elan_mp": per_model(rng, (True, False), m, s)}
 
     def options(self, col):
         return {"elan": {"partial_ratio": float(col["elan_rho"]), "hidden_ratio": float(col["elan_eta"]),
@@ -139,16 +137,16 @@ class OSA(Family):
 
     def sample(self, rng, dr):
         m, s = dr.widths.shape
-        convs = _per_model(rng, (3, 5), m, s)
+        convs = per_model(rng, (3, 5), m, s)
         depths = np.where(dr.depths > 0, -(-dr.depths // convs) * convs, 0)
         dr = Draw(dr.widths, depths, dr.bottleneck_ratios, dr.group_widths, dr.meta)
         planned = {None: (False, True), "all": (False,), "planned": (True,)}[self.transition]
-        planned = _per_model(rng, planned, m, s)
+        planned = per_model(rng, planned, m, s)
         last = np.arange(s)[None, :] == (s - 1 - np.argmax(depths[:, ::-1] > 0, axis=1))[:, None]
         trans = np.where(planned, np.where(last, OSA_LAST, OSA_NONE), OSA_ALL)
         return dr, {"kind": np.full((m, s), TOPOLOGIES.index("osa")), "osa_m": convs, "osa_transition": trans,
                     "osa_hidden": round8(dr.widths * choice(rng, (0.25, 0.5), (m, s))),
-                    "osa_ceil": _per_model(rng, (False, True), m, s)}
+                    "osa_ceil": per_model(rng, (False, True), m, s)}
 
     def options(self, col):
         t = {OSA_ALL: "all", OSA_LAST: "last", OSA_NONE: "none"}[int(col["osa_transition"])]
@@ -194,53 +192,10 @@ class StopGrad(Family):
     def sample(self, rng, dr):
         m, s = dr.widths.shape
         codes = range(3) if self.variant is None else (STOPGRAD_VARIANTS.index(self.variant),)
-        return dr, {"stopgrad": _per_model(rng, tuple(codes), m, s)}
+        return dr, {"stopgrad": per_model(rng, tuple(codes), m, s)}
 
     def options(self, col):
         return {"stopgrad": STOPGRAD_VARIANTS[int(col["stopgrad"])]}
-
-
-class ODE(Family):
-    """RK-s / LM stacking; n_i = ceil(d_i / s) RK blocks and d_i = s * n_i (the fair stacking rule)."""
-
-    name = "ode"
-    dims = [("ode scheme", "shared: " + ", ".join(SCHEMES)),
-            ("n1..nS", "RK blocks per stage, ceil(d_i / s); depth d_i = s * n_i sub-functions")]
-
-    def __init__(self, scheme: "str | None" = None, suppress=(1.0,), ho: bool = False):
-        self.schemes = SCHEMES if scheme is None else (scheme,)
-        self.suppress, self.ho = suppress, ho
-        if scheme:
-            self.name = f"ode_{scheme}"
-            self.dims = [("ode scheme", f"fixed: {scheme}")] + ODE.dims[1:]
-        if ho:  # HO-ResNet's CIFAR setting: option-A shortcuts and pre-activation basic blocks
-            self.name += "_ho"
-            self.dims = self.dims + [("host", "HO-ResNet: option-A zero-pad shortcuts, pre-activation F "
-                                              "(BN-ReLU-conv3x3-BN-ReLU-conv3x3); res_basic bases")]
-        if suppress != (1.0,):
-            self.name = "ode_suppress"
-            self.dims = self.dims + [("suppress h", "shared inner-state coefficient, one of "
-                                      + ", ".join(f"{h:g}" for h in suppress))]
-
-    def sample(self, rng, dr):
-        m, s = dr.widths.shape
-        code = _per_model(rng, tuple(SCHEMES.index(x) for x in self.schemes), m, s)
-        order = np.array([stages_of(x) for x in SCHEMES])[code]
-        blocks = -(-dr.depths // order)
-        dr = Draw(dr.widths, blocks * order, dr.bottleneck_ratios, dr.group_widths, dr.meta)
-        return dr, {"lm": code == SCHEMES.index("lm"), "ode_scheme": code, "ode_n": blocks,
-                    "ode_suppress": _per_model(rng, self.suppress, m, s),
-                    "zeropad": np.full((m, s), self.ho), "preact": np.full((m, s), self.ho)}
-
-    def options(self, col):
-        o = {"scheme": SCHEMES[int(col["ode_scheme"])], "n": int(col["ode_n"])}
-        if col["ode_suppress"] != 1.0:
-            o["suppress"] = float(col["ode_suppress"])
-        if col["zeropad"]:
-            o["shortcut"] = "zeropad"
-        if col["preact"]:
-            o["block"] = "preact"
-        return {"ode": o}
 
 
 class Act(Family):
@@ -258,7 +213,7 @@ class Act(Family):
 
     def sample(self, rng, dr):
         m, s = dr.widths.shape
-        return dr, {"act": _per_model(rng, tuple(ACTIVATIONS.index(k) for k in self.kinds), m, s)}
+        return dr, {"act": per_model(rng, tuple(ACTIVATIONS.index(k) for k in self.kinds), m, s)}
 
     def options(self, col):
         return {"act": ACTIVATIONS[int(col["act"])]}
@@ -321,93 +276,10 @@ class FamilySpace(DesignSpace):
         return out
 
 
-# --- ResNetC<n>: the deep-network experiments' base spaces (seed 000 E000-a/b/c, seed 001 E001-a) --
-class ResNetC(DesignSpace):
-    """3 stages of n basic residual blocks each; widths non-decreasing, log-uniform multiples of 4
-    (finer than AnyNet's 8: at fixed large depth only narrow nets fit a small-image band, and a grid of
-    8 leaves too few distinct ones)."""
-
-    block = "res_basic"
-    stem_width = 16
-    num_stages = 3
-    width_range = (8, 128)
-    width_step = 4
-
-    def __init__(self, depth: int):
-        self.depth = depth
-        self.name = f"ResNetC{depth}"
-        self.description = f"3 stages of {depth} basic residual blocks (CIFAR-style ResNet-{6 * depth + 2})"
-
-    @property
-    def free_params(self):
-        lo, hi = self.width_range
-        return [("w1..w3", f"log-uniform multiples of {self.width_step} in [{lo}, {hi}], non-decreasing"),
-                ("d1..d3", f"fixed: {self.depth}")]
-
-    def draw(self, rng, m):
-        s = self.num_stages
-        def one(r, k):
-            return log_uniform(r, *self.width_range, self.width_step, (k, s)).astype(np.int64)
-
-        widths = ordered_draws(one, rng, m)
-        return Draw(widths=widths, depths=np.full((m, s), self.depth, np.int64),
-                    bottleneck_ratios=np.ones((m, s)), group_widths=np.ones((m, s), np.int64))
-
-
-RESNETC_DEPTHS = (4, 8, 12, 16, 24, 32)
-for _d in RESNETC_DEPTHS:
-    register_space(f"ResNetC{_d}", lambda d=_d: ResNetC(d))
-
-
-# --- DownsampleC<n>: where the single downsampling sits (seed 001 E001-c) ---------------------------
-class DownsampleC(DesignSpace):
-    """A 3x3 conv stem to 64 channels, then n VGG-style residual blocks (2 x 3x3 at 64 channels), with
-    the network's single stride 2 either in the stem conv or in the first block's first conv. The
-    space holds two architectures per n; a sweep repeats them over training seeds (`repeats`)."""
-
-    block = "res_basic"
-    stem_width = 64
-    width = 64
-
-    def __init__(self, depth: int):
-        self.depth = depth
-        self.name = f"DownsampleC{depth}"
-        self.description = f"stem + {depth} basic residual blocks at 64 channels; one stride 2, in the stem or block 1"
-
-    @property
-    def free_params(self):
-        return [("downsample", "stride 2 in the stem conv or in the first block's first conv"),
-                ("d", f"fixed: {self.depth} blocks of width {self.width}")]
-
-    def draw(self, rng, m):
-        in_stem = rng.integers(0, 2, m).astype(bool)
-        return Draw(widths=np.full((m, 1), self.width, np.int64), depths=np.full((m, 1), self.depth, np.int64),
-                    bottleneck_ratios=np.ones((m, 1)), group_widths=np.ones((m, 1), np.int64),
-                    meta={"stem_stride": np.where(in_stem, 2, 1)})
-
-    def _block_stride(self, stem_stride):
-        return np.where(np.asarray(stem_stride) == 2, 1, 2)
-
-    def to_arrays(self, dr):
-        arr = super().to_arrays(dr)
-        arr.strides[:, 0] = self._block_stride(dr.meta["stem_stride"])
-        return arr
-
-    def specs_from(self, dr):
-        specs = super().specs_from(dr)
-        return [dataclasses.replace(spec, stages=(dataclasses.replace(spec.stages[0], stride=int(
-            self._block_stride(spec.stem_stride))),) + spec.stages[1:]) for spec in specs]
-
-
-DOWNSAMPLE_DEPTHS = (4, 8, 16)
-for _d in DOWNSAMPLE_DEPTHS:
-    register_space(f"DownsampleC{_d}", lambda d=_d: DownsampleC(d))
-
-FAMILIES = [PRN(), CSP(), ELAN(), OSA(), StopGrad(), ODE()]
+FAMILIES = [PRN(), CSP(), ELAN(), OSA(), StopGrad()]
 FAMILIES += [CSP(v) for v in CSP_VARIANTS] + [StopGrad(v) for v in STOPGRAD_VARIANTS]
-FAMILIES += [ODE(x) for x in SCHEMES] + [ODE("ralston2", suppress=(0.25, 0.5, 0.75))]
 FAMILIES += [OSA("all"), OSA("planned"), CSPOSA()]
-FAMILIES += [ODE(x, ho=True) for x in SCHEMES if x != "lm"]
 FAMILIES += [Act()] + [Act(k) for k in ACTIVATIONS]
+FAMILIES += ODE_SAMPLERS
 for _fam in FAMILIES:
     register_modifier(_fam.name, lambda base, fam=_fam: FamilySpace(base, fam))
