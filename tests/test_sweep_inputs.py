@@ -111,7 +111,7 @@ def spec_json(**stage):
 
 
 TRAIN_CASES = {
-    "binary spec": (b"\x00\x01\x02\xff\xfe garbage", "not UTF-8"),
+    "binary spec": (b"\x00\x01\x02\xff\xfe garbage", "binary file"),
     "stages abc": ('{"stages": "abc"}', "spec"),
     "stages of numbers": ('{"stages": [1, 2]}', "spec"),
     "width 1e9": (spec_json(depth=1, width=10**9), "width"),
