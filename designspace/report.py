@@ -228,6 +228,8 @@ def analyze(df: pd.DataFrame, settings: Settings | None = None, workers: int | N
     With workers > 1 (default: see _default_workers) e_fit and the tables built on it run in a
     forked process while the other tables are computed; the results do not depend on workers."""
     tables, job = _analyze(df, settings, workers, by, None, **overrides)
+    if job is not None:
+        job.join()  # the child has nothing left to do once its tables came back: reap it
     return tables
 
 
