@@ -42,6 +42,7 @@ CIFAR10_STATS = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
 DATASET_REGIME = {"fashion-mnist": "fashion-mnist", "cifar10": "cifar", "synthetic": "fashion-mnist",
                   "imagefolder": "cifar"}
 DATASETS = tuple(DATASET_REGIME)
+REGIME_DATASET = {"fashion-mnist": "fashion-mnist", "cifar": "cifar10"}  # the dataset a regime trains on by default
 
 
 @dataclass

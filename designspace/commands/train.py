@@ -25,9 +25,6 @@ def register(sub):
     p.set_defaults(func=run)
 
 
-REGIME_DATASET = {"fashion-mnist": "fashion-mnist", "cifar": "cifar10"}  # the dataset a regime trains on by default
-
-
 def read_spec(path: str, row: int | None = None, id: str | None = None):
     """The model a file holds (a spec, or row `row` / id `id` of a sample table) and that row's own
     regime (None for a bare spec), bounded in size and checked to be buildable: one-line UsageError
@@ -64,14 +61,14 @@ def run(args):
     from ..limits import MAX_SEED, check_int
     from ..train import Recipe, default_threads, train
 
+    from ..data import DATASET_REGIME, REGIME_DATASET
+
     spec, own_regime = read_spec(args.spec, row=args.row, id=args.id)
     regime = args.regime or own_regime
     if args.data is None and regime is not None and regime not in REGIME_DATASET:
         raise UsageError(f"no built-in dataset trains the {regime} regime; pass --data (e.g. imagefolder) "
                          f"and --data-dir")
     data_name = args.data or REGIME_DATASET.get(regime, "fashion-mnist")
-    from ..data import DATASET_REGIME
-
     if args.regime is None and own_regime and DATASET_REGIME.get(data_name, own_regime) != own_regime:
         raise UsageError(f"{args.spec}: the row was sampled for the {own_regime} regime, but --data {data_name} "
                          f"trains the {DATASET_REGIME[data_name]} regime; pass --regime {DATASET_REGIME[data_name]} "
