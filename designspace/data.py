@@ -7,6 +7,7 @@ there is no per-sample Python work and no DataLoader. Loaders:
   a restricted unpickler (designspace.safeload) that admits plain data and numeric numpy arrays only;
 - ``imagefolder``: ``DIR/train/CLASS/*.png`` and ``DIR/test/CLASS/*`` (``val/`` also accepted), via PIL;
 - ``synthetic``: seeded class-dependent patterns plus noise, for tests (learnable, so error < 90%).
+A regime NAME@SIZE trains the same images resized to SIZE (``fit_to_regime``), the paper's resolution test.
 A missing or corrupt file raises a one-line UsageError naming the file and how to get it.
 """
 from __future__ import annotations
@@ -294,6 +295,51 @@ def synthetic(train_size: int = 512, test_size: int = 256, image_size: int = 28,
     (train_x, train_y), (test_x, test_y) = split(train_size), split(test_size)
     stats = ((0.5,) * channels, (0.3,) * channels)
     return _make("synthetic", train_x, train_y, test_x, test_y, *stats, num_classes=num_classes)
+
+
+# --- input resolution: the paper's resolution test trains the same images at another size ---
+RESIZE_CHUNK = 8192  # images per interpolate call: bounds the float copy (8192 x 3 x 224^2 x 4 B = 4.9 GB at most)
+
+
+def resized(data: Dataset, size: int) -> Dataset:
+    """`data` with every image resampled to size x size: bilinear (half-pixel centres), antialiased when
+    shrinking so that fine detail is averaged rather than aliased, rounded back to uint8. The labels,
+    statistics and name stay (the dataset is the same; only its sampling grid changes)."""
+    import torch
+    import torch.nn.functional as F
+
+    def resample(x: "torch.Tensor") -> "torch.Tensor":
+        if x.shape[-2:] == (size, size):
+            return x
+        out = torch.empty((len(x), x.shape[1], size, size), dtype=torch.uint8)
+        for start in range(0, len(x), RESIZE_CHUNK):
+            part = x[start:start + RESIZE_CHUNK].float()
+            part = F.interpolate(part, size=(size, size), mode="bilinear", align_corners=False,
+                                 antialias=size < x.shape[-1])
+            out[start:start + RESIZE_CHUNK] = part.round_().clamp_(0, 255).to(torch.uint8)
+        return out
+
+    return Dataset(data.name, resample(data.train_x), data.train_y, resample(data.test_x), data.test_y,
+                   data.mean, data.std, data.num_classes)
+
+
+def fit_to_regime(data: Dataset, regime) -> Dataset:
+    """`data` as `regime` trains it. A regime NAME@SIZE (designspace.regimes) asks for another input size
+    than the dataset's: the images are resized to it (see `resized`). Anything else that differs (channels,
+    classes, or a size the regime did not ask for) is a one-line UsageError: a dataset is never silently
+    resampled to fit a regime it was not chosen for."""
+    from .regimes import get_regime
+
+    rg = get_regime(regime)
+    channels, height, width = data.shape
+    asked_size = "@" in rg.name  # get_regime names NAME@SIZE only when SIZE is not NAME's own
+    if (channels, height, width) == (rg.channels, rg.im_size, rg.im_size) and data.num_classes == rg.num_classes:
+        return data
+    if channels == rg.channels and data.num_classes == rg.num_classes and height == width and asked_size:
+        return resized(data, rg.im_size)
+    raise UsageError(f"dataset {data.name} has images {data.shape} and {data.num_classes} classes; regime "
+                     f"{rg.name} needs {(rg.channels, rg.im_size, rg.im_size)} and {rg.num_classes} (a regime "
+                     f"NAME@SIZE resizes square images of the right channels and classes)")
 
 
 # --- identity of the data a trial trains on ---

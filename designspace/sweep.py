@@ -368,12 +368,14 @@ def identity_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 
 def load_sweep_data(cfg: SweepConfig, data_dir: str | None = None):
-    """The dataset in memory, cut to the recipe's subset sizes once (not per trial)."""
-    from .data import load_dataset
+    """The dataset in memory, cut to the recipe's subset sizes and fitted to the sweep's regime (resized
+    for NAME@SIZE) once, not per trial; a dataset the regime cannot train is a UsageError here, before
+    any trial starts."""
+    from .data import fit_to_regime, load_dataset
 
     options = {k: v for k, v in cfg.dataset.items() if k not in DATASET_KEYS}
     data = load_dataset(cfg.dataset["name"], data_dir or cfg.dataset.get("dir"), **options)
-    return data.subset(cfg.recipe.train_size, cfg.recipe.test_size)
+    return fit_to_regime(data.subset(cfg.recipe.train_size, cfg.recipe.test_size), cfg.regime)
 
 
 # --- the Ray task ---

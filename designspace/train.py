@@ -184,7 +184,7 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
     import torch
     import torch.nn.functional as F
 
-    from .data import DATASET_REGIME
+    from .data import DATASET_REGIME, fit_to_regime
     from .models import build
     from .models.layers import zero_init_final_bn
     from .regimes import get_regime
@@ -193,10 +193,7 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
     if data is None:
         raise UsageError("train needs a dataset")
     rg = get_regime(regime or DATASET_REGIME.get(data.name, "fashion-mnist"))
-    if data.shape != (rg.channels, rg.im_size, rg.im_size) or data.num_classes != rg.num_classes:
-        raise UsageError(f"dataset {data.name} has images {data.shape} and {data.num_classes} classes; regime "
-                         f"{rg.name} needs {(rg.channels, rg.im_size, rg.im_size)} and {rg.num_classes}")
-    data = data.subset(recipe.train_size, recipe.test_size)
+    data = fit_to_regime(data.subset(recipe.train_size, recipe.test_size), rg)  # resized for NAME@SIZE
     if threads:
         torch.set_num_threads(int(threads))
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

@@ -161,6 +161,16 @@ def test_an_empty_arm_is_named(tmp_path):
     assert c["verdict"] == NOT_RUN and "RegNetX where d > 1000" in c["missing"][0]
 
 
+def test_a_skipped_claim_is_not_run_with_its_reason(tmp_path):
+    raw = _suite_dict()
+    raw["claims"][2] = {"id": 3, "text": "needs a GPU", "figure": "Fig. 14", "skip": "no GPU at this tier"}
+    suite = parse_suite(raw, "t.yaml")
+    write_synthetic_store(str(tmp_path / "s1.db"), spaces=("AnyNetXE", "RegNetX"), n=10, sweep="s1")
+    res = {c["id"]: c for c in judge(suite, None, str(tmp_path))["claims"]}
+    assert res[3]["verdict"] == NOT_RUN and res[3]["missing"] == ["not run at this tier: no GPU at this tier"]
+    assert res[1]["verdict"] != NOT_RUN
+
+
 @pytest.mark.parametrize("edit, needle", [
     (lambda r: r["claims"][0]["parts"][0].update(statistic="mode_diff"), "unknown statistic 'mode_diff'"),
     (lambda r: r["claims"][0]["parts"][0]["a"].update(space="RegNetZ"), "'RegNetZ' is not a space of sweep s1"),
@@ -218,7 +228,9 @@ def test_shipped_suites_cover_the_issue_claims():
     assert {c.id for c in load_suite(SUITES[2]).claims} == set(range(1, 15))
     cpu = {c.id: c for c in load_suite(SUITES[0]).claims}
     assert cpu[1].parts[0].expect == "equivalent" and cpu[1].parts[0].margin > 0
-    assert [c.id for c in cpu.values() if c.skip] == [13]
+    assert not [c.id for c in cpu.values() if c.skip]  # every claim runs on the cpu tier
+    regimes = {key: load_suite(SUITES[0]).sweep_config(key).regime for key in ("base", "res20", "res36")}
+    assert regimes == {"base": "fashion-mnist", "res20": "fashion-mnist@20", "res36": "fashion-mnist@36"}
     # the cpu suites share one folder: their sweep keys must not collide
     assert not set(load_suite(SUITES[0]).sweeps) & set(load_suite(SUITES[1]).sweeps)
 
