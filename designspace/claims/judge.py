@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UsageError
-from .statistics import MIN_MODELS, NOT_RUN, STATISTICS, combine, compute, rule_text, verdict
+from .statistics import MIN_MODELS, NOT_RUN, PAIRED, STATISTICS, combine, compute, rule_text, verdict
 from .suite import DERIVED_VALUES, Arm, Suite
 
 
@@ -150,6 +150,51 @@ def arm_frame(stores: Stores, arm: Arm, trials: bool = False, derived: bool = Fa
     return pd.concat(parts, ignore_index=True), []
 
 
+def architecture_key(spec_json: str, ignore=()) -> str:
+    """What makes two models the same architecture for pairing: the spec without its `meta` (space name,
+    sampled values) and without the option keys in `ignore` (wherever they sit, e.g. `rep` or a family's
+    `sfr`), as canonical JSON."""
+    import json
+
+    drop = set(ignore)
+
+    def strip(node):
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if k not in drop}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+
+    spec = json.loads(spec_json)
+    spec.pop("meta", None)
+    return json.dumps(strip(spec), sort_keys=True, separators=(",", ":"))
+
+
+def paired_values(frames: dict, arms: dict, ignore=()) -> tuple[dict, list[str]]:
+    """Arms a and b matched model to model by architecture_key: ({"a": values, "b": values} aligned, warnings).
+    A model without a partner in the other arm is left out, and the warning says how many of each arm."""
+    keyed = {}
+    for name in ("a", "b"):
+        f = frames[name]
+        keys = [architecture_key(t, ignore) for t in f["spec"].astype(str)]
+        vals = pd.to_numeric(f[arms[name].value], errors="coerce").to_numpy(np.float64)
+        keyed[name] = pd.Series(vals, index=keys)
+    warnings = []
+    for name, s in keyed.items():
+        dup = s.index.duplicated()
+        if dup.any():  # one architecture twice in one arm (pooled sweeps): its first model is its partner
+            warnings.append(f"arm {name}: {int(dup.sum())} models repeat an architecture already in the arm and "
+                            "were left out of the pairing")
+            keyed[name] = s[~dup]
+    common = keyed["a"].index.intersection(keyed["b"].index, sort=False)
+    for name, s in keyed.items():
+        lost = len(s) - len(common)
+        if lost:
+            warnings.append(f"arm {name}: {lost} of {len(s)} models have no partner of the same architecture in "
+                            "the other arm and were left out")
+    return {k: s.loc[common].to_numpy() for k, s in keyed.items()}, warnings
+
+
 def judge_part(stores: Stores, claim, index: int, part) -> dict:
     """One part of a claim: effect, interval, n per arm, verdict (or not run, saying why)."""
     stat = STATISTICS[part.statistic]
@@ -157,7 +202,7 @@ def judge_part(stores: Stores, claim, index: int, part) -> dict:
            "ref": part.ref, "margin": part.margin, "params": part.params,
            "rule": rule_text(part.expect, part.ref, part.margin), "note": part.note,
            "arms": {k: a.describe() for k, a in part.arms.items()}}
-    values, missing = {}, []
+    values, frames, missing = {}, {}, []
     use_trials = part.statistic == "std_diff"
     for name, arm in part.arms.items():
         derived = any(part.params.get(k) in DERIVED_VALUES for k in ("x", "y"))
@@ -165,6 +210,7 @@ def judge_part(stores: Stores, claim, index: int, part) -> dict:
         if frame is None:
             missing += why
             continue
+        frames[name] = frame
         if part.statistic in ("slope", "spearman"):
             values[name] = (pd.to_numeric(frame[part.params["x"]], errors="coerce").to_numpy(np.float64),
                             pd.to_numeric(frame[part.params["y"]], errors="coerce").to_numpy(np.float64))
@@ -173,8 +219,12 @@ def judge_part(stores: Stores, claim, index: int, part) -> dict:
     if missing:
         out.update(verdict=NOT_RUN, missing=[f"missing: {m} for claim {claim.id}" for m in dict.fromkeys(missing)])
         return out
+    pairing = []
+    if part.statistic in PAIRED:
+        values, pairing = paired_values(frames, part.arms, part.params.get("ignore", ()))
     seed = (stores.suite.seed, claim.id, index)
     eff = compute(part.statistic, values, part.params, stores.suite.resamples, stores.suite.level, seed)
+    eff.warnings[:0] = pairing
     out["effect"] = eff.to_dict()
     small = {k: n for k, n in eff.n.items() if n < MIN_MODELS}
     if small:

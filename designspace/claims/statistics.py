@@ -19,6 +19,10 @@ Registry (name -> arms, what the estimate is):
     spearman         a        Spearman rank correlation of x and y (params x, y)
     std_diff         a, b     std(a) - std(b) of the *trials* of each arm (seed spread is the effect;
                               the unit is trials, said so in the result)
+    paired_median_diff a, b   median over model pairs of (a - b): arms holding the same architectures
+                              (one with a training-time or re-parameterization option, one without) are
+                              matched model to model (the judge pairs them; param ignore: the option keys
+                              that differ), and the bootstrap resamples pairs. The unit is model pairs.
 
 Verdict rules (`expect`, with reference value `ref`, default 0, and `margin` where needed):
     less         holds: hi < ref            contradicted: lo > ref          else not resolved
@@ -66,7 +70,9 @@ STATISTICS = {s.name: s for s in (
     Statistic("slope", ("a",), ("x", "y", "log"), ("x", "y"), describe="least-squares slope of y on x"),
     Statistic("spearman", ("a",), ("x", "y"), ("x", "y"), describe="Spearman rank correlation of x and y"),
     Statistic("std_diff", ("a", "b"), describe="std(a) - std(b) over trials"),
+    Statistic("paired_median_diff", ("a", "b"), ("ignore",), describe="median over model pairs of (a - b)"),
 )}
+PAIRED = ("paired_median_diff",)  # arms are matched model to model; their values arrive aligned
 
 
 @dataclass
@@ -176,9 +182,12 @@ def compute(name: str, arms: dict, params: dict | None = None, resamples: int = 
     stat = STATISTICS[name]
     rng = np.random.default_rng(list(seed))
     warnings = []
-    unit = "trials" if name == "std_diff" else "models"
+    unit = "trials" if name == "std_diff" else "model pairs" if name in PAIRED else "models"
     method = (f"percentile bootstrap over {unit}, each arm resampled independently with replacement, "
               f"{resamples} resamples, {level:.0%} interval")
+    if name in PAIRED:
+        method = (f"percentile bootstrap over model pairs (both models of a pair drawn together), {resamples} "
+                  f"resamples, {level:.0%} interval")
 
     def clean(label, v):
         v = np.asarray(v, np.float64)
@@ -188,7 +197,19 @@ def compute(name: str, arms: dict, params: dict | None = None, resamples: int = 
         return v[~bad]
 
     extra: dict = {}
-    if name in ("slope", "spearman"):
+    if name in PAIRED:
+        a, b = (np.asarray(arms[k], np.float64) for k in ("a", "b"))
+        ok = np.isfinite(a) & np.isfinite(b)
+        if (~ok).any():
+            warnings.append(f"{int((~ok).sum())} pairs with a non-finite value left out")
+        diff = (a - b)[ok]
+        n = {"a": int(diff.size), "b": int(diff.size)}
+        if not diff.size:
+            return Effect(name, float("nan"), float("nan"), float("nan"), n, unit, method, resamples, level,
+                          list(seed), extra, warnings)
+        est = float(np.median(diff))
+        reps = _quantile_rows(diff[rng.integers(0, diff.size, (resamples, diff.size))], 0.5)
+    elif name in ("slope", "spearman"):
         x, y = (np.asarray(v, np.float64) for v in arms["a"])
         if params.get("log"):
             with np.errstate(invalid="ignore", divide="ignore"):

@@ -44,7 +44,8 @@ SWEEP_DEFAULT_KEYS = ("regime", "flops", "seed", "dataset", "recipe", "resources
                       "checkpoints", "tensorboard")
 STAT_KEYS = ("resamples", "level", "seed", "aggregate")
 CLAIM_KEYS = ("id", "text", "figure", "note", "skip", "parts")
-PART_KEYS = ("name", "statistic", "a", "b", "c", "d", "x", "y", "log", "q", "m", "expect", "ref", "margin", "note")
+PART_KEYS = ("name", "statistic", "a", "b", "c", "d", "x", "y", "log", "q", "m", "ignore", "expect", "ref", "margin",
+             "note")
 ARM_KEYS = ("sweep", "sweeps", "space", "where", "select", "value")
 # per-model values an arm, x or y may name: store columns, and what analysis derives from the spec
 STORE_VALUES = ("error", "flops", "params", "acts", "seconds", "cx_train", "images_per_s", "train_loss", "epochs")
@@ -80,7 +81,7 @@ class Part:
     expect: str
     ref: float
     margin: float
-    params: dict  # statistic parameters (q, m, x, y, log)
+    params: dict  # statistic parameters (q, m, x, y, log, ignore)
     note: str = ""
 
 
@@ -239,7 +240,7 @@ def parse_suite(raw, path: str = "suite") -> Suite:
                     _need(arm in p, pw, f"{sname} needs arm {arm}")
                 else:
                     _need(arm not in p, pw, f"{sname} takes arms {', '.join(stat.arms)}, not {arm}")
-            for k in ("x", "y", "log", "q", "m"):
+            for k in ("x", "y", "log", "q", "m", "ignore"):
                 if k in p:
                     _need(k in stat.params, pw, f"{sname} takes no parameter {k}")
             for k in stat.required:
@@ -254,6 +255,10 @@ def parse_suite(raw, path: str = "suite") -> Suite:
                     _need(params[k] in VALUES, f"{pw}.{k}", f"unknown value {params[k]!r}; valid: {', '.join(VALUES)}")
             if "log" in params:
                 _need(isinstance(params["log"], bool), f"{pw}.log", "must be true or false")
+            if "ignore" in params:
+                _need(isinstance(params["ignore"], list) and all(isinstance(k, str) and k for k in params["ignore"]),
+                      f"{pw}.ignore", "must be a list of spec option keys (e.g. [rep])")
+                params["ignore"] = tuple(params["ignore"])
             expect = p.get("expect")
             _need(expect in EXPECTS, f"{pw}.expect", f"must be one of {', '.join(EXPECTS)}, got {expect!r}")
             ref = float(_number(p.get("ref", stat.reference), f"{pw}.ref"))
