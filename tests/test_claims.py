@@ -11,10 +11,11 @@ from designspace.claims import STATISTICS, compute, judge, load_suite, parse_sui
 from designspace.claims.statistics import CONTRADICTED, HOLDS, NOT_RESOLVED, NOT_RUN, combine
 from designspace.cli import main
 from designspace.errors import UsageError
-from designspace.spaces import get_space
+from designspace.spaces import get_space, parse_flops
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SUITES = [os.path.join(ROOT, "experiments", "paper", f) for f in ("cpu.yaml", "cpu_seeds.yaml", "gpu.yaml")]
+SUITES = [os.path.join(ROOT, "experiments", "paper", f)
+          for f in ("cpu.yaml", "cpu_seeds.yaml", "gpu.yaml", "gpu_seeds.yaml")]
 
 
 def _normal(rng, mean, sd, n):
@@ -233,6 +234,29 @@ def test_shipped_suites_cover_the_issue_claims():
     assert regimes == {"base": "fashion-mnist", "res20": "fashion-mnist@20", "res36": "fashion-mnist@36"}
     # the cpu suites share one folder: their sweep keys must not collide
     assert not set(load_suite(SUITES[0]).sweeps) & set(load_suite(SUITES[1]).sweeps)
+
+
+def test_the_gpu_tier_covers_the_issue_claims_with_the_seed_arms_the_cpu_tier_dropped():
+    gpu, seeds = load_suite(SUITES[2]), load_suite(SUITES[3])
+    assert gpu.tier == seeds.tier == "gpu" and {c.id for c in seeds.claims} == set(range(15, 21))
+    assert {c.id for s in (gpu, seeds) for c in s.claims} == set(range(1, 21))
+    assert not [c.id for c in seeds.claims if c.skip]  # every seed claim runs on the gpu tier
+    # both gpu suites store under results/paper/gpu/: their sweep keys must not collide
+    assert gpu.store_dir == seeds.store_dir and not set(gpu.sweeps) & set(seeds.sweeps)
+    assert all(key.startswith("seed_") for key in seeds.sweeps)
+    claims = {c.id: c for c in seeds.claims}
+    spaces = {arm.space for part in claims[18].parts for arm in part.arms.values()}
+    for scheme in ("euler", "ralston2", "kutta3", "rk4"):  # Euler, RK2, RK3, RK4
+        assert f"ResNetC24+ode_{scheme}" in spaces
+    e001c = [p for p in claims[18].parts if any(a.space.startswith("DownsampleC") for a in p.arms.values())]
+    assert e001c and all(p.statistic == "std_diff" for p in e001c)  # E001-c: spread over placements and seeds
+    assert seeds.sweep_config("seed_ode_ds").repeats > 1
+    wide = {p.arms["a"].sweeps for p in claims[17].parts}
+    band = {key: parse_flops(seeds.sweep_config(key).flops) for key in ("seed_csp", "seed_csp_wide")}
+    assert ("seed_csp_wide",) in wide and band["seed_csp_wide"][0] > band["seed_csp"][1]  # wider: a higher band
+    for key in seeds.sweeps:
+        cfg = seeds.sweep_config(key)
+        assert cfg.regime == "cifar" and cfg.dataset["name"] == "cifar10"
 
 
 @pytest.mark.parametrize("lo, hi, expect, ref, margin, expected", [

@@ -1,16 +1,18 @@
 """Paired claims: arms holding the same architectures (with and without an option) matched model to model."""
 import json
+import os
 
 import numpy as np
 import pytest
 
 from designspace.analysis.synthetic import synthetic_trials
-from designspace.claims import compute, judge, parse_suite, verdict
+from designspace.claims import compute, judge, load_suite, parse_suite, verdict
 from designspace.claims.judge import architecture_key
-from designspace.claims.statistics import HOLDS, NOT_RESOLVED
+from designspace.claims.statistics import HOLDS, NOT_RESOLVED, PAIRED
 from designspace.errors import UsageError
 from designspace.spaces import get_space
 from designspace.store import trial_id, write_trials
+from designspace.sweep import plan_trials
 
 KW = dict(resamples=2000, level=0.9, seed=(0,))
 
@@ -93,3 +95,32 @@ def test_bad_pairing_options_are_named(part, needle):
         _suite("paired_median_diff", **part)
     with pytest.raises(UsageError, match="takes no parameter ignore"):
         _suite("median_diff", ignore=["rep"])
+
+
+@pytest.mark.parametrize("name", ["cpu_seeds.yaml", "gpu_seeds.yaml"])
+def test_the_shipped_paired_parts_pair_every_planned_model(name, tmp_path):
+    """Every paired part of the seed suites: its arms' planned models (plan_trials, no training) match one to one
+    on the architecture without the ignored option, and would not match with it."""
+    for f in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"] + [
+            f"{p}-{k}-ubyte.gz" for p in ("train", "t10k") for k in ("images-idx3", "labels-idx1")]:
+        (tmp_path / f).write_bytes(b"x")  # the plan fingerprints the data files; their contents do not matter
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    suite = load_suite(os.path.join(root, "experiments", "paper", name))
+    plans, checked = {}, 0
+    for claim in suite.claims:
+        for part in (p for p in claim.parts if p.statistic in PAIRED):
+            keys = {}
+            for arm_name, arm in part.arms.items():
+                for key in arm.sweeps:
+                    if key not in plans:
+                        plans[key] = plan_trials(suite.sweep_config(key), data_dir=str(tmp_path))
+                specs = [t["spec"] if isinstance(t["spec"], str) else t["spec"].to_json()
+                         for key in arm.sweeps for t in plans[key] if t["space"] == arm.space]
+                models = set(specs)  # a model's repeats share its spec
+                keys[arm_name] = ({architecture_key(s, part.params["ignore"]) for s in models},
+                                  {architecture_key(s) for s in models}, len(models))
+            (a, a_full, n_a), (b, b_full, n_b) = keys["a"], keys["b"]
+            assert a == b and len(a) == n_a == n_b >= 5, (claim.id, part.name)  # one partner each, none left out
+            assert not a_full & b_full, (claim.id, part.name)  # the ignored option is what differs
+            checked += 1
+    assert checked >= (3 if name == "cpu_seeds.yaml" else 10)

@@ -21,7 +21,7 @@ def _ids(text):
 
 def register(sub):
     p = sub.add_parser("reproduce", help="run a claims suite's sweeps and judge each claim (experiments/paper/)")
-    p.add_argument("suite", help="experiments/paper/cpu.yaml | cpu_seeds.yaml | gpu.yaml")
+    p.add_argument("suite", help="experiments/paper/cpu.yaml | cpu_seeds.yaml | gpu.yaml | gpu_seeds.yaml")
     p.add_argument("--tier", choices=None, default=None, help="cpu | gpu (checked against the suite file's tier)")
     p.add_argument("--only", type=_ids, default=None, metavar="IDS", help="claim ids, e.g. 5,6")
     p.add_argument("--analyze-only", action="store_true", help="judge the stores that exist; run nothing")
