@@ -273,3 +273,16 @@ def test_every_rule_reads_the_interval(lo, hi, expect, ref, margin, expected):
     from designspace.claims.statistics import Effect
 
     assert verdict(Effect("median_diff", (lo + hi) / 2, lo, hi, {"a": 10, "b": 10}), expect, ref, margin) == expected
+
+
+def test_trials_that_did_not_finish_are_named_in_the_part(tmp_path):
+    """A diverged or failed trial is not in the statistic: the part's warnings say how many per arm."""
+    write_synthetic_store(str(tmp_path / "s1.db"), spaces=("AnyNetXE", "RegNetX"), n=30, failed=0.2, sweep="s1",
+                          seed=6)
+    suite = parse_suite(_suite_dict(), "t.yaml")
+    part = judge(suite, suite.claims[:1], str(tmp_path))["claims"][0]["parts"][0]
+    warnings = part["effect"]["warnings"]
+    failed = {w.split(":")[0]: int(w.split(": ")[1].split()[0]) for w in warnings}
+    assert set(failed) == {"RegNetX (s1)", "AnyNetXE (s1)"} and all(w.endswith("(statistics read finished trials "
+                                                                               "only)") for w in warnings)
+    assert sum(failed.values()) + part["effect"]["n"]["a"] + part["effect"]["n"]["b"] == 60

@@ -195,6 +195,29 @@ def paired_values(frames: dict, arms: dict, ignore=()) -> tuple[dict, list[str]]
     return {k: s.loc[common].to_numpy() for k, s in keyed.items()}, warnings
 
 
+def left_out(stores: Stores, arm: Arm) -> str | None:
+    """A warning naming the arm's trials that did not finish (diverged, failed, timed out): the
+    statistics read finished trials only, so a model whose every trial diverged is not in its arm."""
+    from ..spaces.columns import table_columns
+    from ..spaces.expr import parse
+
+    counts: dict = {}
+    for key in arm.sweeps:
+        frame = stores.trials(key)
+        if frame is None:
+            continue
+        frame = frame[frame["space"] == arm.space]
+        if arm.where and not frame.empty:
+            frame = frame[parse(arm.where).evaluate(table_columns(frame)).astype(bool)]
+        done = (frame["status"] == "done") & pd.to_numeric(frame["error"], errors="coerce").notna()
+        for status, n in frame.loc[~done, "status"].value_counts().items():
+            counts[status] = counts.get(status, 0) + int(n)
+    if not counts:
+        return None
+    what = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return f"{arm.describe()}: {what} trials left out (statistics read finished trials only)"
+
+
 def judge_part(stores: Stores, claim, index: int, part) -> dict:
     """One part of a claim: effect, interval, n per arm, verdict (or not run, saying why)."""
     stat = STATISTICS[part.statistic]
@@ -224,7 +247,7 @@ def judge_part(stores: Stores, claim, index: int, part) -> dict:
         values, pairing = paired_values(frames, part.arms, part.params.get("ignore", ()))
     seed = (stores.suite.seed, claim.id, index)
     eff = compute(part.statistic, values, part.params, stores.suite.resamples, stores.suite.level, seed)
-    eff.warnings[:0] = pairing
+    eff.warnings[:0] = pairing + [w for w in (left_out(stores, a) for a in part.arms.values()) if w]
     out["effect"] = eff.to_dict()
     small = {k: n for k, n in eff.n.items() if n < MIN_MODELS}
     if small:
