@@ -23,8 +23,7 @@ EXPLODE = textwrap.dedent(f'''
 
     from designspace.complexity import complexity
     from designspace.registry import Family, register_family
-    from designspace.spaces import register_modifier
-    from designspace.spaces.base import DesignSpace
+    from designspace.spaces import WrappedSpace, register_modifier
     from designspace.spec import FrozenDict
 
     KEY = "explode"
@@ -46,34 +45,12 @@ EXPLODE = textwrap.dedent(f'''
                            build=explode_build, description="test-only: build raises RuntimeError"))
 
 
-    class ExplodeSpace(DesignSpace):
-        def __init__(self, inner):
-            self.inner = inner
-            self.name = f"{{inner.name}}+{{KEY}}"
-            self.description = inner.description + "; every model fails to build (test-only)"
-            self.block, self.se_ratio = inner.block, inner.se_ratio
-            self.stem_width, self.stride = inner.stem_width, inner.stride
+    class ExplodeSpace(WrappedSpace):
+        def __init__(self, base):  # the base's draws and costs: the option changes no cost
+            super().__init__(base, KEY, "; every model fails to build (test-only)")
 
-        @property
-        def free_params(self):
-            return list(self.inner.free_params)
-
-        def draw(self, rng, m):
-            return self.inner.draw(rng, m)
-
-        def to_arrays(self, dr):
-            return self.inner.to_arrays(dr)
-
-        def identity_columns(self, dr):
-            return self.inner.identity_columns(dr)
-
-        def specs_from(self, dr):
-            return [dataclasses.replace(s, family=FrozenDict({{**s.family.thaw(), KEY: {{}}}}),
-                                        meta=FrozenDict({{**s.meta.thaw(), "space": self.name}}))
-                    for s in self.inner.specs_from(dr)]
-
-        def measure(self, dr, regime):
-            return self.inner.measure(dr, regime)  # the option changes no cost
+        def with_options(self, spec, i, dr):
+            return dataclasses.replace(spec, family=FrozenDict({{**spec.family.thaw(), KEY: {{}}}}))
 
 
     register_modifier(KEY, ExplodeSpace)

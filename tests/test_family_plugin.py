@@ -24,8 +24,7 @@ PLUGIN = textwrap.dedent('''
     from designspace.complexity import SpecArrays, complexity, stem_output_size
     from designspace.errors import UsageError
     from designspace.registry import Family, register_family
-    from designspace.spaces import register_modifier
-    from designspace.spaces.base import DesignSpace, Draw
+    from designspace.spaces import Draw, WrappedSpace, register_modifier
     from designspace.spec import FrozenDict
 
     KEY = "wide_shortcut"
@@ -79,35 +78,24 @@ PLUGIN = textwrap.dedent('''
                            description="projection shortcuts as k x k convs"))
 
 
-    class WideShortcutSpace(DesignSpace):
-        def __init__(self, inner):
-            self.inner = inner
-            self.name = f"{inner.name}+{KEY}"
-            self.description = inner.description + "; k x k projection shortcuts, k in {3, 5}"
-            self.block, self.se_ratio = inner.block, inner.se_ratio
-            self.stem_width, self.stride = inner.stem_width, inner.stride
+    class WideShortcutSpace(WrappedSpace):
+        meta_keys = ("k",)  # drawn per model; hidden from the base's specs_from
+
+        def __init__(self, base):
+            super().__init__(base, KEY, "; k x k projection shortcuts, k in {3, 5}")
 
         @property
         def free_params(self):
-            return list(self.inner.free_params) + [("k", "shortcut kernel, 3 or 5")]
+            return super().free_params + [("k", "shortcut kernel, 3 or 5")]
 
         def draw(self, rng, m):
-            dr = self.inner.draw(rng, m)
+            dr = self.base.draw(rng, m)
             return Draw(dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths,
                         {**dr.meta, "k": rng.choice([3, 5], m)})
 
-        def to_arrays(self, dr):
-            return self.inner.to_arrays(dr)
-
-        def identity_columns(self, dr):
-            return self.inner.identity_columns(dr) + [dr.meta["k"]]
-
-        def specs_from(self, dr):
-            specs = self.inner.specs_from(Draw(dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths,
-                                               {x: v for x, v in dr.meta.items() if x != "k"}))
-            return [dataclasses.replace(s, family=FrozenDict({**s.family.thaw(), KEY: {"k": int(k)}}),
-                                        meta=FrozenDict({**s.meta.thaw(), "space": self.name}))
-                    for s, k in zip(specs, dr.meta["k"])]
+        def with_options(self, spec, i, dr):
+            k = int(dr.meta["k"][i])
+            return dataclasses.replace(spec, family=FrozenDict({**spec.family.thaw(), KEY: {"k": k}}))
 
         def measure(self, dr, regime):
             specs = self.specs_from(dr)

@@ -137,3 +137,37 @@ def test_block_compatibility_as_pycls():
     w, g = adjust_block_compatibility([24, 8, 1016, 48], [1, 4, 1, 2], [16, 32, 32, 8])
     # 24/16 rounds (half to even) to 2 groups of 16 -> 32; 8/4 = 2 caps g to 2; 1016 -> 1024; 48/2 = 24 -> 24
     assert w.tolist() == [32, 8, 1024, 48] and g.tolist() == [16, 2, 32, 8]
+
+
+def test_a_wrapped_space_is_its_base_until_told_otherwise():
+    import dataclasses
+
+    from designspace.spaces import Draw, WrappedSpace
+    from designspace.spec import FrozenDict
+
+    base = get_space("RegNetX-constrained")
+    plain = WrappedSpace(base, "plain", "; nothing added")
+    assert (plain.name, plain.description) == ("RegNetX-constrained+plain", base.description + "; nothing added")
+    assert plain.free_params == base.free_params and plain.constraints == base.constraints
+    assert (plain.block, plain.stride, plain.stem_width) == (base.block, base.stride, base.stem_width)
+    ref, got = base.sample(5, seed=3, regime="cifar"), plain.sample(5, seed=3, regime="cifar")
+    assert [s.id for s in got] == [s.id for s in ref]
+    assert [s.meta.thaw() for s in got] == [{**s.meta.thaw(), "space": plain.name} for s in ref]
+
+    class Tagged(WrappedSpace):  # the common case: a drawn column becomes a model option
+        meta_keys = ("tag",)
+
+        def draw(self, rng, m):
+            dr = self.base.draw(rng, m)
+            return Draw(dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths,
+                        {**dr.meta, "tag": rng.integers(0, 2, m)})
+
+        def with_options(self, spec, i, dr):
+            return dataclasses.replace(spec, family=FrozenDict({"tag": int(dr.meta["tag"][i])}))
+
+    tagged = Tagged(get_space("ResNetC4"), "tag")
+    dr, _ = tagged.sample_arrays(6, seed=0, regime="cifar")
+    specs = tagged.specs_from(dr)
+    assert [s.family["tag"] for s in specs] == dr.meta["tag"].tolist()
+    assert all("tag" not in s.meta and s.meta["space"] == "ResNetC4+tag" for s in specs)
+    assert len(tagged.identity_columns(dr)) == len(tagged.base.identity_columns(dr)) + 1

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 
 from ..errors import UsageError
 from ..registry import load_families, loaded
-from .base import DesignSpace, Draw, parse_flops
+from .base import DesignSpace, Draw, WrappedSpace, parse_flops
 from .regnet import generate_regnet, regnet_stages
 
 _SPACES: dict[str, Callable[[], DesignSpace]] = {}
@@ -188,6 +188,6 @@ def get_space(x) -> DesignSpace:
     return space
 
 
-__all__ = ["DesignSpace", "Draw", "get_space", "space_names", "modifier_names", "register_space",
+__all__ = ["DesignSpace", "Draw", "WrappedSpace", "get_space", "space_names", "modifier_names", "register_space",
            "register_definition", "register_modifier", "space_from_dict", "space_from_yaml",
            "generate_regnet", "regnet_stages", "parse_flops"]

@@ -1,6 +1,7 @@
 """DesignSpace: draw candidate batches in numpy, measure them as a batch, keep those in the band."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -247,6 +248,69 @@ class DesignSpace:
 
     def __repr__(self):
         return f"<DesignSpace {self.name}>"
+
+
+class WrappedSpace(DesignSpace):
+    """A space wrapping another one, `base`: the shape of a space modifier (``BASE+name``; register it
+    with ``register_modifier(name, SubClass)``). Named ``<base name>+<suffix>`` and described as the
+    base's description followed by `about`, with the base's host attributes (the names in `inherits`),
+    it is the base space until a subclass says otherwise: free_params, draw, measure, to_arrays,
+    identity_columns, column_extras and the constraints are the base's. The generic sampler runs on
+    top (sample_arrays, with this space's draw and measure).
+
+    The common case, options added to every spec, takes two pieces:
+      - draw() adds per-candidate columns to ``Draw.meta`` under the names listed in `meta_keys`
+        (identity_columns includes them: candidates that differ only there stay distinct);
+      - with_options(spec, i, dr), the hook, returns spec i of the draw with its options (read from
+        ``dr.meta[key][i]``); by default the spec as the base built it.
+    specs_from() hides the `meta_keys` columns from the base (base_draw: they are not the base's, and
+    DesignSpace.specs_from would copy them into every spec's meta), builds the base's specs, applies
+    with_options to each and names this space in ``meta["space"]``."""
+
+    inherits: tuple = ("block", "se_ratio", "stem_width", "stride")
+    meta_keys: tuple = ()
+
+    def __init__(self, base: DesignSpace, suffix: str, about: str = ""):
+        self.base = base
+        self.name = f"{base.name}+{suffix}"
+        self.description = base.description + about
+        for attr in self.inherits:
+            setattr(self, attr, getattr(base, attr))
+
+    @property
+    def free_params(self) -> list[tuple[str, str]]:
+        return list(self.base.free_params)
+
+    def draw(self, rng: np.random.Generator, m: int) -> Draw:
+        return self.base.draw(rng, m)
+
+    def measure(self, dr: Draw, regime: Regime) -> tuple[dict, np.ndarray]:
+        return self.base.measure(dr, regime)
+
+    def to_arrays(self, dr: Draw) -> SpecArrays:
+        return self.base.to_arrays(dr)
+
+    def identity_columns(self, dr: Draw) -> list[np.ndarray]:
+        return self.base.identity_columns(dr) + [dr.meta[k] for k in self.meta_keys if k in dr.meta]
+
+    def column_extras(self, dr: Draw) -> dict:
+        return self.base.column_extras(dr)
+
+    def base_draw(self, dr: Draw) -> Draw:
+        """The draw as the base reads it: without this space's `meta_keys` columns."""
+        meta = {k: v for k, v in dr.meta.items() if k not in self.meta_keys}
+        return Draw(dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths, meta)
+
+    def with_options(self, spec: ModelSpec, i: int, dr: Draw) -> ModelSpec:
+        """Spec i of `dr` (as the base built it) with this space's options."""
+        return spec
+
+    def specs_from(self, dr: Draw) -> list[ModelSpec]:
+        out = []
+        for i, spec in enumerate(self.base.specs_from(self.base_draw(dr))):
+            spec = self.with_options(spec, i, dr)
+            out.append(dataclasses.replace(spec, meta=FrozenDict({**spec.meta.thaw(), "space": self.name})))
+        return out
 
 
 def check_seed(seed) -> int:

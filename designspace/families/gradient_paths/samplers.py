@@ -10,13 +10,15 @@ stays a numpy batch operation.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ...regimes import Regime
 from ...spaces import register_modifier
-from ...spaces.base import DesignSpace, Draw
+from ...spaces.base import DesignSpace, Draw, WrappedSpace
 from ...spaces.common import choice
-from ...spec import FrozenDict, StageSpec
+from ...spec import StageSpec
 from ..common import per_model
 from ..ode.samplers import SAMPLERS as ODE_SAMPLERS
 from .complexity import COLUMNS, OSA_ALL, OSA_LAST, OSA_NONE, FamilyArrays, family_complexity_arrays, round8
@@ -220,15 +222,12 @@ class Act(Family):
 
 
 # --- the modified space ---------------------------------------------------------------------------
-class FamilySpace(DesignSpace):
+class FamilySpace(WrappedSpace):
     """`base` with one family's dimensions added; measured with the family complexity."""
 
     def __init__(self, base: DesignSpace, family: Family):
-        self.base, self.family = base, family
-        self.name = f"{base.name}+{family.name}"
-        self.description = f"{base.description}; + {family.name} stages"
-        self.block, self.se_ratio = base.block, base.se_ratio
-        self.stem_width, self.stride = base.stem_width, base.stride
+        super().__init__(base, family.name, f"; + {family.name} stages")
+        self.family = family
 
     @property
     def free_params(self):
@@ -252,28 +251,23 @@ class FamilySpace(DesignSpace):
         cx = family_complexity_arrays(self.to_arrays(dr), self.family_arrays(dr), regime)
         return cx, cx.pop("valid").all(axis=1)
 
-    def to_arrays(self, dr: Draw):
-        return self.base.to_arrays(dr)
-
     def identity_columns(self, dr: Draw) -> list[np.ndarray]:
         return self.base.identity_columns(dr) + [v for k, v in sorted(dr.meta.items()) if k.startswith(PREFIX)]
 
-    def specs_from(self, dr: Draw):
-        nested = isinstance(self.base, FamilySpace)  # BASE+fam1+fam2: the inner family reads its own columns
-        base_meta = {k: v for k, v in dr.meta.items() if nested or not k.startswith(PREFIX)}
+    def base_draw(self, dr: Draw) -> Draw:
+        if isinstance(self.base, FamilySpace):  # BASE+fam1+fam2: the inner family reads its own columns
+            return dr
+        return Draw(dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths,
+                    {k: v for k, v in dr.meta.items() if not k.startswith(PREFIX)})
+
+    def with_options(self, spec, i, dr):
         cols = {k[len(PREFIX):]: v for k, v in dr.meta.items() if k.startswith(PREFIX)}
-        specs = self.base.specs_from(Draw(dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths, base_meta))
-        out = []
-        for i, spec in enumerate(specs):
-            stages = tuple(
-                StageSpec(**{**st.to_dict(), "family": {**st.family.thaw(),
-                                                        **self.family.options({k: v[i, j] for k, v in cols.items()})}})
-                if st.depth > 0 else st
-                for j, st in enumerate(spec.stages))
-            meta = FrozenDict({**spec.meta.thaw(), "space": self.name})
-            out.append(type(spec)(stages=stages, stem_width=spec.stem_width, head_width=spec.head_width,
-                                  family=spec.family, meta=meta, stem_stride=spec.stem_stride))
-        return out
+        stages = tuple(
+            StageSpec(**{**st.to_dict(), "family": {**st.family.thaw(),
+                                                    **self.family.options({k: v[i, j] for k, v in cols.items()})}})
+            if st.depth > 0 else st
+            for j, st in enumerate(spec.stages))
+        return dataclasses.replace(spec, stages=stages)
 
 
 FAMILIES = [PRN(), CSP(), ELAN(), OSA(), StopGrad()]

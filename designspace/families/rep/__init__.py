@@ -32,6 +32,7 @@ import numpy as np
 from ...errors import UsageError
 from ...spec import FrozenDict, ModelSpec
 from ...registry import Family, family_of, register_family
+from ...spaces.base import WrappedSpace
 
 KEY = "rep"
 OPTIONAL_BRANCHES = (0, 1, 2, 4, 5, 6)
@@ -285,87 +286,69 @@ register_family(Family(name=KEY, kind="wrapper", keys=(KEY,), complexity=rep_com
 
 
 # --- the space modifier ----------------------------------------------------------------------------
-def _subset_mask(codes: np.ndarray) -> list[list[int]]:
-    return [[b for bit, b in enumerate(OPTIONAL_BRANCHES) if c >> bit & 1] for c in codes]
+def _subset_branches(code: int) -> list[int]:
+    return [b for bit, b in enumerate(OPTIONAL_BRANCHES) if code >> bit & 1]
 
 
 # Fixed branch sets for paired comparisons (same seed -> the same base models): "+rep_repvgg" etc.
 FIXED_SETS = {"repvgg": (0, 6), "dbb": (0, 1, 2), "full": (0, 1, 2, 4, 5, 6)}
 
 
-def _rep_space(base, fixed: str | None = None):
-    from ...spaces.base import DesignSpace
+class RepSpace(WrappedSpace):
+    """`base` with a re-parameterization dimension: a branch subset of {0, 1, 2, 4, 5, 6} (64
+    combinations; the kxk branch 3 is always on) and internal_mult in {1, 2}, shared by all stages;
+    or, for +rep_repvgg / +rep_dbb / +rep_full, that fixed set with internal_mult 1. The deploy
+    network (and so the flops band) is the base network's."""
 
-    suffix = f"rep_{fixed}" if fixed else "rep"
+    inherits = WrappedSpace.inherits + ("max_draws", "give_up_after")
+    meta_keys = ("rep_subset", "rep_internal_mult")
 
-    class RepSpace(DesignSpace):
-        """`base` with a re-parameterization dimension: a branch subset of {0, 1, 2, 4, 5, 6}
-        (64 combinations; the kxk branch 3 is always on) and internal_mult in {1, 2}, shared by all
-        stages; or, for +rep_repvgg / +rep_dbb / +rep_full, that fixed set with internal_mult 1.
-        The deploy network (and so the flops band) is the base network's."""
+    def __init__(self, base, fixed: str | None = None):
+        about = f"(branches {list(FIXED_SETS[fixed])})" if fixed else "(DBB branch subset)"
+        super().__init__(base, f"rep_{fixed}" if fixed else "rep", f" + re-parameterized kxk convs {about}")
+        self.fixed = fixed
 
-        name = f"{base.name}+{suffix}"
-        description = (f"{base.description} + re-parameterized kxk convs "
-                       + (f"(branches {list(FIXED_SETS[fixed])})" if fixed else "(DBB branch subset)"))
+    @property
+    def free_params(self):
+        if self.fixed:
+            return list(self.base.free_params)
+        return list(self.base.free_params) + [
+            ("rep", "branch subset of {0,1,2,4,5,6} (uniform over 64), internal_mult in {1,2}")]
 
-        def __init__(self):
-            for attr in ("block", "se_ratio", "stem_width", "stride", "max_draws", "give_up_after"):
-                setattr(self, attr, getattr(base, attr))
+    def draw(self, rng, m):
+        return self._with_rep_draws(self.base.draw(rng, m), rng)
 
-        @property
-        def free_params(self):
-            if fixed:
-                return list(base.free_params)
-            return list(base.free_params) + [
-                ("rep", "branch subset of {0,1,2,4,5,6} (uniform over 64), internal_mult in {1,2}")]
+    def _with_rep_draws(self, dr, rng):
+        if self.fixed:
+            code = sum(1 << OPTIONAL_BRANCHES.index(b) for b in FIXED_SETS[self.fixed])
+            dr.meta["rep_subset"] = np.full(len(dr), code, np.int64)
+            dr.meta["rep_internal_mult"] = np.ones(len(dr), np.int64)
+        else:
+            dr.meta["rep_subset"] = rng.integers(0, 64, len(dr))
+            dr.meta["rep_internal_mult"] = rng.integers(1, 3, len(dr))
+        return dr
 
-        def draw(self, rng, m):
-            return self._with_rep_draws(base.draw(rng, m), rng)
+    def with_options(self, spec, i, dr):
+        return with_rep(spec, _subset_branches(dr.meta["rep_subset"][i]), int(dr.meta["rep_internal_mult"][i]))
 
-        @staticmethod
-        def _with_rep_draws(dr, rng):
-            if fixed:
-                code = sum(1 << OPTIONAL_BRANCHES.index(b) for b in FIXED_SETS[fixed])
-                dr.meta["rep_subset"] = np.full(len(dr), code, np.int64)
-                dr.meta["rep_internal_mult"] = np.ones(len(dr), np.int64)
-            else:
-                dr.meta["rep_subset"] = rng.integers(0, 64, len(dr))
-                dr.meta["rep_internal_mult"] = rng.integers(1, 3, len(dr))
-            return dr
+    def sample_arrays(self, n, seed=0, flops=None, regime="imagenet"):
+        """The base space's sample (its own sampler, band on the deploy flops), then one branch
+        set per model from a stream seeded by `seed`, then the training-graph columns."""
+        from ...regimes import get_regime
 
-        def to_arrays(self, dr):
-            return base.to_arrays(dr)
-
-        def specs_from(self, dr):
-            meta = dict(dr.meta)
-            subsets, mults = meta.pop("rep_subset"), meta.pop("rep_internal_mult")
-            plain = type(dr)(dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths, meta)
-            out = []
-            for spec, branches, mult in zip(base.specs_from(plain), _subset_mask(subsets), mults):
-                spec = with_rep(spec, branches, int(mult))
-                out.append(dataclasses.replace(spec, meta=FrozenDict({**spec.meta.thaw(), "space": self.name})))
-            return out
-
-        def sample_arrays(self, n, seed=0, flops=None, regime="imagenet"):
-            """The base space's sample (its own sampler, band on the deploy flops), then one branch
-            set per model from a stream seeded by `seed`, then the training-graph columns."""
-            from ...regimes import get_regime
-
-            dr, cx = base.sample_arrays(n, seed, flops, regime)
-            dr = self._with_rep_draws(dr, np.random.default_rng([seed, 0x7E9]))
-            train = rep_complexity(self.specs_from(dr), get_regime(regime))
-            cx.update({k: v for k, v in train.items() if k.startswith("cx_train_")})
-            return dr, cx
-
-    return RepSpace()
+        dr, cx = self.base.sample_arrays(n, seed, flops, regime)
+        dr = self._with_rep_draws(dr, np.random.default_rng([seed, 0x7E9]))
+        train = rep_complexity(self.specs_from(dr), get_regime(regime))
+        cx.update({k: v for k, v in train.items() if k.startswith("cx_train_")})
+        return dr, cx
 
 
 def _register_modifier():
     from ...spaces import register_modifier
 
-    register_modifier(KEY, _rep_space)
+    register_modifier(KEY, RepSpace)
     for fixed in FIXED_SETS:
-        register_modifier(f"{KEY}_{fixed}", lambda base, fixed=fixed: _rep_space(base, fixed))
+        register_modifier(f"{KEY}_{fixed}", lambda base, fixed=fixed: RepSpace(base, fixed))
 
 
 _register_modifier()
