@@ -66,6 +66,9 @@ class Family:
     deploy: "Callable | None" = None
     load_deployed: "Callable | None" = None
     recipe_keys: tuple[str, ...] = ()
+    # False: the family's modules must train in contiguous memory format on CPU (oneDNN's channels_last
+    # backward corrupts the heap for DBB blocks in torch 2.13 CPU builds); GPUs keep channels_last.
+    cpu_channels_last: bool = True
     description: str = ""
     module: str = field(default="", compare=False)
 
@@ -305,6 +308,17 @@ def validate_recipe(recipe) -> None:
     for fam in families().values():
         if fam.validate_recipe is not None:
             fam.validate_recipe(recipe)
+
+
+def cpu_channels_last(spec, recipe) -> bool:
+    """Whether a CPU trial of `spec` with `recipe` may run channels_last: not when the spec's family or a
+    family owning one of the recipe's options opts out (Family.cpu_channels_last)."""
+    fam = family_of(spec)
+    if fam is not None and not fam.cpu_channels_last:
+        return False
+    owners = recipe_keys()
+    options = getattr(recipe, "family_options", None) or {}
+    return all(_FAMILIES[owners[k]].cpu_channels_last for k in options if k in owners)
 
 
 def make_train_hooks(spec, recipe, model, ctx: TrainContext) -> HookList:

@@ -4,8 +4,8 @@ The recipe defaults are the paper's (pycls): SGD with momentum 0.9 and Nesterov,
 weight decay 5e-5, lr 0.05 at batch 128 scaled linearly with the batch size, no label smoothing.
 Batches are indexed straight out of the uint8 tensor by a seeded permutation, augmented (optional
 random crop with padding and horizontal flip) and normalised as whole batches: no DataLoader, no
-per-sample Python. On CPU the model runs channels_last with as many torch threads as the trial was
-granted; on a GPU the data lives on the device and the step runs under autocast (bf16 where the
+per-sample Python. On CPU the model runs channels_last (contiguous for families that opt out:
+Family.cpu_channels_last) with as many torch threads as the trial was granted; on a GPU the data lives on the device and the step runs under autocast (bf16 where the
 device supports it, else fp16 with a GradScaler).
 """
 from __future__ import annotations
@@ -204,7 +204,10 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
     model = build(spec, rg)
     if recipe.zero_init_residual:
         zero_init_final_bn(model)
-    model = model.to(dev, memory_format=torch.channels_last)
+    from .registry import cpu_channels_last
+
+    layout = torch.channels_last if on_gpu or cpu_channels_last(spec, recipe) else torch.contiguous_format
+    model = model.to(dev, memory_format=layout)
     gen = torch.Generator(device=dev).manual_seed(seed)
     train_x, train_y = data.train_x.to(dev), data.train_y.to(dev)
     mean = torch.tensor(data.mean, device=dev).view(1, -1, 1, 1)
@@ -212,7 +215,7 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
     scale, shift = 1.0 / (255.0 * std), -mean / std  # x/255 normalised in one multiply-add
 
     def prepare(xb):
-        return (xb.float() * scale + shift).contiguous(memory_format=torch.channels_last)
+        return (xb.float() * scale + shift).contiguous(memory_format=layout)
 
     n = len(train_x)
     batch = min(recipe.batch_size, n)

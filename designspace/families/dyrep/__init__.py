@@ -128,5 +128,6 @@ def make_train_hooks(spec, recipe, model, ctx: TrainContext) -> list:
 
 
 register_family(Family(name="dyrep", kind="recipe", keys=(), complexity=None, build=None, recipe_keys=(KEY,),
+                       cpu_channels_last=False,  # DBB blocks: see Family.cpu_channels_last
                        train_hooks=make_train_hooks, validate_recipe=validate_recipe_options,
                        description="DyRep: grow / cut DBB branches during training (recipe.dyrep)"))

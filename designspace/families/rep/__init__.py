@@ -282,6 +282,7 @@ def deploy_rep(model, spec: ModelSpec, regime):
 
 
 register_family(Family(name=KEY, kind="wrapper", keys=(KEY,), complexity=rep_complexity, build=build_rep,
+                       cpu_channels_last=False,  # DBB blocks: see Family.cpu_channels_last
                        deploy=deploy_rep, description="re-parameterized kxk convs (RepVGG / DBB branches)"))
 
 
