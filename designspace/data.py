@@ -328,11 +328,11 @@ def fit_to_regime(data: Dataset, regime) -> Dataset:
     than the dataset's: the images are resized to it (see `resized`). Anything else that differs (channels,
     classes, or a size the regime did not ask for) is a one-line UsageError: a dataset is never silently
     resampled to fit a regime it was not chosen for."""
-    from .regimes import get_regime
+    from .regimes import base_name, get_regime
 
     rg = get_regime(regime)
     channels, height, width = data.shape
-    asked_size = "@" in rg.name  # get_regime names NAME@SIZE only when SIZE is not NAME's own
+    asked_size = base_name(rg.name) != rg.name  # get_regime names NAME@SIZE only when SIZE is not NAME's own
     if (channels, height, width) == (rg.channels, rg.im_size, rg.im_size) and data.num_classes == rg.num_classes:
         return data
     if channels == rg.channels and data.num_classes == rg.num_classes and height == width and asked_size:

@@ -25,6 +25,11 @@ REGIMES = {
 }
 
 
+def base_name(regime: str) -> str:
+    """NAME of a regime name NAME@SIZE (NAME itself otherwise): the regime whose dataset it trains."""
+    return str(regime).partition("@")[0]
+
+
 def get_regime(regime: "str | Regime") -> Regime:
     """A regime by name; NAME@SIZE is NAME at another input size with the same default flops band
     (the paper's resolution test: same band, other image size), e.g. imagenet@160."""

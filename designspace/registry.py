@@ -317,8 +317,7 @@ def cpu_channels_last(spec, recipe) -> bool:
     if fam is not None and not fam.cpu_channels_last:
         return False
     owners = recipe_keys()
-    options = getattr(recipe, "family_options", None) or {}
-    return all(_FAMILIES[owners[k]].cpu_channels_last for k in options if k in owners)
+    return all(_FAMILIES[owners[k]].cpu_channels_last for k in recipe.family_options if k in owners)
 
 
 def make_train_hooks(spec, recipe, model, ctx: TrainContext) -> HookList:

@@ -5,8 +5,9 @@ weight decay 5e-5, lr 0.05 at batch 128 scaled linearly with the batch size, no 
 Batches are indexed straight out of the uint8 tensor by a seeded permutation, augmented (optional
 random crop with padding and horizontal flip) and normalised as whole batches: no DataLoader, no
 per-sample Python. On CPU the model runs channels_last (contiguous for families that opt out:
-Family.cpu_channels_last) with as many torch threads as the trial was granted; on a GPU the data lives on the device and the step runs under autocast (bf16 where the
-device supports it, else fp16 with a GradScaler).
+Family.cpu_channels_last) with as many torch threads as the trial was granted; on a GPU the data
+lives on the device and the step runs under autocast (bf16 where the device supports it, else fp16
+with a GradScaler).
 """
 from __future__ import annotations
 
@@ -188,6 +189,7 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
     from .models import build
     from .models.layers import zero_init_final_bn
     from .regimes import get_regime
+    from .registry import cpu_channels_last
 
     recipe = recipe if isinstance(recipe, Recipe) else Recipe.from_dict(recipe)
     if data is None:
@@ -204,8 +206,6 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
     model = build(spec, rg)
     if recipe.zero_init_residual:
         zero_init_final_bn(model)
-    from .registry import cpu_channels_last
-
     layout = torch.channels_last if on_gpu or cpu_channels_last(spec, recipe) else torch.contiguous_format
     model = model.to(dev, memory_format=layout)
     gen = torch.Generator(device=dev).manual_seed(seed)

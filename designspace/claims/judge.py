@@ -117,13 +117,26 @@ def _select(frame: pd.DataFrame, select: str) -> pd.DataFrame:
     return order.iloc[:k] if kind == "best" else order.iloc[k:]
 
 
+def _finished(trials: pd.DataFrame) -> pd.Series:
+    """The trials the statistics read: done, with an error."""
+    return (trials["status"] == "done") & pd.to_numeric(trials["error"], errors="coerce").notna()
+
+
+def _in_arm(frame: pd.DataFrame, arm: Arm) -> pd.DataFrame:
+    """The rows of `frame` (trials or models of one sweep) that belong to `arm`: its space and its `where`."""
+    from ..spaces.columns import table_columns
+    from ..spaces.expr import parse
+
+    frame = frame[frame["space"] == arm.space]
+    if arm.where and not frame.empty:
+        frame = frame[parse(arm.where).evaluate(table_columns(frame)).astype(bool)]
+    return frame
+
+
 def arm_frame(stores: Stores, arm: Arm, trials: bool = False, derived: bool = False
               ) -> tuple[pd.DataFrame | None, list[str]]:
     """The models (or trials) of one arm, pooled over its sweeps; (None, reasons) when missing.
     derived: add e_fit, d, b, g, w0, wa, wm (an e_fit fit of every model of the sweep)."""
-    from ..spaces.columns import table_columns
-    from ..spaces.expr import parse
-
     parts, missing = [], []
     derived = derived or arm.value in DERIVED_VALUES
     for key in arm.sweeps:
@@ -133,14 +146,10 @@ def arm_frame(stores: Stores, arm: Arm, trials: bool = False, derived: bool = Fa
             continue
         if trials:
             frame = stores.trials(key)
-            frame = frame[(frame["status"] == "done") & pd.to_numeric(frame["error"], errors="coerce").notna()]
+            frame = frame[_finished(frame)]
         else:
             frame = stores.with_derived(key) if derived else stores.models(key)
-        frame = frame[frame["space"] == arm.space]
-        if arm.where and not frame.empty:
-            mask = parse(arm.where).evaluate(table_columns(frame)).astype(bool)
-            frame = frame[mask]
-        frame = _select(frame, arm.select)
+        frame = _select(_in_arm(frame, arm), arm.select)
         if frame.empty:
             missing.append(f"sweep {key} holds no finished {'trials' if trials else 'models'} of {arm.describe()}")
             continue
@@ -198,19 +207,13 @@ def paired_values(frames: dict, arms: dict, ignore=()) -> tuple[dict, list[str]]
 def left_out(stores: Stores, arm: Arm) -> str | None:
     """A warning naming the arm's trials that did not finish (diverged, failed, timed out): the
     statistics read finished trials only, so a model whose every trial diverged is not in its arm."""
-    from ..spaces.columns import table_columns
-    from ..spaces.expr import parse
-
     counts: dict = {}
     for key in arm.sweeps:
         frame = stores.trials(key)
         if frame is None:
             continue
-        frame = frame[frame["space"] == arm.space]
-        if arm.where and not frame.empty:
-            frame = frame[parse(arm.where).evaluate(table_columns(frame)).astype(bool)]
-        done = (frame["status"] == "done") & pd.to_numeric(frame["error"], errors="coerce").notna()
-        for status, n in frame.loc[~done, "status"].value_counts().items():
+        frame = _in_arm(frame, arm)
+        for status, n in frame.loc[~_finished(frame), "status"].value_counts().items():
             counts[status] = counts.get(status, 0) + int(n)
     if not counts:
         return None

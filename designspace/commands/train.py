@@ -62,15 +62,16 @@ def run(args):
     from ..train import Recipe, default_threads, train
 
     from ..data import DATASET_REGIME, REGIME_DATASET
+    from ..regimes import base_name
 
     spec, own_regime = read_spec(args.spec, row=args.row, id=args.id)
     regime = args.regime or own_regime
-    base = lambda name: name.partition("@")[0]  # noqa: E731  (NAME@SIZE trains NAME's dataset, resized)
-    if args.data is None and regime is not None and base(regime) not in REGIME_DATASET:
+    if args.data is None and regime is not None and base_name(regime) not in REGIME_DATASET:
         raise UsageError(f"no built-in dataset trains the {regime} regime; pass --data (e.g. imagefolder) "
                          f"and --data-dir")
-    data_name = args.data or REGIME_DATASET.get(base(regime or ""), "fashion-mnist")
-    if args.regime is None and own_regime and DATASET_REGIME.get(data_name, base(own_regime)) != base(own_regime):
+    data_name = args.data or REGIME_DATASET.get(base_name(regime or ""), "fashion-mnist")
+    own_base = base_name(own_regime or "")  # NAME@SIZE trains NAME's dataset, resized
+    if args.regime is None and own_regime and DATASET_REGIME.get(data_name, own_base) != own_base:
         raise UsageError(f"{args.spec}: the row was sampled for the {own_regime} regime, but --data {data_name} "
                          f"trains the {DATASET_REGIME[data_name]} regime; pass --regime {DATASET_REGIME[data_name]} "
                          f"to build it for that dataset (its complexity changes)")
