@@ -479,7 +479,9 @@ def resolve_address(address: str) -> str:
 def _interrupts_to_driver_only():
     """Start Ray's processes with SIGINT ignored (they inherit it), so that Ctrl-C in a terminal,
     which signals the whole process group, reaches only this driver: it stops the sweep and shuts
-    the cluster down in order, instead of Ray's raylet dying under running calls (a C++ abort)."""
+    the cluster down in order, instead of Ray's raylet dying under running calls (a C++ abort).
+    SIGINT is also blocked meanwhile: Linux keeps a blocked signal pending even while it is ignored,
+    so a Ctrl-C pressed during Ray's start is delivered (KeyboardInterrupt) once it has started."""
     if sys.platform == "win32" or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         yield
         return
@@ -488,10 +490,12 @@ def _interrupts_to_driver_only():
     except ValueError:  # not the main thread: nothing to arrange
         yield
         return
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending Ctrl-C is raised here
 
 
 def _start_ray(address: str | None, quiet: bool = True):
@@ -528,16 +532,17 @@ def _start_ray(address: str | None, quiet: bool = True):
 
 @contextlib.contextmanager
 def ray_session(address: str | None):
-    """Ray for one sweep: the running session if this process has one, else a new one, shut down after."""
+    """Ray for one sweep: the running session if this process has one, else a new one, shut down after.
+    Yields True when the session is this sweep's own (it ends with the sweep), False for a caller's."""
     import ray
 
     started_here = not ray.is_initialized()
-    if started_here:
-        _start_ray(address)
     try:
-        yield ray
-    finally:
         if started_here:
+            _start_ray(address)
+        yield started_here
+    finally:
+        if started_here and ray.is_initialized():  # also when Ctrl-C came while Ray was starting
             ray.shutdown()
 
 
@@ -614,8 +619,9 @@ def run_sweep(cfg: SweepConfig, address: str | None = None, data_dir: str | None
     # Load the data before touching the store: a missing dataset fails fast and creates nothing.
     data = load_sweep_data(cfg, data_dir) if todo else None
     with contextlib.ExitStack() as stack:
+        own_session = False
         if todo:
-            stack.enter_context(ray_session(address))
+            own_session = stack.enter_context(ray_session(address))
             check_cluster_fits(cfg)
         con = store.connect(cfg.store)
         stack.callback(con.close)
@@ -627,7 +633,7 @@ def run_sweep(cfg: SweepConfig, address: str | None = None, data_dir: str | None
         store.record_sweep(con, cfg.name, cfg.source, len(trials), plan=ids, identity=identity,
                            spaces=identity["spaces"])
         if todo:
-            _drive(cfg, todo, data, con, counts, progress, out)
+            _drive(cfg, todo, data, con, counts, progress, out, cancel_on_interrupt=not own_session)
         if left:
             _failure_messages(con, left, counts)
     _print_summary(cfg, counts, out, nothing_to_do=not todo)
@@ -684,7 +690,8 @@ RAY_RETRYABLE = ("WorkerCrashedError", "NodeDiedError", "ObjectLostError", "Owne
                  "OutOfMemoryError", "ActorDiedError", "TaskUnschedulableError")
 
 
-def _drive(cfg, todo, data, con, counts, progress, out, window: int | None = None):
+def _drive(cfg, todo, data, con, counts, progress, out, window: int | None = None,
+           cancel_on_interrupt: bool = True):
     """Keep a bounded window of trials in flight (ray.wait on it, not on every pending trial), write
     each batch of results in one transaction, resubmit trials whose worker or node died (counting
     attempts), and show `waiting for resources` when no alive node can host a trial."""
@@ -767,9 +774,15 @@ def _drive(cfg, todo, data, con, counts, progress, out, window: int | None = Non
                 bar.refresh()
         bar.close()
     except BaseException:
-        for ref in inflight:  # interrupted: stop work in flight; stored rows stay as they are
-            with contextlib.suppress(Exception):
-                ray.cancel(ref, force=True)
+        # Interrupted: stored rows stay as they are, and the work in flight must stop. In the sweep's own
+        # session, ray.shutdown() does that: a private cluster stops whole, and a joined cluster kills the
+        # workers of a job whose driver left. ray.cancel() is only for a caller's session, which lives on:
+        # a cancel that races a task's own completion can abort the driver inside Ray's C++ task manager
+        # ("Tried to complete task that was not pending", ray-project/ray#54846).
+        if cancel_on_interrupt:
+            for ref in inflight:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True)
         bar.close()
         raise
     finally:

@@ -2,7 +2,9 @@
 each its own raylet), a sweep joining it through `--address HOST:PORT` in another process, and the
 worker node killed mid-sweep: the progress shows `waiting for resources`, a new node joins, and the
 sweep ends with exactly the planned rows, the interrupted trial stored with attempts > 1.
-Also Ctrl-C to the sweep's whole process group: a clean stop (exit 130, no Ray abort), then a resume."""
+Also Ctrl-C to the sweep's whole process group: a clean stop (exit 130, no Ray abort), then a resume;
+Ctrl-C while Ray is still starting is not lost; and on a joined cluster, Ctrl-C frees the cluster's
+CPUs at once (the trial in flight stops)."""
 import os
 import signal
 import sqlite3
@@ -121,3 +123,92 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     after = {r["trial_id"]: r for r in read_rows(db)}
     assert len(after) == PLANNED and all(after[k] == v for k, v in before.items())
+
+
+def children_named(pid, name):
+    """Processes whose parent is pid and whose command line contains name (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().decode(errors="replace")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and name in cmdline:
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; a pending ignored signal is Linux's")
+def test_ctrl_c_while_ray_starts_is_not_lost(tmp_path):
+    path, db = sweep_config(tmp_path, "early", cpus=1, epochs=10_000, models=1)  # a trial of many minutes
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    cmd = [sys.executable, "-m", "designspace", "sweep", path, "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=str(tmp_path), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        # Ray's GCS is the first process ray.init starts; the raylet and the connection follow.
+        wait_for(lambda: children_named(proc.pid, "gcs_server"), 120, proc, "Ray's start")
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    err = err.decode(errors="replace")
+    assert proc.returncode == 130, err[-3000:]
+    assert "interrupted" in err and "Traceback" not in err and "Check failed" not in err
+    assert not read_rows(db)
+
+
+PROBE = """
+import sys, time
+import ray
+ray.init(address=sys.argv[1], logging_level="ERROR")
+want_busy, deadline = sys.argv[2] == "busy", time.time() + float(sys.argv[3])
+while time.time() < deadline:
+    free = ray.available_resources().get("CPU", 0.0)
+    if (free < 0.5) == want_busy:
+        sys.exit(0)
+    time.sleep(0.2)
+print("CPU free:", free)
+sys.exit(1)
+"""
+
+
+def cluster_cpus(cluster, state, timeout, env):
+    """Wait (in a second driver) until the cluster's one worker CPU is busy / free again."""
+    probe = subprocess.run([sys.executable, "-c", PROBE, cluster.address, state, str(timeout)], env=env,
+                           capture_output=True, text=True, timeout=timeout + 60)
+    return probe.returncode == 0
+
+
+def test_ctrl_c_on_a_joined_cluster_stops_the_trial_in_flight(cluster, tmp_path):
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    # A trial that runs for many minutes (the most epochs a config allows): only stopping it frees the
+    # CPU within the check's 30 s.
+    path, db = sweep_config(tmp_path, "joined", cpus=1, epochs=10_000, models=1)
+    env = dict(os.environ, PYTHONPATH=ROOT, RAY_ADDRESS="")
+    log = open(tmp_path / "sweep.log", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "designspace", "sweep", path, "--address", cluster.address,
+                             "--no-progress"], cwd=str(tmp_path), env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        assert cluster_cpus(cluster, "busy", 120, env), open(tmp_path / "sweep.log").read()[-2000:]
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+    err = open(tmp_path / "sweep.log").read()
+    assert proc.returncode == 130, err[-3000:]
+    assert "Check failed" not in err and "Traceback" not in err
+    assert cluster_cpus(cluster, "free", 30, env), "the interrupted trial still holds the cluster's CPU"
+    assert read_rows(db) == []
