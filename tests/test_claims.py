@@ -286,3 +286,21 @@ def test_trials_that_did_not_finish_are_named_in_the_part(tmp_path):
     assert set(failed) == {"RegNetX (s1)", "AnyNetXE (s1)"} and all(w.endswith("(statistics read finished trials "
                                                                                "only)") for w in warnings)
     assert sum(failed.values()) + part["effect"]["n"]["a"] + part["effect"]["n"]["b"] == 60
+
+
+def test_the_summary_line_shows_the_deciding_part(tmp_path, capsys):
+    """Claim 1 holds on its first part and is contradicted by its second: the line shows the second."""
+    raw = _suite_dict()
+    raw["claims"] = raw["claims"][:1]
+    worse = {"name": "worse", "statistic": "median_diff", "a": {"sweep": "s1", "space": "RegNetX"},
+             "b": {"sweep": "s1", "space": "AnyNetXE"}, "expect": "greater"}
+    raw["claims"][0]["parts"].append(worse)
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    write_synthetic_store(str(tmp_path / "s1.db"), spaces=("AnyNetXE", "RegNetX"), n=30, shift={"RegNetX": -3.0},
+                          slope=0.0, penalty=0.0, noise=1.0, sweep="s1", seed=4)
+    assert main(["reproduce", str(path), "--analyze-only", "--out", str(tmp_path), "--no-figures"]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("claim  1"))
+    res = json.loads((tmp_path / "t" / "claims.json").read_text())["claims"][0]
+    assert [p["verdict"] for p in res["parts"]] == [HOLDS, CONTRADICTED] and res["verdict"] == CONTRADICTED
+    assert line.split()[2] == CONTRADICTED and line.endswith("(part 2 of 2)"), line

@@ -46,11 +46,24 @@ def run(args):
                     figures=not args.no_figures, retry_failed=args.retry_failed,
                     command=command)
     for c in res["claims"]:
-        first = c["parts"][0] if c["parts"] else {}
-        print(f"claim {c['id']:>2} {c['verdict']:<13} {c['text'][:60]:<60} {effect_text(first) if first else ''}")
+        print(f"claim {c['id']:>2} {c['verdict']:<13} {c['text'][:60]:<60} {_deciding_effect(c, effect_text)}")
     for m in dict.fromkeys(m for c in res["claims"] for m in c.get("missing", []) if not c.get("skip")):
         print(m, file=sys.stderr)
     for p in res["problems"]:
         print(f"reproduce: {p}", file=sys.stderr)
     print(f"wrote {', '.join(res['files'].values())}", file=sys.stderr)
     return res["exit"]
+
+
+def _deciding_effect(claim: dict, effect_text) -> str:
+    """The effect of the part that decides the claim's verdict (the first part whose verdict is the
+    claim's), and which part it is when there are several: a claim contradicted by its second part
+    must not print its first part's effect beside the verdict."""
+    parts = claim["parts"]
+    if not parts:
+        return ""
+    k = next((i for i, p in enumerate(parts) if p["verdict"] == claim["verdict"]), 0)
+    if not parts[k].get("effect"):  # not run: the reasons follow on stderr
+        return ""
+    text = effect_text(parts[k])
+    return f"{text} (part {k + 1} of {len(parts)})" if len(parts) > 1 else text
