@@ -54,6 +54,21 @@ def sweep_config(tmp_path, name, cpus, epochs, models=PLANNED):
     return str(path), db
 
 
+def interrupt(proc, timeout=60):
+    """Ctrl-C as a terminal sends it (to the whole process group), then wait for the sweep to exit;
+    its stderr when that was piped. Callers kill_group in a `finally`, should the wait time out."""
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=timeout)
+    return (err or b"").decode(errors="replace")
+
+
+def kill_group(proc):
+    """SIGKILL a sweep still running, with its group (its private Ray cluster)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 @pytest.fixture
 def cluster():
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -87,9 +102,7 @@ def test_sweep_survives_a_worker_node_kill(cluster, tmp_path):
         cluster.add_node(num_cpus=1)
         proc.wait(timeout=240)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        kill_group(proc)
         log.close()
     output = open(tmp_path / "sweep.log").read()
     assert proc.returncode == 0, output[-3000:]
@@ -107,13 +120,9 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
                             start_new_session=True)
     try:
         wait_for(lambda: len(read_rows(db)) >= 1, 180, proc, "the first row")
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
-        _, err = proc.communicate(timeout=60)
+        err = interrupt(proc)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    err = err.decode(errors="replace")
+        kill_group(proc)
     assert proc.returncode == 130, err[-3000:]
     assert "interrupted" in err and "Traceback" not in err
     assert "Aborted" not in err and "core dumped" not in err and "Check failed" not in err
@@ -153,13 +162,9 @@ def test_ctrl_c_while_ray_starts_is_not_lost(tmp_path):
     try:
         # Ray's GCS is the first process ray.init starts; the raylet and the connection follow.
         wait_for(lambda: children_named(proc.pid, "gcs_server"), 120, proc, "Ray's start")
-        os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=90)
+        err = interrupt(proc, timeout=90)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    err = err.decode(errors="replace")
+        kill_group(proc)
     assert proc.returncode == 130, err[-3000:]
     assert "interrupted" in err and "Traceback" not in err and "Check failed" not in err
     assert not read_rows(db)
@@ -200,12 +205,9 @@ def test_ctrl_c_on_a_joined_cluster_stops_the_trial_in_flight(cluster, tmp_path)
                             start_new_session=True)
     try:
         assert cluster_cpus(cluster, "busy", 120, env), open(tmp_path / "sweep.log").read()[-2000:]
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=60)
+        interrupt(proc)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        kill_group(proc)
         log.close()
     err = open(tmp_path / "sweep.log").read()
     assert proc.returncode == 130, err[-3000:]

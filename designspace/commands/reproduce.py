@@ -37,7 +37,6 @@ def register(sub):
 
 def run(args):
     from ..claims import reproduce
-    from ..claims.report import effect_text
 
     command = "designspace " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["reproduce"] else \
         f"designspace reproduce {args.suite}"
@@ -46,7 +45,7 @@ def run(args):
                     figures=not args.no_figures, retry_failed=args.retry_failed,
                     command=command)
     for c in res["claims"]:
-        print(f"claim {c['id']:>2} {c['verdict']:<13} {c['text'][:60]:<60} {_deciding_effect(c, effect_text)}")
+        print(f"claim {c['id']:>2} {c['verdict']:<13} {c['text'][:60]:<60} {_deciding_effect(c)}")
     for m in dict.fromkeys(m for c in res["claims"] for m in c.get("missing", []) if not c.get("skip")):
         print(m, file=sys.stderr)
     for p in res["problems"]:
@@ -55,10 +54,12 @@ def run(args):
     return res["exit"]
 
 
-def _deciding_effect(claim: dict, effect_text) -> str:
+def _deciding_effect(claim: dict) -> str:
     """The effect of the part that decides the claim's verdict (the first part whose verdict is the
     claim's), and which part it is when there are several: a claim contradicted by its second part
     must not print its first part's effect beside the verdict."""
+    from ..claims.report import effect_text
+
     parts = claim["parts"]
     if not parts:
         return ""
