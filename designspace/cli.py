@@ -9,7 +9,8 @@ import sys
 
 from .errors import UsageError
 
-COMMANDS = ["spaces", "sample", "describe", "train", "sweep", "status", "analyze", "refine", "reproduce", "deploy"]
+COMMANDS = ["spaces", "sample", "describe", "train", "sweep", "status", "analyze", "refine", "reproduce", "calibrate",
+            "deploy"]
 
 
 class _Parser(argparse.ArgumentParser):

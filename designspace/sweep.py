@@ -4,8 +4,9 @@
     store: results/NAME/results.db     # default
     spaces: [AnyNetXA, AnyNetXE, RegNetX]
     models_per_space: 100
-    repeats: 1                         # training runs per model, with seeds seed .. seed + repeats - 1
+    repeats: 1                         # training runs per model, with seeds train_seed .. train_seed + repeats - 1
     seed: 0                            # sampling seed (and first training seed)
+    train_seed: 0                      # default: seed; another value retrains the same models with other seeds
     regime: fashion-mnist              # default: the dataset's
     flops: 3M:8M                       # default: the regime's band
     dataset: {name: fashion-mnist, dir: null}   # synthetic also takes train_size, test_size, ...
@@ -40,7 +41,7 @@ from typing import Any
 
 from .errors import UsageError
 
-TOP_KEYS = ("name", "store", "spaces", "models_per_space", "repeats", "seed", "regime", "flops", "dataset",
+TOP_KEYS = ("name", "store", "spaces", "models_per_space", "repeats", "seed", "train_seed", "regime", "flops", "dataset",
             "recipe", "resources", "max_retries", "timeout", "checkpoints", "tensorboard")
 # Keys that never change a trial's result: they may differ between runs of one sweep.
 RESULT_NEUTRAL_KEYS = ("store", "resources", "max_retries", "timeout", "checkpoints", "tensorboard")
@@ -59,7 +60,8 @@ class SweepConfig:
     models_per_space: int
     store: str
     seed: int = 0
-    repeats: int = 1  # each model is trained with seeds seed, seed + 1, ..., seed + repeats - 1
+    repeats: int = 1  # each model is trained with seeds train_seed, ..., train_seed + repeats - 1
+    train_seed: int | None = None  # None: the sampling seed (every sweep before this key existed)
     regime: str = "fashion-mnist"
     flops: str | None = None
     dataset: dict = field(default_factory=lambda: {"name": "fashion-mnist"})
@@ -92,9 +94,17 @@ class SweepConfig:
 
     def identity(self, data_dir: str | None = None) -> dict:
         """Everything that changes the sweep's results; stored with its plan and compared on rerun."""
-        return {"spaces": self.space_definitions(), "models_per_space": self.models_per_space,
-                "repeats": self.repeats, "seed": self.seed, "regime": self.regime, "flops": self.flops,
-                "dataset": self.dataset_identity(data_dir), "recipe": self.recipe.to_dict()}
+        identity = {"spaces": self.space_definitions(), "models_per_space": self.models_per_space,
+                    "repeats": self.repeats, "seed": self.seed, "regime": self.regime, "flops": self.flops,
+                    "dataset": self.dataset_identity(data_dir), "recipe": self.recipe.to_dict()}
+        if self.train_seed is not None:  # absent when unset, so the identities stored before it stay equal
+            identity["train_seed"] = self.train_seed
+        return identity
+
+    @property
+    def training_seeds(self) -> range:
+        first = self.seed if self.train_seed is None else self.train_seed
+        return range(first, first + self.repeats)
 
     def trial_context(self, data_dir: str | None = None) -> dict:
         """Everything besides spec, space and seed that defines a trial (hashed into its id)."""
@@ -185,8 +195,11 @@ def parse_config(raw: Any, path: str = "config") -> SweepConfig:
     models = _int(raw.get("models_per_space"), "models_per_space", 1, MAX_MODELS)
     seed = _int(raw.get("seed", 0), "seed", 0, MAX_SEED)
     repeats = _int(raw.get("repeats", 1), "repeats", 1, MAX_REPEATS)
-    if seed + repeats - 1 > MAX_SEED:
-        raise UsageError(f"{path}: config keys seed + repeats - 1 must stay <= {MAX_SEED}")
+    train_seed = raw.get("train_seed")
+    if train_seed is not None:
+        train_seed = _int(train_seed, "train_seed", 0, MAX_SEED)
+    if (seed if train_seed is None else train_seed) + repeats - 1 > MAX_SEED:
+        raise UsageError(f"{path}: config keys seed (or train_seed) + repeats - 1 must stay <= {MAX_SEED}")
 
     dataset = raw.get("dataset", "fashion-mnist")
     if isinstance(dataset, str):
@@ -259,7 +272,7 @@ def parse_config(raw: Any, path: str = "config") -> SweepConfig:
     if not isinstance(store, str) or "\0" in store:
         raise UsageError(f"{path}: config key store must be a path, got {store!r}")
     return SweepConfig(name=name, spaces=list(resolved), models_per_space=models, store=store, seed=seed,
-                       repeats=repeats, regime=regime, flops=flops, dataset=dict(dataset), recipe=recipe, cpus=cpus,
+                       repeats=repeats, train_seed=train_seed, regime=regime, flops=flops, dataset=dict(dataset), recipe=recipe, cpus=cpus,
                        gpus=gpus, max_retries=max_retries, timeout=timeout, checkpoints=checkpoints,
                        tensorboard=tensorboard, source=dict(raw), resolved=resolved)
 
@@ -342,7 +355,7 @@ def plan_trials(cfg: SweepConfig, data_dir: str | None = None) -> list[dict]:
         specs = space.specs_from(draw)
         for spec, row in zip(specs, spec_rows(specs, cx, cfg.regime)):
             cx_train = next((row[k] for k in ("cx_train_flops", "cx_train") if k in row), None)
-            for seed in range(cfg.seed, cfg.seed + cfg.repeats):  # training seeds; sampling used cfg.seed
+            for seed in cfg.training_seeds:  # sampling used cfg.seed
                 trials.append({
                     "trial_id": trial_id(spec.id, {**context, "space": name}, seed),
                     "sweep": cfg.name, "space": name, "spec_id": spec.id, "spec": spec.to_json(sort_keys=True),
