@@ -268,8 +268,8 @@ def figure(result: dict, cfg: CalibrationConfig, path: str) -> None:
         cost = e["core_seconds_per_model"]
         fid = e["fidelity"]
         lo, hi = fid["spearman_within_ci"]
-        axes[0].errorbar([cost], [fid["spearman_within"]], yerr=[[fid["spearman_within"] - lo], [hi - fid["spearman_within"]]],
-                         fmt="o", capsize=4, ms=7, label=b)
+        rho = fid["spearman_within"]
+        axes[0].errorbar([cost], [rho], yerr=[[rho - lo], [hi - rho]], fmt="o", capsize=4, ms=7, label=b)
         hours = e["decide"][f"{cfg.decision.effects[0]:g}"]["reference_points"]["core_hours"]
         if hours:
             axes[1].scatter([cost], [hours], s=60, label=b)

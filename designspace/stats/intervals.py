@@ -340,3 +340,22 @@ def ratio_rows(a: np.ndarray, b: np.ndarray, paired: bool, level: float) -> tupl
     with np.errstate(invalid="ignore", divide="ignore"):
         centre, se = np.log(ma / mb), np.sqrt(np.maximum(var, 0))
     return np.exp(centre - t * se), np.exp(centre + t * se)
+
+
+# --- quantile definitions and percentile intervals of replicates ------------------------------------------
+def edf_quantile(sorted_values: np.ndarray, q: float) -> float:
+    """The inverted-EDF quantile of sorted values: the smallest v with EDF(v) >= q. refine uses this
+    definition (not sorted_quantile's interpolation) because its bootstrap draws it exactly from a Beta."""
+    n = sorted_values.size
+    return float(sorted_values[max(int(np.ceil(q * n)) - 1, 0)]) if n else float("nan")
+
+
+def percentile_bounds(replicates: np.ndarray, level: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The percentile bootstrap interval of replicates along `axis` (numpy's linear quantiles)."""
+    lo, hi = np.quantile(replicates, [(1 - level) / 2, (1 + level) / 2], axis=axis)
+    return lo, hi
+
+
+def describe_bootstrap(level: float, resamples: int, unit: str = "models") -> str:
+    """How analyze, refine and fidelity state a bootstrap interval, in one wording."""
+    return f"{level:.0%} percentile bootstrap interval over {unit} ({resamples:,} resamples)"
