@@ -135,8 +135,9 @@ def _with_extra_se(interval: iv.Interval, extra_se: float) -> iv.Interval:
         return interval
     total = math.sqrt(se * se + extra_se * extra_se)
     est = interval.estimate
-    z = lambda level: float(_st.norm.ppf((1 + level) / 2))  # noqa: E731
-    return iv.Interval(est, lambda level: (est - z(level) * total, est + z(level) * total),
+    df = interval.extra.get("df", math.inf)
+    t = lambda level: float(_st.t.ppf((1 + level) / 2, df))  # noqa: E731
+    return iv.Interval(est, lambda level: (est - t(level) * total, est + t(level) * total),
                        interval.method + "; complexity slope's uncertainty added", interval.n,
                        extra={**interval.extra, "se": total})
 
