@@ -247,7 +247,10 @@ def _draw_trends_best(fd: FigureData, ax=None) -> Figure:
     for k, (ax, p) in enumerate(zip(axes, fd.panels)):
         for s in p.series:
             x = np.asarray(s.data["flops"], np.float64) / 1e6
-            ax.fill_between(x, s.data["lo"], s.data["hi"], color=colors[s.group], alpha=0.15, linewidth=0)
+            if len(x) > 1:
+                ax.fill_between(x, s.data["lo"], s.data["hi"], color=colors[s.group], alpha=0.15, linewidth=0)
+            else:  # one bin: its band as a bar (a band of one point has no area)
+                ax.vlines(x, s.data["lo"], s.data["hi"], color=colors[s.group], alpha=0.4, linewidth=4)
             ax.plot(x, s.data["median"], marker="o", markersize=4, linewidth=1.6, color=colors[s.group],
                     label=_label(s))
         _log_flops_axis(ax, np.concatenate([np.asarray(s.data["flops"], np.float64) for s in p.series]) / 1e6)
@@ -282,7 +285,7 @@ def _draw_complexity(fd: FigureData, ax=None) -> Figure:
         ax.set_ylabel(p.ylabel)
         _title(ax, p.title)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=LEGEND - 1, markerscale=2)
+        ax.legend(fontsize=LEGEND - 1, markerscale=2, loc="upper left")  # "best" scans every point: slow
     return fig
 
 
@@ -305,7 +308,7 @@ def _draw_search(fd: FigureData, ax=None) -> Figure:
     ax.set_ylabel(p.ylabel)
     _title(ax, p.title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=LEGEND)
+    ax.legend(fontsize=LEGEND, loc="upper right")
     return fig
 
 
@@ -323,7 +326,7 @@ def _draw_fidelity(fd: FigureData, ax=None) -> Figure:
     if text:
         _title(ax, text)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=LEGEND)
+    ax.legend(fontsize=LEGEND, loc="upper left")
     return fig
 
 
