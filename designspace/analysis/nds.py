@@ -31,13 +31,15 @@ ERROR_FIELDS = ("min_test_top1", "test_ep_top1")
 
 def is_nds(obj) -> bool:
     """True for a JSON list of records with nds's error fields, or nds's {"top": [...], "mid": [...]}."""
-    records = _records(obj)
-    return bool(records) and isinstance(records[0], dict) and any(k in records[0] for k in ERROR_FIELDS)
+    if isinstance(obj, dict) and "top" in obj:
+        return True
+    return isinstance(obj, list) and bool(obj) and isinstance(obj[0], dict) and any(k in obj[0] for k in ERROR_FIELDS)
 
 
 def _records(obj):
-    if isinstance(obj, dict) and isinstance(obj.get("top"), list):
-        return obj["top"] + list(obj.get("mid") or [])
+    if isinstance(obj, dict):
+        parts = [obj.get("top"), obj.get("mid") or []]
+        return parts[0] + parts[1] if all(isinstance(p, list) for p in parts) else None
     return obj if isinstance(obj, list) else None
 
 
