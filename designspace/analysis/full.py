@@ -33,8 +33,8 @@ from .trends import best_complexity_fits, best_model_bands, design_parameters, e
 BY = "population"  # the column an analysis compares: the space, prefixed by sweep/source when several
 MIN_SHARED_SPECS = 5  # proxy fidelity: the two budgets must share at least this many specs
 # what the e_fit tables need of a model (the rest stays in the caller: no spec texts to pickle)
-_MODEL_COLUMNS = ("space", "trial_id", "spec_id", "n_trials", "error", "flops", "params", "acts", "d", "widths",
-                  "depths", "bottleneck_ratios", "group_widths", "w0", "wa", "wm")
+_MODEL_COLUMNS = ("space", "trial_id", "spec_id", "regime", "n_trials", "error", "flops", "params", "acts", "d",
+                  "widths", "depths", "bottleneck_ratios", "group_widths", "w0", "wa", "wm")
 
 
 def analyze(data, settings: Settings | None = None, *, sweeps: Sequence[str] | None = None, by: str | None = None,
@@ -176,6 +176,10 @@ def model_tables(models: pd.DataFrame, s: Settings, by: str) -> dict[str, pd.Dat
     params.insert(0, "spec_id", models["spec_id"].to_numpy())
     params.insert(0, "trial_id", models["trial_id"].to_numpy())
     params["n_trials"] = models["n_trials"].to_numpy()
+    # what `analyze` needs to read data/models.csv back as a table: the model's identity and stages
+    for col in ("regime", "widths", "depths", "bottleneck_ratios", "group_widths"):
+        if col in models:
+            params[col] = models[col].to_numpy()
     t["models"] = params
     thresholds = THRESHOLDS if s.efit == "logratio" else {k: v**2 for k, v in THRESHOLDS.items()}
     agg = {"n": ("e_fit", "size"), "median": ("e_fit", "median"), "mean": ("e_fit", "mean")}
