@@ -16,9 +16,9 @@ def describe_sources(trials: pd.DataFrame) -> list[dict]:
     and the spaces' definitions (the store's sweeps.spaces column where present, else the
     registered space's definition(), else None)."""
     out = []
-    keys = [k for k in ("source", "sweep") if k in trials]
-    if not keys:
+    if "source" not in trials:  # trials given as a DataFrame, not read from files
         return out
+    keys = [k for k in ("source", "sweep") if k in trials]
     for key, g in trials.groupby(keys, sort=False, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         src = key[0]
