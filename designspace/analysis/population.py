@@ -15,8 +15,9 @@ Sweep selection: a store may hold several sweeps. Without `sweeps`, all of them 
 share recipe, dataset and regime; otherwise UsageError names them (pooling them would mix budgets
 into one EDF without a word). `["all"]` pools every sweep; naming several sweeps whose recipes
 differ compares them side by side. The `population` column is the group an analysis compares: the
-space, prefixed by the sweep where the selected sweeps differ in recipe/dataset/regime and by the
-source where several sources are read.
+space, prefixed by the sweep where a source's selected sweeps differ in recipe/dataset/regime and by
+the source where several sources are read (a table named after its space keeps the space's
+name; a table with a `population` column, such as analyze's data/models.csv, keeps its labels).
 """
 from __future__ import annotations
 
@@ -102,8 +103,9 @@ def _context(df: pd.DataFrame) -> pd.Series:
 
 def _population_labels(df: pd.DataFrame, several_sources: bool, pool_all: bool) -> tuple[pd.Series, pd.Series]:
     """(context, population): the context is what sets a population apart besides its space (the
-    sweep where selected sweeps differ in recipe/dataset/regime, the source where several are read;
-    "" otherwise), the population `context:space` (or the space alone)."""
+    sweep where one source's selected sweeps differ in recipe/dataset/regime, the source's label
+    where several are read, both as `source/sweep`; "" otherwise), the population `context:space`
+    (or the space alone)."""
     # a table's rows may have no sweep (None or NaN): text "" so that no label becomes NaN
     sweep = df["sweep"].map(_text) if "sweep" in df else pd.Series("", index=df.index, dtype=object)
     context = pd.Series("", index=df.index, dtype=object)
