@@ -13,6 +13,7 @@ import html
 import json
 import math
 import os
+import re
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -183,8 +184,9 @@ def _model_tables(models: pd.DataFrame, s: "Settings", by: str) -> dict[str, pd.
         params.insert(0, by, models[by].to_numpy())
     params.insert(0, "trial_id", models["trial_id"].to_numpy())
     params["n_trials"] = models["n_trials"].to_numpy()
-    # what `analyze` needs to read data/models.csv back as a table: the model's identity and stages
-    for col in ("spec_id", "regime", "widths", "depths", "bottleneck_ratios", "group_widths"):
+    # what `analyze` needs to read data/models.csv back as a table: the model's identity and its
+    # stages as numbers (w1.., d1.., b1.., g1..: far cheaper to write than lists as JSON text)
+    for col in ("spec_id", "regime", *(c for c in models.columns if re.fullmatch(r"[wdbg]\d+", str(c)))):
         if col in models:
             params[col] = models[col].to_numpy()
     t["models"] = params
