@@ -268,3 +268,30 @@ def test_reading_store_with_sqlite_directly_is_how_a_sweep_sees_it(tmp_path):
             con.close()
     finally:
         writer.close()
+
+
+def test_a_table_of_per_stage_numbers(tmp_path, capsys):
+    """Stages as number columns (w1, d1, b1, g1, w2, ...: what data/models.csv holds, and what a
+    spreadsheet holds) instead of list columns; a model's stages end at its first missing one."""
+    import pandas as pd
+
+    regime = get_regime("fashion-mnist")
+    specs = get_space("AnyNetXA").sample(6, seed=2, regime=regime)
+    rows = []
+    for k, s in enumerate(specs):
+        row = {"space": "mine", "flops": 3e6 + k, "error": 30.0 + k}
+        for j, st in enumerate(s.stages, 1):
+            row.update({f"w{j}": st.width, f"d{j}": st.depth, f"b{j}": st.bottleneck_ratio, f"g{j}": st.group_width})
+        rows.append(row)
+    rows[5].update(w4=None, d4=None, b4=None, g4=None)  # a three-stage model
+    path = str(tmp_path / "mine.csv")
+    pd.DataFrame(rows).to_csv(path, index=False)
+    df = read_population([path])
+    for k in range(5):
+        assert list(df["widths"].iloc[k]) == specs[k].widths and list(df["depths"].iloc[k]) == specs[k].depths
+        assert list(df["bottleneck_ratios"].iloc[k]) == specs[k].bottleneck_ratios
+        assert list(df["group_widths"].iloc[k]) == specs[k].group_widths
+    assert list(df["widths"].iloc[5]) == specs[5].widths[:3] and df["d"].iloc[5] == sum(specs[5].depths[:3])
+    rows[2]["b2"] = "wide"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    one_line_exit_2(["analyze", path, "--out", str(tmp_path / "rep")], capsys, "bottleneck_ratios columns b1..b4")

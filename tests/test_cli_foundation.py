@@ -86,7 +86,7 @@ def test_spaces_lists_every_space_and_its_parameters(capsys):
     (["describe", "--regnet", "13,24,36.44"], "d,w0,wa,wm,g"),
     (["describe", "--regnet", "13,20,36.44,2.49,8"], "multiple of 8"),
     (["describe"], "exactly one of"),
-    (["nonsense"], "invalid choice"),
+    (["nonsense"], "unknown command 'nonsense'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, needle, capsys):
     assert main(args) == 2

@@ -10,6 +10,8 @@ search efficiency) run there as separate jobs; the result does not depend on it.
 """
 from __future__ import annotations
 
+import re
+
 import os
 import time
 from collections.abc import Sequence
@@ -176,8 +178,9 @@ def model_tables(models: pd.DataFrame, s: Settings, by: str) -> dict[str, pd.Dat
     params.insert(0, "spec_id", models["spec_id"].to_numpy())
     params.insert(0, "trial_id", models["trial_id"].to_numpy())
     params["n_trials"] = models["n_trials"].to_numpy()
-    # what `analyze` needs to read data/models.csv back as a table: the model's identity and stages
-    for col in ("regime", "widths", "depths", "bottleneck_ratios", "group_widths"):
+    # what `analyze` needs to read data/models.csv back as a table: the model's identity and its
+    # stages as numbers (w1.., d1.., b1.., g1..: far cheaper to write than lists as JSON text)
+    for col in ("regime", *(c for c in models.columns if re.fullmatch(r"[wdbg]\d+", str(c)))):
         if col in models:
             params[col] = models[col].to_numpy()
     t["models"] = params

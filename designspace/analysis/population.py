@@ -15,8 +15,9 @@ Sweep selection: a store may hold several sweeps. Without `sweeps`, all of them 
 share recipe, dataset and regime; otherwise UsageError names them (pooling them would mix budgets
 into one EDF without a word). `["all"]` pools every sweep; naming several sweeps whose recipes
 differ compares them side by side. The `population` column is the group an analysis compares: the
-space, prefixed by the sweep where the selected sweeps differ in recipe/dataset/regime and by the
-source where several sources are read.
+space, prefixed by the sweep where a source's selected sweeps differ in recipe/dataset/regime and by
+the source where several sources are read (a table named after its space keeps the space's
+name; a table with a `population` column, such as analyze's data/models.csv, keeps its labels).
 """
 from __future__ import annotations
 
@@ -102,8 +103,9 @@ def _context(df: pd.DataFrame) -> pd.Series:
 
 def _population_labels(df: pd.DataFrame, several_sources: bool, pool_all: bool) -> tuple[pd.Series, pd.Series]:
     """(context, population): the context is what sets a population apart besides its space (the
-    sweep where selected sweeps differ in recipe/dataset/regime, the source where several are read;
-    "" otherwise), the population `context:space` (or the space alone)."""
+    sweep where one source's selected sweeps differ in recipe/dataset/regime, the source's label
+    where several are read, both as `source/sweep`; "" otherwise), the population `context:space`
+    (or the space alone)."""
     # a table's rows may have no sweep (None or NaN): text "" so that no label becomes NaN
     sweep = df["sweep"].map(_text) if "sweep" in df else pd.Series("", index=df.index, dtype=object)
     context = pd.Series("", index=df.index, dtype=object)
@@ -208,9 +210,12 @@ def read_table(path: str) -> pd.DataFrame:
             df[col] = df[col].map(_decode)
     if "spec" in df:
         df["spec"] = df["spec"].map(lambda s: json.dumps(s, sort_keys=True) if isinstance(s, dict) else s)
+    if ("widths" not in df or "depths" not in df) and "spec" not in df and {"w1", "d1"} <= set(df.columns):
+        df = _stage_lists(df, path)  # per-stage numbers (w1, d1, ...), as analyze's data/models.csv has them
     if "widths" not in df or "depths" not in df:
         if "spec" not in df:
-            raise UsageError(f"{path} needs per-stage widths and depths columns, or a spec column")
+            raise UsageError(f"{path} needs per-stage widths and depths (list columns widths, depths or "
+                             f"numbers w1, d1, w2, d2, ...), or a spec column")
         df = flatten_specs(df)
     else:
         for col in ("bottleneck_ratios", "group_widths"):
@@ -236,6 +241,32 @@ def read_table(path: str) -> pd.DataFrame:
     for col in ("flops", "params", "acts"):  # a table may give flops alone (nds gives no acts)
         df[col] = pd.to_numeric(df[col], errors="coerce") if col in df else np.nan
     return df
+
+
+def _stage_lists(df: pd.DataFrame, path: str) -> pd.DataFrame:
+    """The list columns (widths, depths, and bottleneck_ratios, group_widths where b1.., g1.. are
+    given) from per-stage number columns w1, d1, b1, g1, w2, ...; a model's stages end where its
+    width or depth is missing."""
+    n = 1
+    while f"w{n + 1}" in df and f"d{n + 1}" in df:
+        n += 1
+
+    def numbers(short):
+        return df[[f"{short}{j}" for j in range(1, n + 1)]].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+
+    w, d = numbers("w"), numbers("d")
+    present = np.isfinite(w) & np.isfinite(d)
+    out = df.copy()
+    for key, short, kind in (("widths", "w", int), ("depths", "d", int), ("bottleneck_ratios", "b", float),
+                             ("group_widths", "g", int)):
+        if all(f"{short}{j}" in df for j in range(1, n + 1)):
+            values = numbers(short)
+            if not (np.isfinite(values[present]).all() and (values[present] > 0 if short != "d" else
+                                                            values[present] >= 0).all()):
+                raise UsageError(f"{path}: the {key} columns {short}1..{short}{n} need a positive number for "
+                                 f"every stage that has a width and a depth")
+            out[key] = [[kind(v) for v, ok in zip(row, keep) if ok] for row, keep in zip(values, present)]
+    return out
 
 
 def _json_records(path: str) -> list:
