@@ -10,9 +10,8 @@ search efficiency) run there as separate jobs; the result does not depend on it.
 """
 from __future__ import annotations
 
-import re
-
 import os
+import re
 import time
 from collections.abc import Sequence
 from functools import partial
@@ -183,6 +182,11 @@ def model_tables(models: pd.DataFrame, s: Settings, by: str) -> dict[str, pd.Dat
     for col in ("regime", *(c for c in models.columns if re.fullmatch(r"[wdbg]\d+", str(c)))):
         if col in models:
             params[col] = models[col].to_numpy()
+    for prefix, col in (("w", "widths"), ("d", "depths"), ("b", "bottleneck_ratios"), ("g", "group_widths")):
+        if col in models and f"{prefix}1" not in params:
+            stages = pd.DataFrame([list(v) if isinstance(v, (list, tuple, np.ndarray)) else [] for v in models[col]])
+            for i in stages.columns:
+                params[f"{prefix}{i + 1}"] = stages[i].to_numpy()
     t["models"] = params
     thresholds = THRESHOLDS if s.efit == "logratio" else {k: v**2 for k, v in THRESHOLDS.items()}
     agg = {"n": ("e_fit", "size"), "median": ("e_fit", "median"), "mean": ("e_fit", "mean")}
