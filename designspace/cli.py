@@ -10,7 +10,7 @@ import sys
 from .errors import UsageError
 
 COMMANDS = ["spaces", "sample", "describe", "train", "sweep", "status", "analyze", "refine", "reproduce", "calibrate",
-            "deploy"]
+            "deploy", "dashboard"]
 
 
 class _Parser(argparse.ArgumentParser):
