@@ -9,7 +9,8 @@ import pytest
 from designspace.analysis.synthetic import synthetic_trials, write_synthetic_store
 from designspace.cli import main
 from designspace import report
-from designspace.report import FIGURES, write_report
+from designspace.analysis.figures import TITLES
+from designspace.report import write_report
 from designspace.store import connect, write_trials
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -31,7 +32,7 @@ def full_report(store, tmp_path_factory):
 
 def test_write_report_writes_every_figure_and_the_summary(full_report):
     out, summary = full_report
-    expected = [n for n in FIGURES if n != "fidelity.png"]  # one sweep: no second budget to compare
+    expected = [f"{n}.png" for n in TITLES if n != "fidelity"]  # one sweep: no second budget to compare
     assert summary["figures"] == expected
     for name in expected:
         path = os.path.join(out, name)
@@ -39,7 +40,7 @@ def test_write_report_writes_every_figure_and_the_summary(full_report):
         with open(path, "rb") as fh:
             assert fh.read(8) == PNG_MAGIC
     html = open(os.path.join(out, "report.html")).read()
-    assert html.count("src='data:image/png;base64,") == len(expected)
+    assert html.count('src="data:image/png;base64,') == len(expected)
     assert "Ranking of design spaces" in html
     on_disk = json.load(open(os.path.join(out, "summary.json")))
     assert on_disk == json.loads(json.dumps(summary))
@@ -126,10 +127,9 @@ def test_cli_directory_and_bad_option(tmp_path, capsys):
     _one_line_exit_2(["analyze"], capsys, "analyze")
 
 
-def test_results_do_not_depend_on_worker_processes(tmp_path, monkeypatch):
+def test_results_do_not_depend_on_worker_processes(tmp_path):
     store = str(tmp_path / "w.db")
     write_synthetic_store(store, spaces=("AnyNetXA", "RegNetX"), n=30, seed=5)
-    monkeypatch.setattr(report, "FORK_EFIT_FROM", 0)  # exercise the forked e_fit on a small store
     one = write_report(store, str(tmp_path / "one"), n_boot=60, workers=1)
     two = write_report(store, str(tmp_path / "two"), n_boot=60, workers=2)
     for s in (one, two):
@@ -138,11 +138,7 @@ def test_results_do_not_depend_on_worker_processes(tmp_path, monkeypatch):
     for table in one["tables"].values():
         assert (tmp_path / "one" / table).read_text() == (tmp_path / "two" / table).read_text()
     assert sorted(os.listdir(tmp_path / "two")) == sorted(os.listdir(tmp_path / "one"))
-    # the figures the forked process drew (report.MODEL_FIGURES) are the ones one process draws
-    assert set(report.MODEL_FIGURES) <= set(one["figures"])
-    assert set(report.MODEL_TABLES) == set(report._model_tables(
-        report.model_table(report.load_done(store)), report.Settings(n_boot=20).validate(), "space"))
-    for name in one["figures"]:
+    for name in one["figures"]:  # half of them drawn by the pool's process
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
 
 
@@ -167,7 +163,7 @@ def test_report_html_alone_renders_every_figure(full_report, tmp_path):
     moved.parent.mkdir()
     shutil.copy(os.path.join(out, "report.html"), moved)  # the file alone, without its folder
     html = moved.read_text()
-    sources = re.findall(r"<img src='([^']*)'", html)
+    sources = re.findall(r'<img src="([^"]*)"', html)
     assert len(sources) == len(summary["figures"]) > 0
     for src in sources:
         assert src.startswith("data:image/png;base64,")
@@ -176,7 +172,7 @@ def test_report_html_alone_renders_every_figure(full_report, tmp_path):
         # at least 150 dpi: pixel width of the PNG header / the figure's width in inches >= 150
         width = int.from_bytes(png[16:20], "big")
         assert width >= 150 * 5
-    assert not re.findall(r"src='(?!data:)", html)
+    assert not re.findall(r'src="(?!data:)', html)
 
 
 def test_every_figure_is_redrawn_from_its_csv(full_report, tmp_path):
@@ -285,26 +281,3 @@ def test_plot_functions_draw_into_given_axes(full_report):
     assert P.plot_top_widths(top, by="population", ax=axes) is fig2
     with pytest.raises(ValueError, match="axes"):
         P.plot_top_widths(top, by="population", ax=axes[:1])
-
-
-def test_a_failing_forked_worker_leaves_a_complete_report(tmp_path, monkeypatch):
-    """The forked process writes the model tables and draws MODEL_FIGURES; if it dies there, this
-    process writes and draws them itself."""
-    store = str(tmp_path / "w.db")
-    write_synthetic_store(store, spaces=("AnyNetXA", "RegNetX"), n=30, seed=5)
-    monkeypatch.setattr(report, "FORK_EFIT_FROM", 0)
-    one = write_report(store, str(tmp_path / "one"), n_boot=60, workers=1)
-    parent, draw = os.getpid(), report._draw
-
-    def draw_fails_in_the_child(names, *args):
-        if os.getpid() != parent:
-            os._exit(3)  # as a crash would: no result, no files
-        return draw(names, *args)
-
-    monkeypatch.setattr(report, "_draw", draw_fails_in_the_child)
-    two = write_report(store, str(tmp_path / "two"), n_boot=60, workers=2)
-    assert two["figures"] == one["figures"]
-    for name in one["figures"]:
-        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
-    for table in one["tables"].values():
-        assert (tmp_path / "one" / table).read_text() == (tmp_path / "two" / table).read_text()

@@ -13,6 +13,7 @@ column `value` (default "error"); the unit is the model: aggregate repeated tria
     design_parameters, error_trends, best_model_trends, complexity_fits, best_range   trends
     best_of_m, search_efficiency             random-search efficiency
     done_trials                              the rows an analysis uses (status == "done")
+    analyze, AnalysisResult, Settings        the full analysis (every table, figure's data and note) as one result
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from .fidelity import match_models, proxy_fidelity, rank_correlation, top_k_over
 from .population import add_population_args, model_table, pooled_std, read_population, read_table
 from .search import best_of_m, search_efficiency
 from .stats import bootstrap_edf, bootstrap_statistics, edf_bands, ks_pairs, ks_test, rank_spaces
+from .full import analyze
+from .result import AnalysisResult, Settings
 from .trends import (PARAMETERS, best_complexity_fits, best_model_bands, best_model_trends, best_range,
                      best_ranges, complexity_fits, design_parameters, error_trend, error_trends, flops_bins,
                      linear_fit)
@@ -43,4 +46,4 @@ __all__ = ["edf", "edf_values", "error_grid", "normalized_weights", "complexity_
            "done_trials", "PARAMETERS", "choose_bins", "common_range", "group_weights", "THRESHOLDS",
            "match_models", "proxy_fidelity", "rank_correlation", "top_k_overlap", "add_population_args",
            "model_table", "pooled_std", "read_population", "read_table", "best_complexity_fits",
-           "best_model_bands", "flops_bins", "edf_bands"]
+           "best_model_bands", "flops_bins", "edf_bands", "analyze", "AnalysisResult", "Settings"]

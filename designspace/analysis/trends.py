@@ -137,13 +137,14 @@ def error_trend(df: pd.DataFrame, param: str, value: str = "error", num_bins: in
 
 
 def error_trends(df: pd.DataFrame, params=PARAMETERS, by: str = "space", value: str = "error", num_bins: int = 8,
-                 n_boot: int = 2000, seed=0) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 n_boot: int = 2000, seed=0, level: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
     """error_trend for every parameter and space: (tidy bins [by, parameter, ...], tidy bands
-    [by, parameter, median, lo, hi]). `df` is a design_parameters() frame."""
+    [by, parameter, median, lo, hi], the central `level` of the best-range draws; the paper's 95%
+    by default). `df` is a design_parameters() frame."""
     bins, bands = [], []
     for name, group in df.groupby(by, sort=True):
         present = [p for p in params if p in group and group[p].notna().any()]
-        ranges = best_ranges({p: group[p] for p in present}, group[value], n_boot=n_boot, seed=seed)
+        ranges = best_ranges({p: group[p] for p in present}, group[value], n_boot=n_boot, level=level, seed=seed)
         for p in present:
             data = group[[p, value]].dropna()
             if data.empty:

@@ -1,0 +1,221 @@
+"""The full analysis of a population: `analyze(data, settings) -> AnalysisResult`.
+
+One call computes every table, every figure's data and the notes that the report and the dashboard
+show (designspace.analysis.result describes the result). The unit of every statistic is the model:
+repeated trials of one spec are combined first (population.model_table).
+
+With an `executor` (a concurrent.futures executor, e.g. a process pool), e_fit and the tables built
+on it (trends, best-model bands, complexity fits) are computed there while the caller computes the
+rankings, tests, EDF bands and search efficiency; the result does not depend on it.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import UsageError
+from .edf import choose_bins, edf, error_grid, group_weights
+from .efit import THRESHOLDS, model_efit
+from .fidelity import proxy_fidelity
+from .figures import build_figures
+from .population import model_table, pooled_std, read_population
+from .provenance import describe_sources
+from .result import AnalysisResult, Note, Settings, frozen
+from .search import search_efficiency
+from .stats import edf_bands, ks_pairs, rank_spaces
+from .trends import best_complexity_fits, best_model_bands, design_parameters, error_trends
+
+BY = "population"  # the column an analysis compares: the space, prefixed by sweep/source when several
+MIN_SHARED_SPECS = 5  # proxy fidelity: the two budgets must share at least this many specs
+# what the e_fit tables need of a model (the rest stays in the caller: no spec texts to pickle)
+_MODEL_COLUMNS = ("space", "trial_id", "spec_id", "n_trials", "error", "flops", "params", "acts", "d", "widths",
+                  "depths", "bottleneck_ratios", "group_widths", "w0", "wa", "wm")
+
+
+def analyze(data, settings: Settings | None = None, *, sweeps: Sequence[str] | None = None, by: str | None = None,
+            executor=None, **overrides) -> AnalysisResult:
+    """Analyse a population -> AnalysisResult.
+
+    data: a result store or table path, a list of them, or a DataFrame of trials (store columns)
+    or of models (model_table's output: has n_trials). settings: Settings, or keyword overrides of
+    its fields (e.g. n_boot=200). sweeps: which sweeps of the stores (see read_population; default
+    settings.sweeps). by: the column to compare (default population where present, else space).
+    Raises UsageError (one line) for sources without finished trials."""
+    settings = (settings or Settings.of(overrides)).validate()
+    sources: tuple[str, ...] = ()
+    populations: list[dict] = []
+    if isinstance(data, pd.DataFrame):
+        if "n_trials" in data:
+            models, n_trials = data, int(data.attrs.get("trials", data["n_trials"].sum()))
+        else:
+            models, n_trials = _models_of(data, ["the table"], settings), len(data)
+            populations = describe_sources(data)
+    else:
+        sources = tuple(os.fspath(s) for s in ([data] if isinstance(data, (str, os.PathLike)) else data))
+        trials = read_population(list(sources), list(sweeps or settings.sweeps) or None)
+        models, n_trials = _models_of(trials, sources, settings), len(trials)
+        populations = describe_sources(trials)
+        del trials
+    return _analyze_models(models, settings, by, executor, sources, tuple(populations), n_trials)
+
+
+def _models_of(trials: pd.DataFrame, sources, settings: Settings) -> pd.DataFrame:
+    where = ", ".join(sources)
+    if trials.empty:
+        raise UsageError(f"{where} holds no trials")
+    models = model_table(trials, how=settings.aggregate)
+    if models.empty:
+        raise UsageError(f"{where} holds {len(trials)} trials but none finished (status 'done' with an error)")
+    return models
+
+
+def _analyze_models(models, s: Settings, by, executor, sources, populations, n_trials) -> AnalysisResult:
+    by = by or (BY if BY in models else "space")
+    if by not in models:
+        models = models.assign(**{by: models["space"]})
+    models = models.reset_index(drop=True)
+    cols = [c for c in dict.fromkeys((by, *_MODEL_COLUMNS)) if c in models]
+    efit_part = (executor.submit(model_tables, models[cols], s, by) if executor is not None else None)
+    notes: list[Note] = []
+    n_of = models.groupby(by, sort=True).size().to_dict()
+    grid = error_grid(models["error"])
+    t: dict[str, pd.DataFrame] = {}
+
+    ranking = rank_spaces(models, by=by, n_boot=s.n_boot, level=s.level, seed=s.seed)
+    ranking.insert(2, "space", ranking[by].map(models.groupby(by)["space"].first()).to_numpy())
+    ranking.insert(4, "trials", ranking[by].map(models.groupby(by)["n_trials"].sum()).to_numpy())
+    t["ks_pairs"] = ks_pairs(models, by=by)
+    t["edf_bands"] = edf_bands(models, by=by, grid=grid, n_boot=s.n_boot, level=s.level, seed=s.seed)
+    t["edf_bands"]["n"] = t["edf_bands"][by].map(n_of)
+
+    column = None if s.normalize == "none" else s.normalize
+    bins = None
+    if column is not None:
+        bins = choose_bins(models, column, by, s.max_bins, s.min_per_bin)
+        notes += [Note("warning", w) for w in bins["warnings"]]
+        lo, hi = bins["bin_range"]
+        notes.append(Note("setting", f"normalized EDF: {bins['num_bins']} equal-width {column} bins over the "
+                          f"spaces' common range [{lo:.4g}, {hi:.4g}], at least {s.min_per_bin} models of every "
+                          f"space per bin required (requested at most {s.max_bins} bins)"))
+        nb, br = bins["num_bins"], bins["bin_range"]
+        try:  # edf refuses an empty bin (as nds asserts); its curves are the bands' estimates
+            edf(models, by=by, normalize=column, num_bins=nb, bin_range=br, grid=grid[:1])
+        except ValueError as exc:  # a space with an empty bin even at one bin: no models in the common range
+            notes.append(Note("warning", str(exc)))
+            column = None
+        if column is not None:
+            t["edf_normalized_bands"] = edf_bands(models, by=by, normalize=column, num_bins=nb, bin_range=br,
+                                                  grid=grid, n_boot=s.n_boot, level=s.level, seed=s.seed)
+            t["edf_normalized_bands"]["n"] = t["edf_normalized_bands"][by].map(n_of)
+            w = group_weights(models, column, by, nb, br)
+            ranking["median_normalized"] = ranking[by].map(
+                {name: weighted_median(models["error"].to_numpy()[idx], w[idx])
+                 for name, idx in models.groupby(by, sort=True).indices.items()}).to_numpy()
+    search_weights = s.search_weights if column is not None else "uniform"
+    if column is None and s.search_weights == "normalized":
+        notes.append(Note("warning", "random-search efficiency draws uniformly: no complexity normalization is "
+                          "available (--normalize none, or no common range)"))
+    t["search"] = search_efficiency(models, by=by, level=s.level, weights=search_weights,
+                                    normalize=column or "flops", num_bins=bins["num_bins"] if column else None,
+                                    bin_range=bins["bin_range"] if column else None)
+    t["search"]["n"] = t["search"][by].map(n_of)
+    t["ranking"] = ranking
+    t["repeats"], repeats_note = _repeats(models, ranking, by)
+    notes.append(repeats_note)
+
+    top = models.sort_values("error", kind="stable").groupby(by, sort=True).head(s.top)
+    top = top[[c for c in (by, "space", "trial_id", "spec_id", "error", "n_trials", "flops", "widths", "depths")
+               if c in models]]
+    t["top_models"] = top.assign(n_models=top[by].map(n_of)).reset_index(drop=True)
+
+    pair, fidelity_missing = proxy_pair(models)
+    if pair is not None:
+        fid = proxy_fidelity(models, pair[0], pair[1], n_boot=s.n_boot, level=s.level, seed=s.seed)
+        t["fidelity_pairs"], t["fidelity_correlation"], t["fidelity_overlap"] = \
+            fid["pairs"], fid["correlation"], fid["overlap"]
+    t.update(efit_part.result() if efit_part is not None else model_tables(models[cols], s, by))
+    t["notes"] = pd.DataFrame([{"kind": n.kind, "text": n.text} for n in notes], columns=["kind", "text"])
+    figures = build_figures(t, s, by, bins=bins if column is not None else None, normalize=column,
+                            fidelity_missing=fidelity_missing)
+    return AnalysisResult(
+        settings=s, by=by, sources=sources, populations=populations, n_trials=int(n_trials),
+        n_done=int(models["n_trials"].sum()), n_models=int(len(models)), tables=frozen(t),
+        figures=frozen({f.name: f for f in figures}), notes=tuple(notes),
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+
+def model_tables(models: pd.DataFrame, s: Settings, by: str) -> dict[str, pd.DataFrame]:
+    """The tables that need every model's e_fit: models (design parameters with e_fit), efit_summary,
+    the trends, best-model bands and complexity fits. A module-level function, so a process pool
+    can run it."""
+    t: dict[str, pd.DataFrame] = {}
+    fit = model_efit(models, metric=s.efit)
+    params = design_parameters(models, fit)
+    if by != "space":
+        params.insert(0, by, models[by].to_numpy())
+    params.insert(0, "spec_id", models["spec_id"].to_numpy())
+    params.insert(0, "trial_id", models["trial_id"].to_numpy())
+    params["n_trials"] = models["n_trials"].to_numpy()
+    t["models"] = params
+    thresholds = THRESHOLDS if s.efit == "logratio" else {k: v**2 for k, v in THRESHOLDS.items()}
+    agg = {"n": ("e_fit", "size"), "median": ("e_fit", "median"), "mean": ("e_fit", "mean")}
+    summary = params.groupby(by)[["e_fit"]].agg(**agg).reset_index()
+    for k, v in thresholds.items():
+        summary[f"within_{k}"] = summary[by].map(params.assign(_b=params["e_fit"] < v).groupby(by)["_b"].mean())
+    t["efit_summary"] = summary
+    t["trend_bins"], t["trend_bands"] = error_trends(params, by=by, seed=s.seed, level=s.level)
+    t["best_bands"] = best_model_bands(params, by=by, n_boot=min(s.n_boot, 500), level=s.level, seed=s.seed)
+    t["complexity_fits"], t["best_models"] = best_complexity_fits(params, by=by)
+    return t
+
+
+def _repeats(models, ranking, by) -> tuple[pd.DataFrame, Note]:
+    """The seed-to-seed spread per population, and a note comparing it with the gaps between spaces."""
+    spread = pooled_std(models, by=by)
+    overall = pooled_std(models)
+    med = ranking.set_index(by)["median"]
+    gaps = np.abs(np.diff(med.to_numpy()))
+    spread["median_error"] = spread[by].map(med).to_numpy()
+    if not np.isfinite(overall):
+        return spread, Note("repeats", "no model was trained more than once: the seed-to-seed spread is unknown, "
+                            "so gaps between spaces cannot be compared with it")
+    gap_text = (f"; the gaps between consecutive spaces' median errors are {', '.join(f'{g:.3g}' for g in gaps)} "
+                f"points ({np.sum(gaps > 2 * overall)} of {len(gaps)} exceed twice the spread)") if len(gaps) else ""
+    return spread, Note("repeats", f"seed-to-seed spread (per-model std of repeated trainings, pooled over "
+                        f"{int((models['n_trials'] > 1).sum())} models with repeats): {overall:.3g} error "
+                        f"points{gap_text}")
+
+
+def proxy_pair(models: pd.DataFrame):
+    """The two contexts (sweeps or sources) to compare for proxy fidelity, cheaper first, and None;
+    or (None, why not) when exactly two contexts share too few specs; (None, None) otherwise."""
+    if "context" not in models:
+        return None, None
+    contexts = [c for c in pd.unique(models["context"]) if c]
+    if len(contexts) != 2:
+        return None, None
+    shared = set(models.loc[models["context"] == contexts[0], "spec_id"]) & \
+        set(models.loc[models["context"] == contexts[1], "spec_id"])
+    if len(shared) < MIN_SHARED_SPECS:
+        return None, (f"{contexts[0]} and {contexts[1]} trained {len(shared)} of the same specs; comparing their "
+                      f"ranks needs at least {MIN_SHARED_SPECS}.")
+
+    def budget(c):
+        rec = models.loc[models["context"] == c, "recipe"].iloc[0] if "recipe" in models else None
+        if isinstance(rec, dict):
+            return float(rec.get("epochs", 0) or 0) * float(rec.get("train_size", 1) or 1)
+        return 0.0
+
+    return tuple(sorted(contexts, key=budget)), None
+
+
+def weighted_median(e, w) -> float:
+    order = np.argsort(e, kind="stable")
+    cum = np.cumsum(w[order])
+    if not len(cum) or cum[-1] <= 0:
+        return float("nan")
+    return float(e[order][np.searchsorted(cum, 0.5 * cum[-1])])

@@ -1,0 +1,154 @@
+"""report.html + summary.json from result stores or tables: `designspace analyze SOURCE...`.
+
+The report is one view of one analysis: `designspace.analysis.analyze` computes an AnalysisResult;
+this package draws its figures (designspace.plots), renders the page through a Jinja2 template
+(page.py), writes the numbers behind every figure (csvfiles.py: data/*.csv, from which
+`figure_from_csv` redraws any figure) and summary.json (`summary_of`).
+
+`write_report(sources, out_dir)` does all of it. With workers > 1 a standard process pool
+(concurrent.futures, fork) computes e_fit and the tables built on it and draws half the figures
+while this process does the rest; the output does not depend on the number of workers.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+from ..analysis.full import analyze
+from ..analysis.result import AnalysisResult, Settings, jsonable, records, settings_dict
+from ..errors import UsageError
+from .csvfiles import figure_data_from_csv, figure_from_csv, write_tables
+from .page import render
+
+__all__ = ["write_report", "summary_of", "draw_figures", "figure_from_csv", "figure_data_from_csv", "Settings",
+           "analyze"]
+
+DEFAULT_BOOT = 1000
+# the most expensive figures first: the pool draws these while this process writes the CSV files
+_COST_ORDER = ["efit", "trends_best", "trends_error", "top_widths", "complexity", "search", "edf", "edf_normalized",
+               "fidelity"]
+
+
+def _png(fd):
+    """(PNG bytes, width in inches) of one figure's data; module-level so a process pool can run it."""
+    from .. import plots
+
+    fig = plots.draw(fd)
+    return plots.png(fig), float(fig.get_size_inches()[0])
+
+
+def draw_figures(result: AnalysisResult, pool=None, meanwhile=None) -> dict:
+    """{figure name: (PNG bytes, width in inches)} for every figure of the result that has data.
+    With a pool (an executor), it draws part of them while this process runs meanwhile() and draws
+    the rest."""
+    names = [n for n in _COST_ORDER if n in result.figures and result.figures[n].drawn]
+    names += [n for n, f in result.figures.items() if f.drawn and n not in names]
+    there = names[0::2] if pool is not None else []
+    futures = {n: pool.submit(_png, result.figures[n]) for n in there}
+    if meanwhile is not None:
+        meanwhile()
+    images = {n: _png(result.figures[n]) for n in names if n not in futures}
+    images.update({n: f.result() for n, f in futures.items()})
+    return {n: images[n] for n in result.figures if n in images}
+
+
+def default_workers() -> int:
+    """2 processes where fork exists and the cores are not saturated, else 1.
+
+    Measured on 2 cores (benches/bench_analysis.py): with other jobs saturating the cores, extra
+    processes only add copying and scheduling."""
+    import multiprocessing as mp
+
+    cores = os.cpu_count() or 1
+    if cores < 2 or "fork" not in mp.get_all_start_methods():
+        return 1
+    if any(m in sys.modules for m in ("ipykernel", "ray", "grpc")):
+        return 1  # forking a kernel, or a process that ran a Ray sweep (gRPC threads), is not worth the risk
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return 2 if busy < cores + 1 else 1
+
+
+def _pool(workers: int | None):
+    import multiprocessing as mp
+
+    workers = default_workers() if workers is None else max(1, int(workers))
+    if workers < 2 or "fork" not in mp.get_all_start_methods():
+        return None
+    # fork: the workers start with this process's modules (matplotlib, numpy) already imported
+    return ProcessPoolExecutor(max_workers=workers - 1, mp_context=mp.get_context("fork"))
+
+
+def write_report(sources, out_dir: str | None = None, n_boot: int = DEFAULT_BOOT, seed: int = 0,
+                 workers: int | None = None, sweeps=None, settings: Settings | None = None, **overrides) -> dict:
+    """Analyse the sources (result stores and/or tables; one path or a list) and write report.html,
+    summary.json, the figures (PNG) and the numbers behind them (data/*.csv) into out_dir (default:
+    a `report/` folder beside the first source). sweeps: see read_population. settings (or keyword
+    overrides of Settings fields) choose the analysis; workers: processes to use (default: 2 where
+    fork exists and the cores are not saturated, 1 in notebooks). Returns the summary."""
+    sources = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
+    sources = [os.fspath(s) for s in sources]
+    if settings is None:
+        settings = Settings.of({"n_boot": n_boot, "seed": seed, "sweeps": tuple(sweeps or ()), **overrides})
+    settings = settings.validate()
+    out_dir = out_dir or os.path.join(os.path.dirname(os.path.abspath(sources[0])), "report")
+    pool = _pool(workers)
+    try:
+        result = analyze(sources, settings, sweeps=sweeps, executor=pool)
+        try:
+            os.makedirs(os.path.join(out_dir, "data"), exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create report folder {out_dir}: {exc.strerror}") from None
+        images = draw_figures(result, pool,
+                              meanwhile=lambda: write_tables(dict(result.tables), os.path.join(out_dir, "data")))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    for name, (data, _) in images.items():
+        with open(os.path.join(out_dir, f"{name}.png"), "wb") as fh:
+            fh.write(data)
+    summary = summary_of(result, list(images))
+    with open(os.path.join(out_dir, "report.html"), "w", encoding="utf-8") as fh:
+        fh.write(render(result, images))
+    with open(os.path.join(out_dir, "summary.json"), "w") as fh:
+        json.dump(summary, fh, indent=2)
+    return summary
+
+
+def summary_of(result: AnalysisResult, drawn: list[str]) -> dict:
+    """What summary.json holds: the key numbers, settings, warnings and where the rest lies."""
+    t, by, s = result.tables, result.by, result.settings
+    at = {}
+    search = t["search"]
+    for name, g in t["models"].groupby(by):
+        sub = search[search[by] == name]
+        m = sorted({k for k in (1, 10, 100) if k <= len(g)} | {int(sub["m"].max())})
+        rows = sub[sub["m"].isin(m)]
+        at[name] = {str(int(r.m)): {"expected": r.expected, "lo": r.lo, "hi": r.hi} for r in rows.itertuples()}
+    out = {
+        "sources": [os.path.abspath(x) for x in result.sources],
+        "db": os.path.abspath(result.sources[0]) if result.sources else None,
+        "created_at": result.created_at,
+        "n_trials": result.n_trials, "n_done": result.n_done, "n_models": result.n_models,
+        "unit": f"model (repeated trials aggregated: {s.aggregate} error)",
+        "interval_level": s.level, "bootstrap_level": s.level, "settings": settings_dict(s),
+        "best_space": t["ranking"][by].iloc[0],
+        "ranking": records(t["ranking"]), "ks_pairs": records(t["ks_pairs"]),
+        "efit": records(t["efit_summary"]), "complexity_fits": records(t["complexity_fits"]),
+        "trend_bands": records(t["trend_bands"]), "repeats": records(t["repeats"]),
+        "warnings": result.warnings,
+        "notes": [{"kind": n.kind, "text": n.text} for n in result.notes],
+        "expected_best_error": at,  # {space: {m: best error among m random models}}
+        "populations": list(result.populations),
+        "figures": [f"{n}.png" for n in drawn],
+        "figures_not_drawn": {f"{n}.png": f.missing for n, f in result.figures.items() if not f.drawn},
+        "tables": {k: f"data/{k}.csv" for k in t},
+    }
+    if "fidelity_correlation" in t:
+        out["fidelity"] = {"correlation": records(t["fidelity_correlation"]),
+                           "overlap": records(t["fidelity_overlap"])}
+    return jsonable(out)
