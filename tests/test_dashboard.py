@@ -36,23 +36,30 @@ def wait_for(fetch, cond, timeout=60.0, every=0.3):
 
 
 def test_endpoints_show_sweeps_spaces_plots_and_a_models_epochs(tmp_path):
-    db = write_store(tmp_path / "results.db", n=12, spaces=("AnyNetXA", "RegNetX"), sweep="demo")
-    with dashboard(db) as (base, token, _):
+    db = write_store(tmp_path / "results.db", n=30, spaces=("AnyNetXA", "RegNetX"), sweep="demo")
+    tiny = write_store(tmp_path / "tiny.db", n=2, spaces=("AnyNetXA", "RegNetX"), sweep="tiny")
+    with dashboard(db, tiny) as (base, token, _):
         assert token is None
         state = get_json(base, "/api/state")
-        (st,) = state["stores"]
+        st, small = state["stores"]
         (sw,) = st["sweeps"]
-        assert sw["sweep"] == "demo" and sw["done"] == 24 and sw["stored"] == 24
+        assert sw["sweep"] == "demo" and sw["done"] == 60 and sw["stored"] == 60
         assert [sp["space"] for sp in sw["spaces"]] == ["AnyNetXA", "RegNetX"]
         panel = get_json(base, f"/api/panel?store={st['key']}&sweep=demo")
-        assert panel["models"] == 24 and panel["data"] == sw["data"]
+        assert panel["models"] == 60 and panel["data"] == sw["data"]
         for key in ("edf", "edf_normalized"):
-            assert [c["space"] for c in panel[key]] == ["AnyNetXA", "RegNetX"]
-            for c in panel[key]:
-                assert len(c["error"]) == len(c["cdf"]) == len(c["lo"]) == len(c["hi"]) > 10
-                assert c["cdf"][-1] == 1.0 and all(lo <= f <= hi for lo, f, hi in zip(c["lo"], c["cdf"], c["hi"]))
+            fig = panel["figures"][key]
+            assert fig["missing"] is None and fig["caption"]
+            series = fig["panels"][0]["series"]
+            assert [(x["group"], x["n"]) for x in series] == [("AnyNetXA", 30), ("RegNetX", 30)]
+            for x in series:
+                d = x["data"]
+                assert len(d["error"]) == len(d["cdf"]) == len(d["lo"]) == len(d["hi"]) > 10
+                assert d["cdf"][-1] == 1.0 and all(lo <= f <= hi for lo, f, hi in zip(d["lo"], d["cdf"], d["hi"]))
+        assert [r["space"] for r in panel["ranking"]] in (["AnyNetXA", "RegNetX"], ["RegNetX", "AnyNetXA"])
+        assert all(r["median_lo"] <= r["median"] <= r["median_hi"] for r in panel["ranking"])
         scatter = {s["space"]: s for s in panel["scatter"]}
-        assert len(scatter["RegNetX"]["trial_id"]) == 12 and min(scatter["RegNetX"]["flops"]) > 0
+        assert len(scatter["RegNetX"]["trial_id"]) == 30 and min(scatter["RegNetX"]["flops"]) > 0
         tid = scatter["RegNetX"]["trial_id"][0]
         model = get_json(base, f"/api/model?store={st['key']}&sweep=demo&trial={tid}")
         assert model["space"] == "RegNetX" and model["spec"]["stages"] and model["flops"] > 0
@@ -60,6 +67,10 @@ def test_endpoints_show_sweeps_spaces_plots_and_a_models_epochs(tmp_path):
         assert trial["epochs"]["epoch"] == [1, 2, 3]
         assert trial["epochs"]["test_error"][-1] == pytest.approx(model["error"])
         assert request(base, f"/api/model?store={st['key']}&sweep=demo&trial=nope")[0] == 404
+        # too few models for a normalized EDF: the sentence that says so, not empty axes
+        few = get_json(base, f"/api/panel?store={small['key']}&sweep=tiny")
+        assert few["models"] == 4 and few["figures"]["edf"]["missing"] is None
+        assert "Not drawn" in few["figures"]["edf_normalized"]["missing"]
         assert request(base, "/api/panel?store=7&sweep=demo")[0] == 404
         assert request(base, f"/api/panel?store={st['key']}&sweep=other")[0] == 404
         status, headers, body = request(base, "/")
@@ -67,6 +78,36 @@ def test_endpoints_show_sweeps_spaces_plots_and_a_models_epochs(tmp_path):
         assert "default-src 'none'" in headers["Content-Security-Policy"]
         status, _, js = request(base, "/static/plotly.min.js")
         assert status == 200 and len(js) > 1_000_000  # the plotly package's own bundle
+
+
+def test_the_report_and_the_dashboard_show_the_same_numbers(tmp_path):
+    """One analysis, two views: `designspace analyze`'s summary.json and data/*.csv hold the numbers
+    the dashboard's endpoint serves for the same sweep."""
+    import pandas as pd
+
+    db = write_store(tmp_path / "results.db", n=15, spaces=("AnyNetXA", "AnyNetXE", "RegNetX"), sweep="demo")
+    with dashboard(db) as (base, _, _):
+        get_json(base, "/api/state")
+        panel = get_json(base, "/api/panel?store=0&sweep=demo")
+    out = tmp_path / "report"
+    assert main(["analyze", db, "--out", str(out), "--workers", "1"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_models"] == panel["models"] == 45
+    report_rank = {r["space"]: r for r in summary["ranking"]}
+    assert [r["space"] for r in summary["ranking"]] == [r["space"] for r in panel["ranking"]]
+    for row in panel["ranking"]:
+        for key in ("n", "median", "median_lo", "median_hi", "best", "best_lo", "best_hi", "median_normalized"):
+            assert row[key] == pytest.approx(report_rank[row["space"]][key], rel=1e-12, abs=1e-12), key
+    for name, table in (("edf", "edf_bands"), ("edf_normalized", "edf_normalized_bands")):
+        csv = pd.read_csv(out / "data" / f"{table}.csv")
+        by = "population" if "population" in csv else "space"
+        series = panel["figures"][name]["panels"][0]["series"]
+        assert sorted(x["group"] for x in series) == sorted(csv[by].unique())
+        for x in series:
+            rows = csv[csv[by] == x["group"]]
+            for col in ("error", "cdf", "lo", "hi"):
+                assert x["data"][col] == pytest.approx(rows[col].tolist(), rel=1e-12, abs=1e-12), (name, col)
+    assert [n for n in panel["notes"]] == [n["text"] for n in summary["notes"] if n["kind"] in ("warning", "setting")]
 
 
 def test_a_store_it_reads_keeps_its_bytes_and_gets_no_file_beside_it(tmp_path):
@@ -280,4 +321,76 @@ def test_progress_counts_running_trials_and_a_measured_eta(tmp_path):
     (sw,) = store_progress(db)
     assert sw["driver"] is None and sw["running"] is None and sw["eta_s"] is None
     assert "no driver" in sw["basis"] and "5 trials" in sw["basis"]
+    con.close()
+
+
+def _reproduce_folder(root, suite_file, ids=(1, 2, 5)):
+    """A copy of the cpu tier's results for a few claims: <root>/base.db and <root>/paper-cpu/claims.json."""
+    src = os.path.join(REPO, "results", "paper", "cpu")
+    with open(os.path.join(src, "paper-cpu", "claims.json")) as fh:
+        result = json.load(fh)
+    result["claims"] = [c for c in result["claims"] if c["id"] in ids]
+    keys = {k for c in result["claims"] for k in c["sweeps"]}
+    result["sweeps"] = {k: v for k, v in result["sweeps"].items() if k in keys}
+    result["suite_file"] = suite_file
+    os.makedirs(os.path.join(root, "paper-cpu"))
+    for k in keys:
+        shutil.copy(os.path.join(src, f"{k}.db"), os.path.join(root, f"{k}.db"))
+    with open(os.path.join(root, "paper-cpu", "claims.json"), "w") as fh:
+        json.dump(result, fh)
+    return result
+
+
+def test_a_reproduce_folders_claims_are_judged_on_its_stores_as_they_are(tmp_path):
+    from designspace.claims import judge, load_suite
+
+    suite_file = os.path.join(REPO, "experiments", "paper", "cpu.yaml")
+    live, reference, stale = tmp_path / "live", tmp_path / "reference", tmp_path / "stale"
+    written = _reproduce_folder(str(live), suite_file)
+    _reproduce_folder(str(reference), suite_file)
+    _reproduce_folder(str(stale), "experiments/paper/no-such-suite.yaml")
+    suite = load_suite(suite_file)
+    expected = judge(suite, suite.select([1, 2, 5]), str(reference))  # in a copy of its own
+    before = {p: snapshot(p) for p in (live, live / "paper-cpu")}
+    with dashboard(live / "paper-cpu", stale) as (base, _, _):
+        state = get_json(base, "/api/state")
+        assert sorted(st["label"].rsplit("/", 1)[-1] for st in state["stores"]) == ["base.db", "base.db"]
+        assert [f["suite"] for f in state["claims"]] == ["paper-cpu", "paper-cpu"]
+        now = get_json(base, "/api/claims?folder=0")
+        assert now["source"] == "live" and [c["id"] for c in now["claims"]] == [1, 2, 5]
+        for got, want in zip(now["claims"], expected["claims"]):
+            assert got["verdict"] == want["verdict"]
+            for gp, wp in zip(got["parts"], want["parts"], strict=True):
+                eff = wp["effect"]
+                assert (gp["estimate"], gp["lo"], gp["hi"], gp["verdict"]) == \
+                    (eff["estimate"], eff["lo"], eff["hi"], wp["verdict"])
+                assert gp["n"] == eff["n"] and gp["level"] == eff["level"]
+        as_written = get_json(base, "/api/claims?folder=1")
+        assert as_written["source"] == "stored" and "not found" in as_written["note"]
+        for got, want in zip(as_written["claims"], written["claims"], strict=True):
+            assert got["verdict"] == want["verdict"]
+            assert [p["estimate"] for p in got["parts"]] == [p["effect"]["estimate"] for p in want["parts"]]
+        assert request(base, "/api/claims?folder=2")[0] == 404
+    assert {p: snapshot(p) for p in (live, live / "paper-cpu")} == before
+
+
+def test_a_driver_of_an_older_store_shows_as_running_unknown(tmp_path):
+    """A store whose drivers table predates `running` (a sweep of an older release still writing it):
+    the driver is live, its trials in flight unknown; the next writer adds the column."""
+    db = str(tmp_path / "old.db")
+    con = sqlite3.connect(db)
+    con.executescript(store.SCHEMA)  # the tables as first released: drivers without `running`
+    con.execute(f"PRAGMA application_id = {store.APPLICATION_ID}")
+    con.commit()
+    assert "running" not in {r[1] for r in con.execute("PRAGMA table_info(drivers)")}
+    con.execute("INSERT INTO drivers (sweep, host, pid, pid_start, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)",
+                ("s", socket.gethostname(), os.getpid(), store._process_start(os.getpid()), time.time(), time.time()))
+    con.execute("INSERT INTO sweeps (name, planned) VALUES ('s', 5)")
+    con.commit()
+    con.close()
+    (sw,) = store_progress(db)
+    assert sw["driver"]["pid"] == os.getpid() and sw["running"] is None and sw["to_go"] == 5
+    store.write_trials(db, trials_with_epochs(n=2, sweep="s", spaces=("RegNetX",)))  # a writer: column added
+    con = sqlite3.connect(db)
+    assert "running" in {r[1] for r in con.execute("PRAGMA table_info(drivers)")}
     con.close()

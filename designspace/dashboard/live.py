@@ -16,8 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from .claims import judge_folder
-from .population import model_detail, sweep_population
 from .progress import store_progress
 from .sources import ClaimsFolder, Store, mark
 
@@ -117,6 +115,8 @@ class Dashboard:
         version = self._sweep_version(store_key, sweep)
         if version is None:
             return None
+        from .population import sweep_population  # the analysis library: imported when first needed, not at start
+
         entry = self._panels.setdefault((store_key, sweep), _Entry())
         value = await _recompute(entry, version, lambda: sweep_population(store.path, sweep), self._heavy,
                                  MIN_INTERVAL_S)
@@ -128,6 +128,8 @@ class Dashboard:
         store = self.stores.get(store_key)
         if store is None:
             return None
+        from .population import model_detail
+
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._quick, model_detail, store.path, sweep, trial_id)
@@ -138,6 +140,8 @@ class Dashboard:
         folder = self.folders.get(key)
         if folder is None:
             return None
+        from .claims import judge_folder
+
         entry = self._claims[key]
         version = self._folder_version(folder)
         value = await _recompute(entry, version, lambda: judge_folder(folder.path, folder.result), self._heavy,

@@ -1,22 +1,25 @@
-"""The numbers behind a sweep's plots: error EDFs (plain and complexity-normalized, with bootstrap
-bands), the error-vs-flops scatter of its models, and one model's spec and per-epoch curve.
+"""The numbers behind a sweep's plots, and one model's spec and per-epoch curve.
 
-Computed with the analysis library on one row per model (model_table of the finished trials), with
-the report's settings, so the dashboard and `designspace analyze` show the same numbers for the same
-trials. Every value is JSON-ready (NaN -> None).
+A sweep's numbers are those of `designspace analyze` on the same trials: the analysis library's one
+result (designspace.analysis.analyze -> AnalysisResult, with the report's default settings), of which
+the page shows the error EDFs (plain and complexity-normalized, with bootstrap bands, or the
+sentence saying why a figure cannot be drawn), the ranking of the spaces with intervals, the notes,
+and every model's error against its flops. Every value is JSON-ready (NaN -> None).
 """
 from __future__ import annotations
 
 import json
 import math
 
-import pandas as pd
-
-from .. import analysis as A
+from ..analysis import analyze
+from ..analysis.figures import order
+from ..analysis.result import figure_dict, records, settings_dict
+from ..errors import UsageError
 from ..store import connect, load_epochs
 
-# the report's defaults (designspace analyze): the figures of both views agree
-N_BOOT, LEVEL, SEED, NORMALIZE, MAX_BINS, MIN_PER_BIN = 1000, 0.9, 0, "flops", 10, 3
+FIGURES = ("edf", "edf_normalized")  # the result's figures the page draws
+RANKING = ("rank", "space", "n", "trials", "median", "median_lo", "median_hi", "best", "best_lo", "best_hi",
+           "median_normalized", "ks_p_vs_best")
 
 
 def _num(v):
@@ -26,44 +29,27 @@ def _num(v):
     return v if math.isfinite(v) else None
 
 
-def _curves(edf: pd.DataFrame, bands: pd.DataFrame) -> list[dict]:
-    """Per space: the grid, the EDF and its band, as columns."""
-    out = []
-    for space, g in edf.groupby("space", sort=True):
-        b = bands[bands["space"] == space]
-        out.append({"space": str(space), "error": [_num(v) for v in g["error"]], "cdf": [_num(v) for v in g["cdf"]],
-                    "lo": [_num(v) for v in b["lo"]], "hi": [_num(v) for v in b["hi"]]})
-    return out
-
-
 def sweep_population(path: str, sweep: str) -> dict:
-    """{models, trials, level, edf, edf_normalized (or None and a `missing` sentence), scatter, notes}
-    of one sweep of the store at `path`."""
-    trials = A.read_population([path], [sweep])
-    done = A.done_trials(trials)
-    out = {"sweep": sweep, "trials": int(len(trials)), "models": 0, "level": LEVEL, "n_boot": N_BOOT,
-           "edf": None, "edf_normalized": None, "scatter": [], "notes": [], "missing": {}}
-    if done.empty:
-        out["missing"] = {k: "no finished model yet" for k in ("edf", "edf_normalized", "scatter")}
-        return out
-    models = A.model_table(done, how="mean")
-    out["models"] = int(len(models))
-    grid = A.error_grid(models["error"])
-    out["edf"] = _curves(A.edf(models, grid=grid),
-                         A.edf_bands(models, grid=grid, n_boot=N_BOOT, level=LEVEL, seed=SEED))
-    bins = A.choose_bins(models, NORMALIZE, "space", MAX_BINS, MIN_PER_BIN)
-    out["notes"] += bins["warnings"]
-    nb, br = bins["num_bins"], bins["bin_range"]
+    """{trials, models, settings, figures, ranking, scatter, notes} of one sweep of the store at `path`;
+    `missing` says why there is nothing to show yet."""
+    out = {"sweep": sweep, "trials": 0, "models": 0, "figures": {}, "ranking": [], "scatter": [], "notes": [],
+           "missing": None}
     try:
-        norm = A.edf(models, normalize=NORMALIZE, num_bins=nb, bin_range=br, grid=grid)
-    except ValueError as exc:  # a space without a model in the common flops range
-        out["missing"]["edf_normalized"] = f"no complexity-normalized EDF: {exc}"
-    else:
-        out["edf_normalized"] = _curves(norm, A.edf_bands(models, normalize=NORMALIZE, num_bins=nb, bin_range=br,
-                                                          grid=grid, n_boot=N_BOOT, level=LEVEL, seed=SEED))
-        out["bins"] = {"num_bins": int(nb), "range": [_num(br[0]), _num(br[1])]}
-    for space, g in models.groupby("space", sort=True):
-        out["scatter"].append({"space": str(space), "flops": [_num(v) for v in g["flops"]],
+        result = analyze(path, sweeps=[sweep])
+    except UsageError as exc:
+        if "finished" in str(exc) or "no trials" in str(exc):  # nothing to analyse yet: not an error
+            out["missing"] = "no finished model yet"
+            return out
+        raise
+    by, models = result.by, result.tables["models"]
+    out.update(trials=result.n_trials, models=result.n_models, settings=settings_dict(result.settings),
+               figures={name: figure_dict(result.figures[name]) for name in FIGURES if name in result.figures},
+               ranking=records(result.tables["ranking"][[c for c in RANKING if c in result.tables["ranking"]]]),
+               notes=[n.text for n in result.notes if n.kind in ("warning", "setting")])
+    groups = dict(iter(models.groupby(by, sort=False)))
+    for group in order(list(groups)):
+        g = groups[group]
+        out["scatter"].append({"space": str(group), "flops": [_num(v) for v in g["flops"]],
                                "error": [_num(v) for v in g["error"]], "trial_id": [str(v) for v in g["trial_id"]],
                                "n_trials": [int(v) for v in g["n_trials"]]})
     return out

@@ -62,9 +62,12 @@ function sweepSection(store, sw) {
   sec = el("section", { class: "sweep", "data-store": store.key, "data-sweep": sw.sweep },
     el("h2", {}, el("span", { class: "name", text: `sweep ${sw.sweep}` }), el("span", { class: "where", text: store.label })),
     el("div", { class: "bar" }), el("p", { class: "counts" }), el("p", { class: "eta" }), el("p", { class: "driver" }),
-    el("table", { class: "spaces" }),
+    el("table", { class: "spaces" }), el("table", { class: "ranking" }),
     el("div", { class: "plots" },
-      el("div", { class: "plot edf" }), el("div", { class: "plot edf-normalized" }), el("div", { class: "plot scatter" }),
+      el("figure", {}, el("div", { class: "plot edf" }), el("figcaption", { class: "caption" })),
+      el("figure", {}, el("div", { class: "plot edf-normalized" }), el("figcaption", { class: "caption" })),
+      el("figure", {}, el("div", { class: "plot scatter" }), el("figcaption", { class: "caption",
+        text: "Each model's error (repeated trainings averaged) against its flops; hover a point for the model." })),
       el("div", { class: "model" }, el("p", { class: "hint", text: "Hover over a model in the scatter plot to see its spec and per-epoch curve." }))),
     el("p", { class: "notes" }));
   document.getElementById("stores").append(sec);
@@ -107,69 +110,86 @@ function showMissing(div, text) {
   div.replaceChildren(el("p", { class: "missing", text }));
 }
 
-function edfTraces(curves, spaces, n) {
+function edfTraces(series, spaces) {
   const traces = [];
-  for (const c of curves) {
-    const color = colorOf(spaces, c.space);
-    traces.push({ x: c.error, y: c.lo, mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false,
-                  legendgroup: c.space });
-    traces.push({ x: c.error, y: c.hi, mode: "lines", line: { width: 0 }, fill: "tonexty", fillcolor: color + "33",
-                  hoverinfo: "skip", showlegend: false, legendgroup: c.space });
-    traces.push({ x: c.error, y: c.cdf, mode: "lines", line: { color, width: 2.5 }, legendgroup: c.space,
-                  name: `${c.space} (${n[c.space] ?? "?"})`,
-                  hovertemplate: `${c.space}<br>error %{x:.2f}%<br>F %{y:.3f}<extra></extra>` });
+  for (const s of series) {
+    const color = colorOf(spaces, s.group);
+    const d = s.data;
+    traces.push({ x: d.error, y: d.lo, mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false,
+                  legendgroup: s.group });
+    traces.push({ x: d.error, y: d.hi, mode: "lines", line: { width: 0 }, fill: "tonexty", fillcolor: color + "33",
+                  hoverinfo: "skip", showlegend: false, legendgroup: s.group });
+    traces.push({ x: d.error, y: d.cdf, mode: "lines", line: { color, width: 2.5 }, legendgroup: s.group,
+                  name: `${s.group} (${s.n})`,
+                  hovertemplate: `${s.group}<br>error %{x:.2f}%<br>F %{y:.3f}<extra></extra>` });
   }
   return traces;
 }
 
-function edfLayout(title) {
-  return { title: { text: title, font: { size: 15 } }, margin: { l: 55, r: 15, t: 40, b: 45 }, uirevision: "keep",
-           xaxis: { title: { text: "error (%)" } }, yaxis: { title: { text: "cumulative prob." }, range: [0, 1.02] },
-           legend: { x: 0.98, xanchor: "right", y: 0.05, font: { size: 13 } }, hovermode: "closest" };
+function drawFigure(fig, div, spaces, level) {
+  const caption = div.parentElement.querySelector(".caption");
+  if (!fig) { showMissing(div, "not computed"); caption.textContent = ""; return; }
+  caption.textContent = fig.caption || "";
+  if (fig.missing) { showMissing(div, `${fig.title}: ${fig.missing}`); return; }
+  const panel = fig.panels[0];
+  if (!div.classList.contains("js-plotly-plot")) div.replaceChildren();
+  Plotly.react(div, edfTraces(panel.series, spaces), {
+    title: { text: `${panel.title} (${level}% bands)`, font: { size: 15 } }, margin: { l: 55, r: 15, t: 40, b: 45 },
+    uirevision: "keep", xaxis: { title: { text: panel.xlabel } },
+    yaxis: { title: { text: panel.ylabel }, range: [0, 1.02] }, hovermode: "closest",
+    legend: { x: 0.98, xanchor: "right", y: 0.05, font: { size: 13 } },
+  }, PLOT_CONFIG);
+}
+
+function interval(row, stat) {
+  return `${num(row[stat])} [${num(row[stat + "_lo"])}, ${num(row[stat + "_hi"])}]`;
+}
+
+function drawRanking(sec, ranking, level) {
+  const table = sec.querySelector("table.ranking");
+  if (!ranking.length) { table.replaceChildren(); return; }
+  const head = el("tr", {}, ...["rank", "space", "models", `median err % [${level}%]`, `best err % [${level}%]`,
+    "median, normalized", "KS p vs best"].map((t) => el("th", { text: t })));
+  table.replaceChildren(head, ...ranking.map((r) => el("tr", { "data-space": r.space },
+    el("td", { text: String(r.rank) }), el("td", { text: r.space }), el("td", { text: String(r.n) }),
+    el("td", { text: interval(r, "median") }), el("td", { text: interval(r, "best") }),
+    el("td", { text: num(r.median_normalized) }),
+    el("td", { text: r.ks_p_vs_best === null ? "–" : sig(r.ks_p_vs_best) }))));
 }
 
 function drawPanel(sec, data) {
   const spaces = data.scatter.map((s) => s.space);
-  const n = Object.fromEntries(data.scatter.map((s) => [s.space, s.error.length]));
   const edfDiv = sec.querySelector(".plot.edf");
   const normDiv = sec.querySelector(".plot.edf-normalized");
   const scatDiv = sec.querySelector(".plot.scatter");
-  if (data.error) {
-    for (const d of [edfDiv, normDiv, scatDiv]) showMissing(d, `cannot read the store now: ${data.error}`);
+  const why = data.error ? `cannot read the store now: ${data.error}` : data.missing;
+  if (why) {
+    for (const d of [edfDiv, normDiv, scatDiv]) showMissing(d, why);
     return;
   }
-  const level = Math.round(100 * data.level);
-  if (data.edf) {
-    if (!edfDiv.classList.contains("js-plotly-plot")) edfDiv.replaceChildren();
-    Plotly.react(edfDiv, edfTraces(data.edf, spaces, n), edfLayout(`Error EDF (${data.models} models, ${level}% bands)`), PLOT_CONFIG);
-  } else showMissing(edfDiv, `Error EDF: ${data.missing.edf}`);
-  if (data.edf_normalized) {
-    if (!normDiv.classList.contains("js-plotly-plot")) normDiv.replaceChildren();
-    const bins = data.bins ? `, ${data.bins.num_bins} flops bins` : "";
-    Plotly.react(normDiv, edfTraces(data.edf_normalized, spaces, n),
-                 edfLayout(`Complexity-normalized EDF (${level}% bands${bins})`), PLOT_CONFIG);
-  } else showMissing(normDiv, `Complexity-normalized EDF: ${data.missing.edf_normalized}`);
-  if (data.scatter.length) {
-    if (!scatDiv.classList.contains("js-plotly-plot")) scatDiv.replaceChildren();
-    const traces = data.scatter.map((s) => ({
-      x: s.flops, y: s.error, customdata: s.trial_id, mode: "markers", type: "scatter", name: `${s.space} (${s.error.length})`,
-      marker: { color: colorOf(spaces, s.space), size: 7, opacity: 0.75 },
-      hovertemplate: `${s.space}<br>error %{y:.2f}%<br>flops %{x:.3s}<extra></extra>`,
-    }));
-    const fresh = !scatDiv.dataset.bound;
-    Plotly.react(scatDiv, traces, {
-      title: { text: "Error against flops (one point per model)", font: { size: 15 } }, uirevision: "keep",
-      margin: { l: 55, r: 15, t: 40, b: 45 }, hovermode: "closest", legend: { font: { size: 13 } },
-      xaxis: { title: { text: "flops" }, type: "log" }, yaxis: { title: { text: "error (%)" } },
-    }, PLOT_CONFIG);
-    if (fresh) {
-      scatDiv.dataset.bound = "1";
-      scatDiv.on("plotly_hover", (ev) => {
-        const p = ev.points && ev.points[0];
-        if (p && p.customdata) showModel(sec, p.customdata);
-      });
-    }
-  } else showMissing(scatDiv, `Error against flops: ${data.missing.scatter}`);
+  const level = Math.round(100 * data.settings.level);
+  drawFigure(data.figures.edf, edfDiv, spaces, level);
+  drawFigure(data.figures.edf_normalized, normDiv, spaces, level);
+  drawRanking(sec, data.ranking, level);
+  const traces = data.scatter.map((s) => ({
+    x: s.flops, y: s.error, customdata: s.trial_id, mode: "markers", type: "scatter", name: `${s.space} (${s.error.length})`,
+    marker: { color: colorOf(spaces, s.space), size: 7, opacity: 0.75 },
+    hovertemplate: `${s.space}<br>error %{y:.2f}%<br>flops %{x:.3s}<extra></extra>`,
+  }));
+  if (!scatDiv.classList.contains("js-plotly-plot")) scatDiv.replaceChildren();
+  const fresh = !scatDiv.dataset.bound;
+  Plotly.react(scatDiv, traces, {
+    title: { text: "Error against flops (one point per model)", font: { size: 15 } }, uirevision: "keep",
+    margin: { l: 55, r: 15, t: 40, b: 45 }, hovermode: "closest", legend: { font: { size: 13 } },
+    xaxis: { title: { text: "flops" }, type: "log" }, yaxis: { title: { text: "error (%)" } },
+  }, PLOT_CONFIG);
+  if (fresh) {
+    scatDiv.dataset.bound = "1";
+    scatDiv.on("plotly_hover", (ev) => {
+      const p = ev.points && ev.points[0];
+      if (p && p.customdata) showModel(sec, p.customdata);
+    });
+  }
   sec.querySelector(".notes").textContent = data.notes.join(" · ");
 }
 
