@@ -81,8 +81,9 @@ def main() -> int:
     t0 = time.perf_counter()
     write_synthetic_store(db, spaces=SPACES, n=per_space, seed=0, sweep="big")
     connect(db).close()
-    print(f"store: {per_space * len(SPACES)} trials, {os.path.getsize(db) / 1e6:.1f} MB ({time.perf_counter() - t0:.0f} s "
-          f"to build, not timed); {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    print(f"store: {per_space * len(SPACES)} trials, {os.path.getsize(db) / 1e6:.1f} MB "
+          f"({time.perf_counter() - t0:.0f} s to build, not timed); {os.cpu_count()} cores, "
+          f"load {os.getloadavg()[0]:.1f}")
 
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")]))
     t_start = time.perf_counter()

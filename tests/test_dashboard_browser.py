@@ -18,7 +18,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--window-size=1400,2000"]
 SWEEP = {"spaces": ["AnyNetXA", "RegNetX"], "models_per_space": 6, "flops": "0.2M:1M",
-         "dataset": {"name": "synthetic", "train_size": 256, "test_size": 128}, "recipe": {"epochs": 2, "batch_size": 64}}
+         "dataset": {"name": "synthetic", "train_size": 256, "test_size": 128},
+         "recipe": {"epochs": 2, "batch_size": 64}}
 
 
 @pytest.fixture(scope="module")
