@@ -243,7 +243,8 @@ async function showModel(sec, trialId) {
     if (!t.epochs.epoch.length) return;
     traces.push({ x: t.epochs.epoch, y: t.epochs.test_error, mode: "lines+markers", name: `test error, seed ${t.seed}`,
                   line: { color: PALETTE[i % PALETTE.length] } });
-    traces.push({ x: t.epochs.epoch, y: t.epochs.train_loss, mode: "lines", yaxis: "y2", name: `train loss, seed ${t.seed}`,
+    traces.push({ x: t.epochs.epoch, y: t.epochs.train_loss, mode: "lines+markers", yaxis: "y2",
+                  name: `train loss, seed ${t.seed}`, marker: { symbol: "circle-open" },
                   line: { color: PALETTE[i % PALETTE.length], dash: "dot" } });
   });
   if (!traces.length) {
@@ -251,7 +252,8 @@ async function showModel(sec, trialId) {
     return;
   }
   Plotly.react(curve, traces, {
-    margin: { l: 50, r: 50, t: 10, b: 35 }, showlegend: true, legend: { orientation: "h", y: -0.25, font: { size: 11 } },
+    margin: { l: 50, r: 50, t: 10, b: 70 }, showlegend: true,
+    legend: { orientation: "h", y: -0.45, font: { size: 11 } },
     xaxis: { title: { text: "epoch" }, dtick: 1 }, yaxis: { title: { text: "test error (%)" } },
     yaxis2: { title: { text: "train loss" }, overlaying: "y", side: "right" },
   }, PLOT_CONFIG);
