@@ -45,23 +45,32 @@ def space_colors(names) -> dict:
     return {n: _PALETTE[i % len(_PALETTE)] for i, n in enumerate(space_order(names))}
 
 
-def _figure(ncols=1, nrows=1, width=5.0, height=3.8, **kw):
+def _figure(ncols=1, nrows=1, width=5.0, height=3.8, legend_row=False, **kw):
     # fixed margins in inches rather than constrained layout: layout solving costs several extra
     # draws per figure, the dominant cost of a report
-    fig = Figure(figsize=(width * ncols, height * nrows))
+    top = 0.75 if legend_row else 0.4  # inches above the panels: their titles, and a figure legend
+    fig = Figure(figsize=(width * ncols, height * nrows + top - 0.4))
     axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
-    W, H = width * ncols, height * nrows
-    fig.subplots_adjust(left=0.8 / W, right=1 - 0.2 / W, bottom=0.6 / H, top=1 - 0.4 / H,
+    W, H = width * ncols, height * nrows + top - 0.4
+    fig.subplots_adjust(left=0.8 / W, right=1 - 0.2 / W, bottom=0.6 / H, top=1 - top / H,
                         wspace=0.95 / (width - 0.95), hspace=1.05 / (height - 1.05))
     return fig, axes
 
 
-def _panels(n: int, ax=None, width=PAGE_WIDTH / 3, height=3.2, max_cols=3, **kw):
+def _figure_legend(fig, ax, ncol: int):
+    """One legend for all panels, in a row above them (the panels share their groups and colours)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper center", ncol=max(1, min(ncol, 6)), fontsize=LEGEND, frameon=False,
+                   bbox_to_anchor=(0.5, 1.0))
+
+
+def _panels(n: int, ax=None, width=PAGE_WIDTH / 3, height=3.2, max_cols=3, legend_row=False, **kw):
     """(figure, list of n axes): a new figure of n panels, or the caller's axes (`ax`: one Axes or
     an array/list of at least n)."""
     if ax is None:
         ncols, nrows = _grid(max(n, 1), max_cols)
-        fig, axes = _figure(ncols, nrows, width=width, height=height, **kw)
+        fig, axes = _figure(ncols, nrows, width=width, height=height, legend_row=legend_row, **kw)
         flat = list(axes.flat)
         for extra in flat[n:]:
             extra.set_visible(False)
@@ -177,7 +186,8 @@ def _draw_efit(fd: FigureData, ax=None) -> Figure:
 
 
 def _draw_trends_error(fd: FigureData, ax=None) -> Figure:
-    fig, axes = _panels(len(fd.panels), ax)
+    ax_given = ax is not None
+    fig, axes = _panels(len(fd.panels), ax, legend_row=not ax_given)
     colors = _colors(fd)
     rows = {g: i for i, g in enumerate(space_order([s.group for p in fd.panels for s in p.series]))}
     for k, (ax, p) in enumerate(zip(axes, fd.panels)):
@@ -205,9 +215,18 @@ def _draw_trends_error(fd: FigureData, ax=None) -> Figure:
         ax.set_xlabel(p.xlabel)
         ax.set_ylabel(p.ylabel)
         ax.grid(alpha=0.3)
-        if k == 0:
-            ax.legend(fontsize=LEGEND - 1, loc="lower left")
+    _legend_once(fig, axes, ax_given, len(rows))
     return fig
+
+
+def _legend_once(fig, axes, ax_given: bool, ngroups: int):
+    """A figure legend above a new figure's panels; in the caller's axes, a legend in the first."""
+    if not axes:
+        return
+    if ax_given:
+        axes[0].legend(fontsize=LEGEND - 1)
+    else:
+        _figure_legend(fig, axes[0], ngroups)
 
 
 def _log_flops_axis(ax, flops_m):
@@ -222,12 +241,16 @@ def _log_flops_axis(ax, flops_m):
 
 
 def _draw_trends_best(fd: FigureData, ax=None) -> Figure:
-    fig, axes = _panels(len(fd.panels), ax)
+    ax_given = ax is not None
+    fig, axes = _panels(len(fd.panels), ax, legend_row=not ax_given)
     colors = _colors(fd)
     for k, (ax, p) in enumerate(zip(axes, fd.panels)):
         for s in p.series:
             x = np.asarray(s.data["flops"], np.float64) / 1e6
-            ax.fill_between(x, s.data["lo"], s.data["hi"], color=colors[s.group], alpha=0.15, linewidth=0)
+            if len(x) > 1:
+                ax.fill_between(x, s.data["lo"], s.data["hi"], color=colors[s.group], alpha=0.15, linewidth=0)
+            else:  # one bin: its band as a bar (a band of one point has no area)
+                ax.vlines(x, s.data["lo"], s.data["hi"], color=colors[s.group], alpha=0.4, linewidth=4)
             ax.plot(x, s.data["median"], marker="o", markersize=4, linewidth=1.6, color=colors[s.group],
                     label=_label(s))
         _log_flops_axis(ax, np.concatenate([np.asarray(s.data["flops"], np.float64) for s in p.series]) / 1e6)
@@ -235,8 +258,7 @@ def _draw_trends_best(fd: FigureData, ax=None) -> Figure:
         ax.set_ylabel(p.ylabel)
         _title(ax, p.title)
         ax.grid(alpha=0.3)
-        if k == 0:
-            ax.legend(fontsize=LEGEND - 1)
+    _legend_once(fig, axes, ax_given, len(colors))
     return fig
 
 
@@ -263,7 +285,7 @@ def _draw_complexity(fd: FigureData, ax=None) -> Figure:
         ax.set_ylabel(p.ylabel)
         _title(ax, p.title)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=LEGEND - 1, markerscale=2)
+        ax.legend(fontsize=LEGEND - 1, markerscale=2, loc="upper left")  # "best" scans every point: slow
     return fig
 
 
@@ -286,7 +308,7 @@ def _draw_search(fd: FigureData, ax=None) -> Figure:
     ax.set_ylabel(p.ylabel)
     _title(ax, p.title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=LEGEND)
+    ax.legend(fontsize=LEGEND, loc="upper right")
     return fig
 
 
@@ -304,7 +326,7 @@ def _draw_fidelity(fd: FigureData, ax=None) -> Figure:
     if text:
         _title(ax, text)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=LEGEND)
+    ax.legend(fontsize=LEGEND, loc="upper left")
     return fig
 
 

@@ -79,8 +79,13 @@ def result(store):
 def test_analyze_returns_one_typed_jsonable_result(result, store):
     assert isinstance(result, AnalysisResult)
     assert result.sources == (store,) and result.n_models == len(result.tables["models"]) > 150
-    with pytest.raises(Exception):
-        result.n_models = 1  # frozen
+    from dataclasses import FrozenInstanceError
+
+    with pytest.raises(FrozenInstanceError):
+        result.n_models = 1
+    import pickle
+
+    assert pickle.loads(pickle.dumps(result)).ranking.equals(result.ranking)  # can come back from a worker
     d = json.loads(json.dumps(result.to_dict(), allow_nan=False))  # plain JSON, no NaN
     assert d["n_models"] == result.n_models and d["settings"]["n_boot"] == 100
     assert [r["population"] for r in d["tables"]["ranking"]] == list(result.ranking["population"])

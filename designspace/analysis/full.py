@@ -4,15 +4,16 @@ One call computes every table, every figure's data and the notes that the report
 show (designspace.analysis.result describes the result). The unit of every statistic is the model:
 repeated trials of one spec are combined first (population.model_table).
 
-With an `executor` (a concurrent.futures executor, e.g. a process pool), e_fit and the tables built
-on it (trends, best-model bands, complexity fits) are computed there while the caller computes the
-rankings, tests, EDF bands and search efficiency; the result does not depend on it.
+With an `executor` (a concurrent.futures executor, e.g. a process pool), the independent parts
+(e_fit and the tables built on it; the ranking; each EDF's bootstrap bands; the KS tests; the
+search efficiency) run there as separate jobs; the result does not depend on it.
 """
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -32,8 +33,8 @@ from .trends import best_complexity_fits, best_model_bands, design_parameters, e
 BY = "population"  # the column an analysis compares: the space, prefixed by sweep/source when several
 MIN_SHARED_SPECS = 5  # proxy fidelity: the two budgets must share at least this many specs
 # what the e_fit tables need of a model (the rest stays in the caller: no spec texts to pickle)
-_MODEL_COLUMNS = ("space", "trial_id", "spec_id", "n_trials", "error", "flops", "params", "acts", "d", "widths",
-                  "depths", "bottleneck_ratios", "group_widths", "w0", "wa", "wm")
+_MODEL_COLUMNS = ("space", "trial_id", "spec_id", "regime", "n_trials", "error", "flops", "params", "acts", "d",
+                  "widths", "depths", "bottleneck_ratios", "group_widths", "w0", "wa", "wm")
 
 
 def analyze(data, settings: Settings | None = None, *, sweeps: Sequence[str] | None = None, by: str | None = None,
@@ -78,21 +79,12 @@ def _analyze_models(models, s: Settings, by, executor, sources, populations, n_t
     if by not in models:
         models = models.assign(**{by: models["space"]})
     models = models.reset_index(drop=True)
-    cols = [c for c in dict.fromkeys((by, *_MODEL_COLUMNS)) if c in models]
-    efit_part = (executor.submit(model_tables, models[cols], s, by) if executor is not None else None)
+    column = None if s.normalize == "none" else s.normalize
+    # what every job but e_fit needs: a few numeric columns (cheap to send to a worker process)
+    slim = models[[c for c in dict.fromkeys((by, "space", "error", "flops", "params", "n_trials")) if c in models]]
     notes: list[Note] = []
     n_of = models.groupby(by, sort=True).size().to_dict()
     grid = error_grid(models["error"])
-    t: dict[str, pd.DataFrame] = {}
-
-    ranking = rank_spaces(models, by=by, n_boot=s.n_boot, level=s.level, seed=s.seed)
-    ranking.insert(2, "space", ranking[by].map(models.groupby(by)["space"].first()).to_numpy())
-    ranking.insert(4, "trials", ranking[by].map(models.groupby(by)["n_trials"].sum()).to_numpy())
-    t["ks_pairs"] = ks_pairs(models, by=by)
-    t["edf_bands"] = edf_bands(models, by=by, grid=grid, n_boot=s.n_boot, level=s.level, seed=s.seed)
-    t["edf_bands"]["n"] = t["edf_bands"][by].map(n_of)
-
-    column = None if s.normalize == "none" else s.normalize
     bins = None
     if column is not None:
         bins = choose_bins(models, column, by, s.max_bins, s.min_per_bin)
@@ -101,28 +93,44 @@ def _analyze_models(models, s: Settings, by, executor, sources, populations, n_t
         notes.append(Note("setting", f"normalized EDF: {bins['num_bins']} equal-width {column} bins over the "
                           f"spaces' common range [{lo:.4g}, {hi:.4g}], at least {s.min_per_bin} models of every "
                           f"space per bin required (requested at most {s.max_bins} bins)"))
-        nb, br = bins["num_bins"], bins["bin_range"]
-        try:  # edf refuses an empty bin (as nds asserts); its curves are the bands' estimates
-            edf(models, by=by, normalize=column, num_bins=nb, bin_range=br, grid=grid[:1])
+        try:  # edf refuses an empty bin (as nds asserts); the curves themselves are the bands' estimates
+            edf(slim, by=by, normalize=column, num_bins=bins["num_bins"], bin_range=bins["bin_range"], grid=grid[:1])
         except ValueError as exc:  # a space with an empty bin even at one bin: no models in the common range
             notes.append(Note("warning", str(exc)))
             column = None
-        if column is not None:
-            t["edf_normalized_bands"] = edf_bands(models, by=by, normalize=column, num_bins=nb, bin_range=br,
-                                                  grid=grid, n_boot=s.n_boot, level=s.level, seed=s.seed)
-            t["edf_normalized_bands"]["n"] = t["edf_normalized_bands"][by].map(n_of)
-            w = group_weights(models, column, by, nb, br)
-            ranking["median_normalized"] = ranking[by].map(
-                {name: weighted_median(models["error"].to_numpy()[idx], w[idx])
-                 for name, idx in models.groupby(by, sort=True).indices.items()}).to_numpy()
     search_weights = s.search_weights if column is not None else "uniform"
     if column is None and s.search_weights == "normalized":
         notes.append(Note("warning", "random-search efficiency draws uniformly: no complexity normalization is "
                           "available (--normalize none, or no common range)"))
-    t["search"] = search_efficiency(models, by=by, level=s.level, weights=search_weights,
-                                    normalize=column or "flops", num_bins=bins["num_bins"] if column else None,
-                                    bin_range=bins["bin_range"] if column else None)
-    t["search"]["n"] = t["search"][by].map(n_of)
+    nb, br = (bins["num_bins"], bins["bin_range"]) if column is not None else (None, None)
+
+    # independent jobs, the longest first (a pool takes them in this order)
+    cols = [c for c in dict.fromkeys((by, *_MODEL_COLUMNS)) if c in models]
+    jobs = {
+        "efit": partial(model_tables, models[cols], s, by),
+        "ranking": partial(rank_spaces, slim, by=by, n_boot=s.n_boot, level=s.level, seed=s.seed),
+        **({"edf_normalized_bands": partial(edf_bands, slim, by=by, normalize=column, num_bins=nb, bin_range=br,
+                                            grid=grid, n_boot=s.n_boot, level=s.level, seed=s.seed)}
+           if column is not None else {}),
+        "edf_bands": partial(edf_bands, slim, by=by, grid=grid, n_boot=s.n_boot, level=s.level, seed=s.seed),
+        "ks_pairs": partial(ks_pairs, slim, by=by),
+        "search": partial(search_efficiency, slim, by=by, level=s.level, weights=search_weights,
+                          normalize=column or "flops", num_bins=nb, bin_range=br),
+    }
+    done = _run(jobs, executor)
+    t: dict[str, pd.DataFrame] = {}
+    ranking = done["ranking"]
+    ranking.insert(2, "space", ranking[by].map(models.groupby(by)["space"].first()).to_numpy())
+    ranking.insert(4, "trials", ranking[by].map(models.groupby(by)["n_trials"].sum()).to_numpy())
+    if column is not None:
+        w = group_weights(slim, column, by, nb, br)
+        ranking["median_normalized"] = ranking[by].map(
+            {name: weighted_median(slim["error"].to_numpy()[idx], w[idx])
+             for name, idx in slim.groupby(by, sort=True).indices.items()}).to_numpy()
+    t["ks_pairs"] = done["ks_pairs"]
+    for name in ("edf_bands", "edf_normalized_bands", "search"):
+        if name in done:
+            t[name] = done[name].assign(n=lambda d: d[by].map(n_of))
     t["ranking"] = ranking
     t["repeats"], repeats_note = _repeats(models, ranking, by)
     notes.append(repeats_note)
@@ -137,7 +145,7 @@ def _analyze_models(models, s: Settings, by, executor, sources, populations, n_t
         fid = proxy_fidelity(models, pair[0], pair[1], n_boot=s.n_boot, level=s.level, seed=s.seed)
         t["fidelity_pairs"], t["fidelity_correlation"], t["fidelity_overlap"] = \
             fid["pairs"], fid["correlation"], fid["overlap"]
-    t.update(efit_part.result() if efit_part is not None else model_tables(models[cols], s, by))
+    t.update(done["efit"])
     t["notes"] = pd.DataFrame([{"kind": n.kind, "text": n.text} for n in notes], columns=["kind", "text"])
     figures = build_figures(t, s, by, bins=bins if column is not None else None, normalize=column,
                             fidelity_missing=fidelity_missing)
@@ -146,6 +154,14 @@ def _analyze_models(models, s: Settings, by, executor, sources, populations, n_t
         n_done=int(models["n_trials"].sum()), n_models=int(len(models)), tables=frozen(t),
         figures=frozen({f.name: f for f in figures}), notes=tuple(notes),
         created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+
+def _run(jobs: dict, executor) -> dict:
+    """{name: job()} of jobs {name: callable}: in the executor when there is one, else here."""
+    if executor is None:
+        return {name: job() for name, job in jobs.items()}
+    futures = {name: executor.submit(job) for name, job in jobs.items()}
+    return {name: f.result() for name, f in futures.items()}
 
 
 def model_tables(models: pd.DataFrame, s: Settings, by: str) -> dict[str, pd.DataFrame]:
@@ -160,6 +176,10 @@ def model_tables(models: pd.DataFrame, s: Settings, by: str) -> dict[str, pd.Dat
     params.insert(0, "spec_id", models["spec_id"].to_numpy())
     params.insert(0, "trial_id", models["trial_id"].to_numpy())
     params["n_trials"] = models["n_trials"].to_numpy()
+    # what `analyze` needs to read data/models.csv back as a table: the model's identity and stages
+    for col in ("regime", "widths", "depths", "bottleneck_ratios", "group_widths"):
+        if col in models:
+            params[col] = models[col].to_numpy()
     t["models"] = params
     thresholds = THRESHOLDS if s.efit == "logratio" else {k: v**2 for k, v in THRESHOLDS.items()}
     agg = {"n": ("e_fit", "size"), "median": ("e_fit", "median"), "mean": ("e_fit", "mean")}

@@ -2,6 +2,7 @@
 epochs, trial counts and the spaces' full definitions."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -15,9 +16,9 @@ def describe_sources(trials: pd.DataFrame) -> list[dict]:
     and the spaces' definitions (the store's sweeps.spaces column where present, else the
     registered space's definition(), else None)."""
     out = []
-    keys = [k for k in ("source", "sweep") if k in trials]
-    if not keys:
+    if "source" not in trials:  # trials given as a DataFrame, not read from files
         return out
+    keys = [k for k in ("source", "sweep") if k in trials]
     for key, g in trials.groupby(keys, sort=False, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         src = key[0]
@@ -50,8 +51,10 @@ def _stored_spaces(path: str, sweep) -> dict:
 
     if sweep is None or not os.path.isfile(path) or os.path.splitext(path)[1].lower() in TABLE_EXTENSIONS:
         return {}
+    from ..store import open_read_only
+
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+        with contextlib.closing(open_read_only(path)) as con:  # creates no file beside the store
             cols = [r[1] for r in con.execute("PRAGMA table_info(sweeps)")]
             if "spaces" not in cols:
                 return {}

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -149,8 +148,10 @@ class AnalysisResult:
         })
 
 
-def frozen(mapping: Mapping) -> Mapping:
-    return MappingProxyType(dict(mapping))
+def frozen(mapping: Mapping) -> dict:
+    """A result's own copy of a mapping. A plain dict, not a read-only proxy, so that a result can be
+    pickled (sent from a worker process); the result's fields themselves cannot be reassigned."""
+    return dict(mapping)
 
 
 def settings_dict(s: Settings) -> dict:

@@ -19,8 +19,16 @@ def _ids(text):
     return ids
 
 
+DESCRIPTION = (
+    "Run a claims suite's sweeps (resumable, through `designspace sweep`'s machinery) and judge each of "
+    "the paper's claims by the statistic, interval and verdict rule the suite committed before the run: "
+    "holds, contradicted or not resolved. Writes claims.md, claims.json and report.html. Ctrl-C keeps "
+    "finished trials; rerunning resumes.")
+
+
 def register(sub):
-    p = sub.add_parser("reproduce", help="run a claims suite's sweeps and judge each claim (experiments/paper/)")
+    p = sub.add_parser("reproduce", help="run a claims suite's sweeps and judge each claim (experiments/paper/)",
+                       description=DESCRIPTION)
     p.add_argument("suite", help="experiments/paper/cpu.yaml | cpu_seeds.yaml | gpu.yaml | gpu_seeds.yaml")
     p.add_argument("--tier", choices=None, default=None, help="cpu | gpu (checked against the suite file's tier)")
     p.add_argument("--only", type=_ids, default=None, metavar="IDS", help="claim ids, e.g. 5,6")
@@ -32,6 +40,8 @@ def register(sub):
     p.add_argument("--retry-failed", action="store_true", help="also rerun failed and timed-out trials")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--no-figures", action="store_true", help="skip report.html")
+    p.add_argument("--seed", type=int, default=None,
+                   help="statistics seed for resampling (default: the suite's); schema-2 verdicts do not move with it")
     p.set_defaults(func=run)
 
 
@@ -43,7 +53,7 @@ def run(args):
     res = reproduce(args.suite, tier=args.tier, only=args.only, analyze_only=args.analyze_only,
                     address=args.address, out=args.out, data_dir=args.data_dir, progress=not args.no_progress,
                     figures=not args.no_figures, retry_failed=args.retry_failed,
-                    command=command)
+                    command=command, seed=args.seed)
     for c in res["claims"]:
         print(f"claim {c['id']:>2} {c['verdict']:<13} {c['text'][:60]:<60} {_deciding_effect(c)}")
     for m in dict.fromkeys(m for c in res["claims"] for m in c.get("missing", []) if not c.get("skip")):

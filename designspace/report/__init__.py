@@ -6,11 +6,13 @@ this package draws its figures (designspace.plots), renders the page through a J
 `figure_from_csv` redraws any figure) and summary.json (`summary_of`).
 
 `write_report(sources, out_dir)` does all of it. With workers > 1 a standard process pool
-(concurrent.futures, fork) computes e_fit and the tables built on it and draws half the figures
-while this process does the rest; the output does not depend on the number of workers.
+(concurrent.futures, fork) of that many processes computes the analysis's independent parts and
+draws the figures while this process writes the CSV files; the output does not depend on the
+number of workers.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -41,15 +43,22 @@ def _png(fd):
 
 def draw_figures(result: AnalysisResult, pool=None, meanwhile=None) -> dict:
     """{figure name: (PNG bytes, width in inches)} for every figure of the result that has data.
-    With a pool (an executor), it draws part of them while this process runs meanwhile() and draws
-    the rest."""
+    With a pool (an executor) the figures are drawn there, the most expensive first, while this
+    process runs meanwhile()."""
     names = [n for n in _COST_ORDER if n in result.figures and result.figures[n].drawn]
     names += [n for n, f in result.figures.items() if f.drawn and n not in names]
-    there = names[0::2] if pool is not None else []
-    futures = {n: pool.submit(_png, result.figures[n]) for n in there}
+    futures = {n: pool.submit(_png, result.figures[n]) for n in names} if pool is not None else {}
     if meanwhile is not None:
         meanwhile()
-    images = {n: _png(result.figures[n]) for n in names if n not in futures}
+    images = {}
+    if pool is None:
+        # drawing makes many short-lived objects: keep the collector's full passes off the analysis's
+        # own (the models' lists and tables), which live until the report is written
+        gc.freeze()
+        try:
+            images = {n: _png(result.figures[n]) for n in names}
+        finally:
+            gc.unfreeze()
     images.update({n: f.result() for n, f in futures.items()})
     return {n: images[n] for n in result.figures if n in images}
 
@@ -79,8 +88,9 @@ def _pool(workers: int | None):
     workers = default_workers() if workers is None else max(1, int(workers))
     if workers < 2 or "fork" not in mp.get_all_start_methods():
         return None
-    # fork: the workers start with this process's modules (matplotlib, numpy) already imported
-    return ProcessPoolExecutor(max_workers=workers - 1, mp_context=mp.get_context("fork"))
+    # fork: the workers start with this process's modules (matplotlib, numpy) already imported; gc.freeze
+    # there keeps the garbage collector off the inherited objects (no scans, no copy-on-write copies)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"), initializer=gc.freeze)
 
 
 def write_report(sources, out_dir: str | None = None, n_boot: int = DEFAULT_BOOT, seed: int = 0,
@@ -96,6 +106,8 @@ def write_report(sources, out_dir: str | None = None, n_boot: int = DEFAULT_BOOT
         settings = Settings.of({"n_boot": n_boot, "seed": seed, "sweeps": tuple(sweeps or ()), **overrides})
     settings = settings.validate()
     out_dir = out_dir or os.path.join(os.path.dirname(os.path.abspath(sources[0])), "report")
+    from .. import plots  # noqa: F401 - imported before the pool forks, so its workers start with matplotlib
+
     pool = _pool(workers)
     try:
         result = analyze(sources, settings, sweeps=sweeps, executor=pool)

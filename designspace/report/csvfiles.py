@@ -32,7 +32,7 @@ def write_tables(tables: dict, data_dir: str) -> list[str]:
 
 def figure_data_from_csv(name: str, data_dir: str, metric: str = "logratio", level: float = 0.9):
     """The FigureData of figure `name` (e.g. "edf" or "edf.png") from a report's data/ folder alone."""
-    name = name[:-4] if name.endswith(".png") else name
+    name = name.removesuffix(".png")
     t = {k: pd.read_csv(os.path.join(data_dir, f"{k}.csv")) for k in F.TABLES[name]}
     by = BY if any(BY in df.columns for df in t.values()) else "space"
     lvl = f"{level:.0%}"

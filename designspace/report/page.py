@@ -149,9 +149,14 @@ def populations_table(populations) -> Table | None:
         return None
     headers = ["source", "sweep", "dataset", "regime", "epochs", "trials", "finished", "spaces"]
     rows = [[os.path.basename(p["source"]), p["sweep"] or "", as_written(p["dataset"]), as_written(p["regime"]),
-             as_written(p["epochs"]), str(p["trials"]), str(p["finished"]), ", ".join(p["spaces"])]
+             as_written(_whole(p["epochs"])), str(p["trials"]), str(p["finished"]), ", ".join(p["spaces"])]
             for p in populations]
     return Table(headers, ["txt", "txt", "txt", "txt", "", "", "", "txt"], rows, id="populations")
+
+
+def _whole(v):
+    """A store's REAL column holds 1 as 1.0: a whole number is shown as the integer it was."""
+    return int(v) if isinstance(v, (float, np.floating)) and float(v).is_integer() else v
 
 
 def settings_table(settings) -> Table:
