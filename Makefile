@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup dataset demo test bench clean
+.PHONY: setup dataset browser demo test bench clean
 
 setup: $(STAMP)
 
@@ -24,10 +24,17 @@ dataset:
 		$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q dataset-fashion-mnist; \
 	fi
 
+# the dashboard's browser tests drive headless Chromium through its driver (Debian packages)
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		echo "installing Chromium and its driver for the dashboard's browser tests (chromium, chromium-driver)"; \
+		$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; \
+	fi
+
 demo: setup dataset
 	$(BIN)/python -m designspace.demo
 
-test: setup dataset
+test: setup dataset browser
 	$(BIN)/python -m pytest -q
 
 bench: setup

@@ -84,6 +84,8 @@ CREATE TABLE IF NOT EXISTS drivers (
 """
 # Columns added to `sweeps` after the first release; older stores gain them on first write.
 SWEEP_COLUMNS = {"plan": "TEXT", "identity": "TEXT", "spaces": "TEXT", "updated_at": "REAL"}
+# Columns added to `drivers` later: the trials the driver has running (readers cannot see in-flight work otherwise).
+DRIVER_COLUMNS = {"running": "INTEGER"}
 TABLES = {"trials", "sweeps", "epochs", "drivers"}
 
 COLUMNS = ("trial_id", "sweep", "space", "spec_id", "spec", "regime", "dataset", "recipe", "seed", "flops",
@@ -184,10 +186,11 @@ def connect(path: str, create: bool = True) -> sqlite3.Connection:
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
         con.executescript(SCHEMA)
-        have = {r[1] for r in con.execute("PRAGMA table_info(sweeps)")}
-        for col, kind in SWEEP_COLUMNS.items():
-            if col not in have:
-                con.execute(f"ALTER TABLE sweeps ADD COLUMN {col} {kind}")
+        for table, columns in (("sweeps", SWEEP_COLUMNS), ("drivers", DRIVER_COLUMNS)):
+            have = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+            for col, kind in columns.items():
+                if col not in have:
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {col} {kind}")
         con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         con.commit()
     except sqlite3.DatabaseError as exc:
@@ -337,15 +340,21 @@ def _holder_alive(host: str, pid: int, pid_start: str | None, heartbeat_at: floa
 
 
 def lock_holder(con: sqlite3.Connection, sweep: str) -> dict | None:
-    """The live driver holding `sweep`, or None (no lock, or a stale one)."""
+    """The live driver holding `sweep`, or None (no lock, or a stale one): host, pid, pid_start,
+    started_at, heartbeat_at and running (trials in flight; None where the store predates it)."""
     try:
-        row = con.execute("SELECT host, pid, pid_start, started_at, heartbeat_at FROM drivers WHERE sweep = ?",
-                          (sweep,)).fetchone()
+        cur = con.execute("SELECT * FROM drivers WHERE sweep = ?", (sweep,))
     except sqlite3.OperationalError:  # a store from before the drivers table
         return None
-    if row is None or not _holder_alive(*row[:3], row[4]):
+    row = cur.fetchone()
+    if row is None:
         return None
-    return dict(zip(("host", "pid", "pid_start", "started_at", "heartbeat_at"), row))
+    holder = dict(zip((d[0] for d in cur.description), row))
+    if not _holder_alive(holder["host"], holder["pid"], holder["pid_start"], holder["heartbeat_at"]):
+        return None
+    holder.pop("sweep")
+    holder.setdefault("running", None)
+    return holder
 
 
 def _describe(holder: dict) -> str:
@@ -371,10 +380,12 @@ def acquire_lock(con: sqlite3.Connection, sweep: str, store_path: str = "the sto
         raise
 
 
-def heartbeat(con: sqlite3.Connection, sweep: str) -> None:
+def heartbeat(con: sqlite3.Connection, sweep: str, running: int | None = None) -> None:
+    """The driver is alive; with `running`, it has that many trials in flight."""
     with con:
-        con.execute("UPDATE drivers SET heartbeat_at = ? WHERE sweep = ? AND pid = ? AND host = ?",
-                    (time.time(), sweep, os.getpid(), socket.gethostname()))
+        con.execute("UPDATE drivers SET heartbeat_at = ?, running = COALESCE(?, running) "
+                    "WHERE sweep = ? AND pid = ? AND host = ?",
+                    (time.time(), running, sweep, os.getpid(), socket.gethostname()))
 
 
 def release_lock(con: sqlite3.Connection, sweep: str) -> None:
@@ -384,9 +395,10 @@ def release_lock(con: sqlite3.Connection, sweep: str) -> None:
 
 
 # --- per-epoch records ---
-def load_epochs(db: str, sweep: str | None = None):
+def load_epochs(db: str, sweep: str | None = None, trial_ids: Iterable[str] | None = None):
     """Per-epoch records as a tidy DataFrame: one row per trial and epoch, with trial_id, sweep,
-    space, spec_id, seed, epoch, train_loss, test_error (%), lr, seconds."""
+    space, spec_id, seed, epoch, train_loss, test_error (%), lr, seconds (of `sweep` and of the
+    trials `trial_ids` where given)."""
     import pandas as pd
 
     con = connect(db, create=False)
@@ -396,10 +408,16 @@ def load_epochs(db: str, sweep: str | None = None):
             return pd.DataFrame(columns=["trial_id", "sweep", "space", "spec_id", "seed", *EPOCH_COLUMNS])
         q = ("SELECT e.trial_id, t.sweep, t.space, t.spec_id, t.seed, e.epoch, e.train_loss, e.test_error, e.lr, "
              "e.seconds FROM epochs e JOIN trials t ON t.trial_id = e.trial_id")
-        args: tuple = ()
+        where, args = [], []
         if sweep is not None:
-            q, args = q + " WHERE t.sweep = ?", (sweep,)
-        return pd.read_sql_query(q + " ORDER BY t.sweep, e.trial_id, e.epoch", con, params=args)
+            where.append("t.sweep = ?")
+            args.append(sweep)
+        if trial_ids is not None:
+            where.append("e.trial_id IN (SELECT value FROM json_each(?))")
+            args.append(json.dumps(list(trial_ids)))
+        if where:
+            q += " WHERE " + " AND ".join(where)
+        return pd.read_sql_query(q + " ORDER BY t.sweep, e.trial_id, e.epoch", con, params=tuple(args))
     finally:
         con.close()
 

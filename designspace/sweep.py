@@ -734,7 +734,7 @@ def _drive(cfg, todo, data, con, counts, progress, out, window: int | None = Non
 
     bar = tqdm(total=len(todo), desc=f"sweep {cfg.name}", unit="trial", file=out, disable=not progress,
                dynamic_ncols=True, smoothing=0.1)
-    state = {"waiting": False, "checked": 0.0, "beat": time.monotonic()}
+    state = {"waiting": False, "checked": 0.0, "beat": time.monotonic(), "running": None}
 
     def postfix():
         running = "waiting for resources" if state["waiting"] else f"running={min(len(inflight), slots)}"
@@ -777,10 +777,11 @@ def _drive(cfg, todo, data, con, counts, progress, out, window: int | None = Non
                 slots = _slots(cfg, nodes)
                 state["waiting"] = not any(_fits(cfg, n) for n in nodes)
                 state["checked"] = now
-            if now - state["beat"] > store.HEARTBEAT_S:
-                store.heartbeat(con, cfg.name)
-                state["beat"] = now
             submit()
+            running = 0 if state["waiting"] else min(len(inflight), slots)
+            if running != state["running"] or now - state["beat"] > store.HEARTBEAT_S:
+                store.heartbeat(con, cfg.name, running=running)  # readers (the dashboard) see the work in flight
+                state["beat"], state["running"] = now, running
             postfix()
             if rows:
                 bar.update(len(rows))

@@ -256,7 +256,8 @@ def test_lock_of_a_reused_pid_is_stale(tmp_path):
     db = str(tmp_path / "r.db")
     con = store.connect(db)
     with con:
-        con.execute("INSERT INTO drivers VALUES (?, ?, ?, ?, ?, ?)",
+        con.execute("INSERT INTO drivers (sweep, host, pid, pid_start, started_at, heartbeat_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     ("t", __import__("socket").gethostname(), os.getpid(), "1", time.time(), time.time()))
     assert store.lock_holder(con, "t") is None
     with con:
