@@ -177,8 +177,10 @@ def test_spending_against_group_sequential_integration():
     increments = np.diff([0.0] + [spent(x, ALPHA) for x in t])
     bounds = []
     for k in range(len(t)):
-        bounds.append(optimize.brentq(lambda c: _crossings(bounds + [c], t[:k + 1])[-1] - increments[k],
-                                      0.5, 12.0, xtol=1e-10))
+        def excess(c, k=k):
+            return _crossings([*bounds, c], t[:k + 1])[-1] - increments[k]
+
+        bounds.append(optimize.brentq(excess, 0.5, 12.0, xtol=1e-10))
     assert bounds == pytest.approx([4.3326, 2.9631, 2.3590, 2.0141], abs=2e-4)
     info = [n / LOOKS.cap for n in LOOKS.looks]
     ours = _crossings(list(st.norm.isf(LOOKS.levels(ALPHA))), info)

@@ -66,7 +66,8 @@ def design_lines(part: dict) -> list[str]:
         state = "decided there" if seq["decided"] else ("capped: not decided by the last look" if seq.get("capped")
                                                        else "not decided yet")
         sizes = ", ".join(f"{k} {n}" for k, n in seq["models_per_space"].items())
-        out.append(f"sequential: look {seq['look']} (models per space: {sizes}) at its level {seq['level']:.3g}: {state}")
+        out.append(f"sequential: look {seq['look']} (models per space: {sizes}) at its level {seq['level']:.3g}: "
+                   f"{state}")
     if part.get("borderline"):
         out.append("borderline: a bootstrap endpoint's Monte-Carlo band straddles the line; not decided")
     need = part.get("models_needed")

@@ -18,7 +18,7 @@ import os
 import sqlite3
 
 from ..stats.decisions import CONTRADICTED, HOLDS
-from ..stats.sequential import Schedule
+from ..stats.sequential import PartState, Schedule, open_arms
 from .judge import Stores
 from .statistics import combine
 
@@ -100,6 +100,10 @@ def run_rounds(suite, keys: list, store_dir: str, *, analyze_only: bool = False,
     size = {k: 0 for k in keys}
     growing = list(keys)
     kept: dict = {}  # (claim id, part index) -> the part at its deciding look
+    states: dict = {}  # (claim id, part index) -> PartState after the latest look
+    # the sweeps each part reads (an arm is a sweep's space; a sweep grows as a whole)
+    arms_of = {(c.id, i): list(dict.fromkeys(s for arm in p.arms.values() for s in arm.sweeps))
+               for c in suite.claims if not c.skip for i, p in enumerate(c.parts)}
     rounds, trouble, judged, stores = [], [], None, None
     for k, n in enumerate(schedule.looks):
         for key in growing:
@@ -126,20 +130,21 @@ def run_rounds(suite, keys: list, store_dir: str, *, analyze_only: bool = False,
             for i, part in enumerate(entry.get("parts", [])):
                 if (entry["id"], i) in kept:
                     continue
-                part["sequential"] = {"look": k + 1, "models_per_space": {s: size[s] for s in _part_sweeps(
-                    suite, entry["id"], i) if s in size}, "level": float(levels[k]), "decided": part.get(
-                    "verdict") in DECIDED}
-                if part.get("verdict") in DECIDED:
+                state = PartState(part.get("verdict"), k, n, float(part.get("p_adjusted", float("nan"))),
+                                  float(levels[k]), part.get("verdict") in DECIDED)
+                states[(entry["id"], i)] = state
+                part["sequential"] = {"look": k + 1, "models_per_space": {s: size[s] for s in arms_of[(
+                    entry["id"], i)] if s in size}, "level": state.level, "decided": state.decided}
+                if state.decided:
                     kept[(entry["id"], i)] = part
-        open_parts = [(c.id, i, p) for c in suite.claims if not c.skip for i, p in enumerate(c.parts)
-                      if (c.id, i) not in kept]
-        needed = {s for _, _, p in open_parts for arm in p.arms.values() for s in arm.sweeps}
-        growing = [key for key in keys if key in needed and size[key] < caps[key]]
+        still = open_arms(states, arms_of, schedule)
+        growing = [key for key in keys if key in still and size[key] < caps[key]]
+        n_open = sum(1 for key in arms_of if key not in kept)
         rounds.append({"look": k + 1, "models_per_arm": n, "level": float(levels[k]),
-                       "models_per_space": dict(size), "decided": len(kept), "open": len(open_parts),
+                       "models_per_space": dict(size), "decided": len(kept), "open": n_open,
                        "growing": list(growing)})
         print(f"reproduce: look {k + 1}/{len(schedule.looks)} judged at level {levels[k]:.3g}: {len(kept)} part(s) "
-              f"decided, {len(open_parts)} open; "
+              f"decided, {n_open} open; "
               + (f"still growing: {', '.join(growing)}" if growing else "no sweep grows further"),
               file=log, flush=True)
         if not growing:
@@ -158,8 +163,3 @@ def run_rounds(suite, keys: list, store_dir: str, *, analyze_only: bool = False,
     schedule_block = {"kind": "sequential", "looks": list(schedule.looks), "spending": schedule.spending,
                       "alpha_one_sided": alpha, "levels": [float(x) for x in levels], "rounds": rounds}
     return {"claims": judged, "sweeps": sweeps, "schedule": schedule_block}, trouble
-
-
-def _part_sweeps(suite, claim_id, index) -> list:
-    claim = next(c for c in suite.claims if c.id == claim_id)
-    return list(dict.fromkeys(s for arm in claim.parts[index].arms.values() for s in arm.sweeps))

@@ -20,6 +20,7 @@ correlated), which makes the rule conservative: its exact error rate is somewhat
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +42,7 @@ class Schedule:
 
     def __post_init__(self):
         looks = tuple(int(n) for n in self.looks)
-        if not looks or any(n < 1 for n in looks) or any(b <= a for a, b in zip(looks, looks[1:])):
+        if not looks or any(n < 1 for n in looks) or any(b <= a for a, b in itertools.pairwise(looks)):
             raise ValueError(f"looks must be strictly increasing positive model counts, got {list(self.looks)}")
         if self.spending not in SPENDING:
             raise ValueError(f"unknown spending function {self.spending!r}; valid: {', '.join(SPENDING)}")
