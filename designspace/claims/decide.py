@@ -251,7 +251,8 @@ def measure_part(stores, claim, index: int, part, seed: tuple) -> dict:
 def effect_of_interest(part, rules) -> float | None:
     if part.effect is not None:
         return part.effect
-    return rules.power.effect if part.statistic in POINT_STATISTICS else None
+    in_points = part.statistic in POINT_STATISTICS and all(a.value == "error" for a in part.arms.values())
+    return rules.power.effect if in_points else None
 
 
 def _measure(part, frames, learn, exclude: bool, seed: tuple, resamples: int, rules) -> dict:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UsageError
+from ..store import read_only_uri
 from .statistics import MIN_MODELS, NOT_RUN, PAIRED, STATISTICS, combine, compute, rule_text, verdict
 from .suite import DERIVED_VALUES, Arm, Suite
 
@@ -89,7 +90,7 @@ class Stores:
         if not os.path.isfile(path):
             return out
         try:
-            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            con = sqlite3.connect(read_only_uri(path), uri=True)
             try:
                 row = con.execute("SELECT planned FROM sweeps WHERE name = ?", (key,)).fetchone()
                 out["planned"] = row[0] if row else None

@@ -12,6 +12,7 @@ import sys
 import time
 
 from ..errors import UsageError
+from ..store import read_only_uri
 from .judge import judge
 from .report import write_all
 from .statistics import NOT_RUN
@@ -25,7 +26,7 @@ def _finished(path: str, sweep: str) -> int:
     if not os.path.isfile(path):
         return 0
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        con = sqlite3.connect(read_only_uri(path), uri=True)
         try:
             return con.execute("SELECT COUNT(*) FROM trials WHERE sweep = ? AND status IN ('done', 'diverged')",
                                (sweep,)).fetchone()[0]

@@ -142,7 +142,7 @@ def _bb_adjusted(p_part: float, claim_adj_j: float, claim_adj: np.ndarray) -> fl
     return float(min(best, 1.0))
 
 
-def borderline(interval: Interval, level: float, expect: str, ref: float, margin: float) -> bool:
+def borderline(interval: Interval, level: float, expect: str, ref: float = 0.0, margin: float = 0.0) -> bool:
     """Whether another resampling seed could change the reading at `level`: a bootstrap endpoint's
     Monte-Carlo band straddles a line of the rule. Exact and closed-form intervals are never borderline."""
     if interval.mc_band is None or not np.isfinite(interval.estimate):

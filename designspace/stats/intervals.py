@@ -276,3 +276,67 @@ def bootstrap_interval(estimate: float, replicates, n: dict, what: str = "") -> 
         return tuple(out)
 
     return Interval(float(estimate), at, method, n, mc_band=band, extra={"resamples": b})
+
+
+# --- the same intervals for many samples at once (rows), for power and error-rate simulations ---------
+def quantile_rows(rows: np.ndarray, q: float, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """quantile_interval's bounds for each row of a (R, n) matrix."""
+    s = np.sort(rows, axis=1)
+    n = s.shape[1]
+    lo_r, hi_r = order_statistic_ranks(n, q, level)
+    lo = s[:, lo_r - 1] if lo_r >= 1 else np.full(len(s), -np.inf)
+    hi = s[:, hi_r - 1] if hi_r <= n else np.full(len(s), np.inf)
+    return lo, hi
+
+
+def quantile_se_rows(sorted_rows: np.ndarray, q: float) -> np.ndarray:
+    """quantile_se for each row of an already-sorted (R, n) matrix."""
+    n = sorted_rows.shape[1]
+    half = math.sqrt(n * q * (1 - q))
+    l_rank = max(1, int(round(n * q + 0.5 - half)))
+    u_rank = min(n, int(round(n * q + 0.5 + half)))
+    if u_rank <= l_rank:
+        l_rank, u_rank = max(1, l_rank - 1), min(n, u_rank + 1)
+    coverage = float(_st.binom.cdf(u_rank - 1, n, q) - _st.binom.cdf(l_rank - 1, n, q))
+    z_star = float(_st.norm.ppf((1 + coverage) / 2))
+    return (sorted_rows[:, u_rank - 1] - sorted_rows[:, l_rank - 1]) / (2 * z_star)
+
+
+def linear_quantile_rows(arms: dict, coefs: dict, q: float, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """linear_quantile_interval's bounds for each row (arms: name -> (R, n_arm) matrices)."""
+    est, var = 0.0, 0.0
+    for k, c in coefs.items():
+        s = np.sort(arms[k], axis=1)
+        est = est + c * sorted_quantile(s, q)
+        var = var + c * c * quantile_se_rows(s, q) ** 2
+    half = _z(level) * np.sqrt(var)
+    return est - half, est + half
+
+
+def welch_rows(a: np.ndarray, b: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    va, vb = a.var(axis=1, ddof=1) / a.shape[1], b.var(axis=1, ddof=1) / b.shape[1]
+    se = np.sqrt(va + vb)
+    df = (va + vb) ** 2 / np.maximum(va ** 2 / (a.shape[1] - 1) + vb ** 2 / (b.shape[1] - 1), 1e-300)
+    t = _st.t.ppf((1 + level) / 2, df)
+    est = a.mean(axis=1) - b.mean(axis=1)
+    return est - t * se, est + t * se
+
+
+def mean_rows(a: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    se = a.std(axis=1, ddof=1) / math.sqrt(a.shape[1])
+    t = float(_st.t.ppf((1 + level) / 2, a.shape[1] - 1))
+    est = a.mean(axis=1)
+    return est - t * se, est + t * se
+
+
+def ratio_rows(a: np.ndarray, b: np.ndarray, paired: bool, level: float) -> tuple[np.ndarray, np.ndarray]:
+    ma, mb = a.mean(axis=1), b.mean(axis=1)
+    var = a.var(axis=1, ddof=1) / (a.shape[1] * ma * ma) + b.var(axis=1, ddof=1) / (b.shape[1] * mb * mb)
+    if paired:
+        cov = ((a - ma[:, None]) * (b - mb[:, None])).sum(axis=1) / (a.shape[1] - 1)
+        var = var - 2 * cov / (a.shape[1] * ma * mb)
+    df = (a.shape[1] - 1) if paired else (min(a.shape[1], b.shape[1]) - 1)
+    t = float(_st.t.ppf((1 + level) / 2, df))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centre, se = np.log(ma / mb), np.sqrt(np.maximum(var, 0))
+    return np.exp(centre - t * se), np.exp(centre + t * se)
