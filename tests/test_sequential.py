@@ -9,10 +9,10 @@ from scipy import optimize
 from scipy import stats as st
 
 from designspace.analysis import model_table, read_population
-from designspace.stats.decisions import CONTRADICTED, EXPECTS, HOLDS, NOT_RESOLVED, rule_pvalue
+from designspace.stats.decisions import CONTRADICTED, EXPECTS, HOLDS, NOT_RESOLVED, rule
 from designspace.stats.intervals import linear_quantile_interval, quantile_interval
-from designspace.stats.sequential import CODE, Schedule, first_decisions, look, open_arms
-from designspace.stats.simulation import look_pvalues, simulate
+from designspace.stats.sequential import CODE, VERDICT, Schedule, first_decisions, look, open_arms
+from designspace.stats.simulation import look_codes, rule_rows, simulate
 from designspace.stats.spending import look_levels, spent
 
 STORE = "results/paper/cpu/base.db"
@@ -41,19 +41,33 @@ def lower99(rate: float, runs: int) -> float:
 # -- the simulation judges by the judge's own intervals and rule ---------------------------------
 
 @pytest.mark.parametrize("expect", EXPECTS)
-def test_vectorised_pvalues_equal_the_judges(expect):
+def test_simulated_looks_decide_as_the_judge_does(expect):
+    """Per run and look, the simulation's verdict equals look(): the judge's interval on the first n
+    models of each arm, decided when its decision p-value is at most the look's level."""
     rng = np.random.default_rng(EXPECTS.index(expect))
-    for _ in range(25):
-        n = int(rng.integers(3, 40))
-        a, b = rng.normal(rng.normal(), 3, n), rng.normal(0, 3, n)
-        ref, margin = float(rng.normal()), float(abs(rng.normal(0, 2)))
-        for stat, interval in (("median_diff", linear_quantile_interval({"a": a, "b": b}, {"a": 1, "b": -1})),
-                               ("paired_median", quantile_interval(a - b))):
-            ph, pc = look_pvalues(a[None], b[None], [n], stat, expect, ref, margin)
-            want_h = rule_pvalue(interval, HOLDS, expect, ref, margin)
-            want_c = rule_pvalue(interval, CONTRADICTED, expect, ref, margin)
-            assert ph[0, 0] == pytest.approx(want_h, rel=1e-6), (stat, n)
-            assert pc[0, 0] == pytest.approx(want_c, rel=1e-6), (stat, n)
+    looks, levels = (5, 12, 30), (0.002, 0.02, 0.1)
+    shift = rng.normal(0, 2, (16, 1))
+    a, b = rng.normal(0, 3, (16, 30)) + shift, rng.normal(0, 3, (16, 30))
+    ref, margin = 0.5, 2.0
+    for stat in ("median_diff", "paired_median"):
+        codes = look_codes(a, b, looks, levels, stat, expect, ref, margin)
+        for r in range(a.shape[0]):
+            for k, n in enumerate(looks):
+                x, y = a[r, :n], b[r, :n]
+                interval = (linear_quantile_interval({"a": x, "b": y}, {"a": 1, "b": -1}) if stat == "median_diff"
+                            else quantile_interval(x - y))
+                state = look(None, k, n, interval, expect, ref, margin, levels[k])
+                assert codes[r, k] == (CODE[state.verdict] if state.decided else 0), (stat, r, k)
+        assert (codes != 0).any() and (codes == 0).any()  # both kinds of reading were exercised
+
+
+def test_rule_rows_is_the_rule():
+    rng = np.random.default_rng(3)
+    lo = np.concatenate([rng.normal(0, 2, 400), [np.nan, -np.inf, -np.inf, 1.0]])
+    hi = np.concatenate([lo[:400] + rng.exponential(2, 400), [1.0, np.inf, -0.5, np.nan]])
+    for expect in EXPECTS:
+        got = rule_rows(lo, hi, expect, 0.3, 1.0)
+        assert [VERDICT[int(c)] for c in got] == [rule(x, y, expect, 0.3, 1.0) for x, y in zip(lo, hi)], expect
 
 
 # -- the rule --------------------------------------------------------------------------------------
@@ -82,18 +96,10 @@ def test_a_decided_part_stays_decided_and_an_undecided_one_is_capped():
     assert open_arms({"p1": state}, {"p1": ["x", "y"], "p2": ["y", "z"]}, LOOKS) == {"y", "z"}
 
 
-def test_vectorised_rule_equals_the_one_part_rule():
-    rng = np.random.default_rng(1)
-    ph, pc = 10 ** rng.uniform(-4, math.log10(0.5), (2, 300, 4))
-    levels = LOOKS.levels(0.1)
-    verdict, first = first_decisions(ph, pc, levels)
-    for i in range(300):
-        decided_at = [k for k in range(4) if min(ph[i, k], pc[i, k]) <= levels[k]]
-        k = decided_at[0] if decided_at else -1
-        assert first[i] == k
-        want = 0 if k < 0 else (CODE[HOLDS] if ph[i, k] <= pc[i, k] else CODE[CONTRADICTED])
-        assert verdict[i] == want
-    assert 0 < (first >= 0).mean() < 1  # both kinds of runs were exercised
+def test_vectorised_rule_keeps_the_first_decision():
+    codes = np.array([[0, 0, 1, -1], [0, 0, 0, 0], [-1, 1, 1, 1], [0, 0, 0, -1]], np.int8)
+    verdict, first = first_decisions(codes)
+    assert verdict.tolist() == [1, 0, -1, -1] and first.tolist() == [2, -1, 0, 3]
 
 
 @pytest.mark.parametrize("looks", [(), (10, 10), (20, 10), (0, 5)])

@@ -15,7 +15,7 @@ correlated), which makes the rule conservative: its exact error rate is somewhat
 
     Schedule(looks, spending)                   the declared looks; .levels(alpha) each look's level
     look(previous, k, interval, rule, level)    one part's state after look k (decided stays decided)
-    first_decisions(p_holds, p_contra, levels)  the same rule vectorised over simulated runs
+    first_decisions(codes)                      the same rule vectorised over simulated runs
     open_arms(states, arms_of, schedule)        the arms that still need models after a look
 """
 from __future__ import annotations
@@ -85,18 +85,17 @@ def look(previous: PartState | None, k: int, n: int, interval: Interval, expect:
     return PartState(NOT_RESOLVED, k, n, p, level, False)
 
 
-def first_decisions(p_holds, p_contra, levels) -> tuple[np.ndarray, np.ndarray]:
-    """The rule over many runs at once. p_holds, p_contra: (..., K) p-values of each run at each of
-    K looks; levels: (K,) or broadcastable. Returns (verdict codes (...): 1 holds, -1 contradicted,
-    0 not resolved; the index of the deciding look, -1 where undecided)."""
-    p_holds, p_contra = np.asarray(p_holds, np.float64), np.asarray(p_contra, np.float64)
-    p = np.minimum(p_holds, p_contra)
-    outcome = np.where(p_holds <= p_contra, 1, -1).astype(np.int8)
-    hit = p <= np.asarray(levels, np.float64)
+def first_decisions(codes) -> tuple[np.ndarray, np.ndarray]:
+    """The rule over many runs at once. codes: (..., K) verdict codes of each run at each of K looks,
+    each read at that look's own level (1 holds, -1 contradicted, 0 not resolved: see CODE). Returns
+    (the verdict code each run keeps: that of its first deciding look, 0 if none; the index of that
+    look, -1 where undecided)."""
+    codes = np.asarray(codes, np.int8)
+    hit = codes != 0
     any_hit = hit.any(axis=-1)
     first = np.where(any_hit, hit.argmax(axis=-1), -1)
-    verdict = np.where(any_hit, np.take_along_axis(outcome, np.maximum(first, 0)[..., None], -1)[..., 0], 0)
-    return verdict.astype(np.int8), first
+    verdict = np.take_along_axis(codes, np.maximum(first, 0)[..., None], -1)[..., 0]
+    return np.where(any_hit, verdict, 0).astype(np.int8), first
 
 
 def open_arms(states: dict, arms_of: dict, schedule: Schedule) -> set:
