@@ -41,8 +41,8 @@ from typing import Any
 
 from .errors import UsageError
 
-TOP_KEYS = ("name", "store", "spaces", "models_per_space", "repeats", "seed", "train_seed", "regime", "flops", "dataset",
-            "recipe", "resources", "max_retries", "timeout", "checkpoints", "tensorboard")
+TOP_KEYS = ("name", "store", "spaces", "models_per_space", "repeats", "seed", "train_seed", "regime", "flops",
+            "dataset", "recipe", "resources", "max_retries", "timeout", "checkpoints", "tensorboard")
 # Keys that never change a trial's result: they may differ between runs of one sweep.
 RESULT_NEUTRAL_KEYS = ("store", "resources", "max_retries", "timeout", "checkpoints", "tensorboard")
 RESOURCE_KEYS = ("cpus", "gpus")
@@ -272,7 +272,8 @@ def parse_config(raw: Any, path: str = "config") -> SweepConfig:
     if not isinstance(store, str) or "\0" in store:
         raise UsageError(f"{path}: config key store must be a path, got {store!r}")
     return SweepConfig(name=name, spaces=list(resolved), models_per_space=models, store=store, seed=seed,
-                       repeats=repeats, train_seed=train_seed, regime=regime, flops=flops, dataset=dict(dataset), recipe=recipe, cpus=cpus,
+                       repeats=repeats, train_seed=train_seed, regime=regime, flops=flops, dataset=dict(dataset),
+                       recipe=recipe, cpus=cpus,
                        gpus=gpus, max_retries=max_retries, timeout=timeout, checkpoints=checkpoints,
                        tensorboard=tensorboard, source=dict(raw), resolved=resolved)
 

@@ -133,8 +133,9 @@ def models_to_decide(spread: float, effect: float, power: float, alpha: float, s
     return search_n(rate, power)[0]
 
 
-def analyse(cfg: CalibrationConfig) -> dict:
-    """Every budget measured against the reference, and the recommendation of the declared rule."""
+def analyse(cfg: CalibrationConfig, probe: dict | None = None) -> dict:
+    """Every budget measured against the reference, and the recommendation of the declared rule (with
+    the sweeps' own trial seconds, and with the probed per-image costs when a probe was run)."""
     dec = cfg.decision
     ref_main, ref_rep = _models(cfg, cfg.reference)
     budgets, ref_rel = {}, None
@@ -149,6 +150,8 @@ def analyse(cfg: CalibrationConfig) -> dict:
             continue
         cpus = float(cfg.resources.get("cpus", 1) or 1)
         entry["core_seconds_per_model"] = float(pd.to_numeric(main["seconds"], errors="coerce").mean() * cpus)
+        if probe:
+            entry["probe_core_seconds_per_model"] = float(probe["budgets"][budget])
         entry.update(reliability(main, rep, overrides.get("test_size") or 10_000))
         if ref_main is not None and budget != cfg.reference:
             joined = pd.merge(main[["spec_id", "space", "error"]], ref_main[["spec_id", "error"]], on="spec_id",
@@ -165,13 +168,20 @@ def analyse(cfg: CalibrationConfig) -> dict:
                 n = models_to_decide(entry["spread_sd"], eff, dec.power, dec.alpha) if eff else None
                 row[label] = {"effect": eff, "models_per_arm": n,
                               "core_hours": n * 2 * entry["core_seconds_per_model"] / 3600.0 if n else None}
+                if probe:
+                    row[label]["core_hours_probe"] = (n * 2 * entry["probe_core_seconds_per_model"] / 3600.0
+                                                      if n else None)
             entry["decide"][f"{effect:g}"] = row
         budgets[budget] = entry
-    return {"budgets": budgets, "reference": cfg.reference, "recommended": recommend(cfg, budgets),
-            "reference_reliability": ref_rel}
+    out = {"budgets": budgets, "reference": cfg.reference, "recommended": recommend(cfg, budgets),
+           "reference_reliability": ref_rel}
+    if probe:
+        out["probe"] = probe
+        out["recommended_probe_cost"] = recommend(cfg, budgets, "core_hours_probe")
+    return out
 
 
-def recommend(cfg: CalibrationConfig, budgets: dict) -> dict:
+def recommend(cfg: CalibrationConfig, budgets: dict, cost_key: str = "core_hours") -> dict:
     """The declared rule: among eligible budgets, the least compute to decide the first effect (in the
     reference's points); none when no budget is eligible."""
     first = f"{cfg.decision.effects[0]:g}"
@@ -181,7 +191,7 @@ def recommend(cfg: CalibrationConfig, budgets: dict) -> dict:
                                        f"{cfg.decision.fidelity_bar:g}"}
 
     def cost(e):
-        h = e["decide"][first]["reference_points"]["core_hours"]
+        h = e["decide"][first]["reference_points"].get(cost_key)
         return h if h is not None else math.inf
 
     best = min(eligible, key=lambda b: cost(eligible[b]))
@@ -189,13 +199,21 @@ def recommend(cfg: CalibrationConfig, budgets: dict) -> dict:
                                    f"compute to decide a {first}-point effect ({cost(eligible[best]):.2f} core-hours)"}
 
 
-def calibrate_report(cfg: CalibrationConfig, out: str, command: str = "") -> dict:
-    """analyse() written as calibration.json, calibration.md and calibration.png under `out`."""
+def calibrate_report(cfg: CalibrationConfig, out: str, command: str = "", probe: dict | None = None) -> dict:
+    """analyse() written as calibration.json, calibration.md and calibration.png under `out`. A probe
+    (calibration.cost.probe) is kept in <out>/cost_probe.json and reused by later reports."""
     from ..claims.run import machine
 
+    probe_path = os.path.join(out, "cost_probe.json")
+    if probe is None and os.path.isfile(probe_path):
+        with open(probe_path) as fh:
+            probe = json.load(fh)
     result = {"name": cfg.name, "command": command, "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-              "machine": machine(), "config": cfg.model_dump(), **analyse(cfg)}
+              "machine": machine(), "config": cfg.model_dump(), **analyse(cfg, probe)}
     os.makedirs(out, exist_ok=True)
+    if probe is not None:
+        with open(probe_path, "w") as fh:
+            json.dump(probe, fh, indent=1)
     with open(os.path.join(out, "calibration.json"), "w") as fh:
         json.dump(result, fh, indent=1, default=float)
         fh.write("\n")
@@ -221,8 +239,14 @@ def markdown(result: dict, cfg: CalibrationConfig) -> str:
              f"bound >= {dec.fidelity_bar:g}; recommend the eligible budget with the least compute to decide a "
              f"{dec.effects[0]:g}-point effect (reference points) at {dec.power:.0%} power, two-sided alpha "
              f"{dec.alpha:g}",
-             f"- **recommended: {rec['budget'] or 'none'}** ({rec['why']})", "",
-             "| budget | models | core-s/model | median err | spread sd | seed sd | test sd | reliability | "
+             f"- **recommended: {rec['budget'] or 'none'}** ({rec['why']}; cost = the sweeps' own trial seconds)"]
+    if result.get("probe"):
+        pr, rp = result["probe"], result["recommended_probe_cost"]
+        lines.append(f"- with the probed cost ({pr['seconds_per_train_image'] * 1e3:.2f} ms per training image, "
+                     f"{pr['seconds_per_test_image'] * 1e3:.2f} ms per test image, {pr['setup_seconds']:.1f} s setup, "
+                     f"one thread, {pr['models']} models): **{rp['budget'] or 'none'}** ({rp['why']})")
+    lines += ["",
+             "| budget | models | core-s/model (sweep; probe) | median err | spread sd | seed sd | test sd | reliability | "
              "Spearman within [CI] | Kendall within | pooled Spearman | top-k overlap | space order | cap | "
              + " | ".join(f"n/arm, core-h for {e:g} pt (ref pts)" for e in dec.effects) + " |",
              "|" + "---|" * (14 + len(dec.effects))]
@@ -232,12 +256,15 @@ def markdown(result: dict, cfg: CalibrationConfig) -> str:
             continue
         fid = e.get("fidelity") or {}
         ci = fid.get("spearman_within_ci")
-        sp = f"{_f(fid.get('spearman_within'))} [{_f(ci[0])}, {_f(ci[1])}]" if ci else "reference"
+        sp = f"{_f(fid.get('spearman_within'))} [{_f(ci[0])}, {_f(ci[1])}]" if ci else \
+            ("reference" if b == result["reference"] else "–")
         decide = []
         for eff in dec.effects:
             r = e["decide"][f"{eff:g}"]["reference_points"]
             decide.append(f"{r['models_per_arm'] or '>50k'}, {_f(r['core_hours'], '.1f')}")
-        lines.append(f"| {b} | {e['models']} | {_f(e['core_seconds_per_model'], '.1f')} | "
+        cost = _f(e["core_seconds_per_model"], ".1f") + (f"; {_f(e['probe_core_seconds_per_model'], '.1f')}"
+                                                         if "probe_core_seconds_per_model" in e else "")
+        lines.append(f"| {b} | {e['models']} | {cost} | "
                      f"{_f(e['median_error'], '.1f')} | {_f(e['spread_sd'])} | {_f(e['seed_sd'])} | "
                      f"{_f(e['test_sd'])} | {_f(e['reliability'])} | {sp} | {_f(fid.get('kendall_within'))} | "
                      f"{_f(fid.get('spearman_pooled'))} | {_f(fid.get('top_k_overlap'))} | "
@@ -268,8 +295,8 @@ def figure(result: dict, cfg: CalibrationConfig, path: str) -> None:
         cost = e["core_seconds_per_model"]
         fid = e["fidelity"]
         lo, hi = fid["spearman_within_ci"]
-        axes[0].errorbar([cost], [fid["spearman_within"]], yerr=[[fid["spearman_within"] - lo], [hi - fid["spearman_within"]]],
-                         fmt="o", capsize=4, ms=7, label=b)
+        rho = fid["spearman_within"]
+        axes[0].errorbar([cost], [rho], yerr=[[rho - lo], [hi - rho]], fmt="o", capsize=4, ms=7, label=b)
         hours = e["decide"][f"{cfg.decision.effects[0]:g}"]["reference_points"]["core_hours"]
         if hours:
             axes[1].scatter([cost], [hours], s=60, label=b)

@@ -16,9 +16,11 @@ import pandas as pd
 from scipy import stats as _st
 
 from ..stats import intervals as iv
+from ..stats.ks import ks_2samp
 from ..stats.decisions import CONTRADICTED, HOLDS, NOT_RESOLVED, adjust_suite, borderline, decision_pvalue, rule
 from .rules import POINT_STATISTICS
-from .statistics import MIN_MODELS, NOT_RUN, STATISTICS, _best_of_m_rows, _ks_rows, combine, rule_text
+from ..stats.ks import ks_distance_rows
+from .statistics import MIN_MODELS, NOT_RUN, STATISTICS, _best_of_m_rows, combine, rule_text
 
 CLASSES = {"fashion-mnist": 10, "cifar10": 10}
 TWO_ARM = ("median_diff", "mean_diff", "quantile_diff", "mean_ratio", "paired_median_diff")
@@ -133,8 +135,9 @@ def _with_extra_se(interval: iv.Interval, extra_se: float) -> iv.Interval:
         return interval
     total = math.sqrt(se * se + extra_se * extra_se)
     est = interval.estimate
-    z = lambda level: float(_st.norm.ppf((1 + level) / 2))  # noqa: E731
-    return iv.Interval(est, lambda level: (est - z(level) * total, est + z(level) * total),
+    df = interval.extra.get("df", math.inf)
+    t = lambda level: float(_st.t.ppf((1 + level) / 2, df))  # noqa: E731
+    return iv.Interval(est, lambda level: (est - t(level) * total, est + t(level) * total),
                        interval.method + "; complexity slope's uncertainty added", interval.n,
                        extra={**interval.extra, "se": total})
 
@@ -180,7 +183,7 @@ def _bootstrap(name, values, params, rng, resamples) -> iv.Interval:
     if not (a.size and b.size):
         return iv.Interval(float("nan"), lambda level: (float("nan"), float("nan")), "", n)
     if name == "ks":
-        kernel = _ks_rows
+        kernel = ks_distance_rows
     elif name == "best_of_m_diff":
         m = float(params["m"])
         kernel = lambda x, y: _best_of_m_rows(x, m) - _best_of_m_rows(y, m)  # noqa: E731
@@ -191,7 +194,7 @@ def _bootstrap(name, values, params, rng, resamples) -> iv.Interval:
                            for m in _chunks(resamples)])
     out = iv.bootstrap_interval(est, reps, n, "over models, arms resampled independently")
     if name == "ks":
-        out.extra["pvalue"] = float(_st.ks_2samp(a, b).pvalue)
+        out.extra["pvalue"] = float(ks_2samp(a, b).pvalue)
     return out
 
 

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..stats.power import MAX_N, decision_rate, plant, search_n, smoothed_population
+from ..stats.power import decision_rate, plant, search_n, smoothed_population
 from .decide import TWO_ARM, _measure, did_not_learn, part_interval
 from .statistics import MIN_MODELS
 

@@ -21,7 +21,8 @@ def run(args):
     import json
     import os
 
-    from ..claims.power import MAX_N, plan_suite
+    from ..claims.power import plan_suite
+    from ..stats.power import MAX_N
     from ..claims.suite import load_suite
     from ..errors import UsageError
     from ..limits import MAX_SEED
