@@ -126,15 +126,16 @@ def test_sequential_rule_keeps_the_error_rate_where_repeated_looks_do_not(popula
 
 
 @pytest.mark.xfail(strict=True, reason="the Bonett-Price difference-of-medians interval is anti-conservative "
-                   "(its normal tail with a two-order-statistic standard error): the fixed design alone "
-                   "exceeds alpha, and early looks' small levels are crossed far too often")
-@pytest.mark.parametrize("space", ["RegNetX", "AnyNetXD"])
+                   "at 10-80 models per arm (a two-order-statistic standard error; t tails with min(n) - 1 df): "
+                   "the fixed design alone exceeds alpha, and early looks' small levels are crossed too often")
+@pytest.mark.parametrize("space", ["RegNetX", "AnyNetXE"])
 def test_sequential_rule_keeps_the_error_rate_for_a_difference_of_medians(populations, space):
+    runs = 3 * RUNS  # the excess is ~10-20% of alpha: enough runs that its absence would show
     pop = populations[space]
-    sim = simulate(pop, pop, LOOKS, ALPHA, 0.0, runs=RUNS, seed=12, statistic="median_diff")
-    assert sim.rate("naive", CODE[HOLDS]) > upper99(ALPHA, RUNS)  # the problem shows here too
+    sim = simulate(pop, pop, LOOKS, ALPHA, 0.0, runs=runs, seed=12, statistic="median_diff")
+    assert sim.rate("naive", CODE[HOLDS]) > upper99(ALPHA, runs)  # the problem shows here too
     for code in (CODE[HOLDS], CODE[CONTRADICTED]):
-        assert lower99(sim.rate("sequential", code), RUNS) <= ALPHA
+        assert lower99(sim.rate("sequential", code), runs) <= ALPHA
 
 
 def test_a_planted_effect_is_decided_with_fewer_models(populations):
