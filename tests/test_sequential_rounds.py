@@ -22,8 +22,8 @@ SUITE = {
     "schedule": {"kind": "sequential", "looks": [3, 4, 5], "spending": "obrien_fleming"},
     "defaults": DEFAULTS,
     "statistics": {"level": 0.9},
-    "sweeps": {"small": {"spaces": ["RegNetX"], "models_per_space": 5, "flops": "0.2M:1M"},
-               "large": {"spaces": ["RegNetX"], "models_per_space": 5},
+    "sweeps": {"small": {"spaces": ["RegNetX"], "models_per_space": 5, "flops": "0.2M:0.4M"},
+               "large": {"spaces": ["RegNetX"], "models_per_space": 5, "flops": "2.5M:3M"},
                "same": {"spaces": ["AnyNetXE"], "models_per_space": 5}},
     "claims": [
         # flops are fixed by sampling: disjoint flops bands decide at the first look
