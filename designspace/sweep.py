@@ -662,6 +662,8 @@ def _plan_conflict(cfg, recorded, identity, ids, stored, new_plan) -> bool:
     """Whether the stored rows belong to another plan: raise (naming the change) unless new_plan,
     in which case the caller archives them. False when the plan is the stored one (or new)."""
     if recorded and recorded.get("identity") is not None:
+        if _plan_extends(recorded, identity, ids):
+            return False
         changes = identity_changes(recorded["identity"], identity)
         if not changes and recorded.get("plan") not in (None, ids):
             changes = [f"the trials planned from the same config differ ({len(set(recorded['plan']) ^ set(ids))} "
@@ -677,6 +679,19 @@ def _plan_conflict(cfg, recorded, identity, ids, stored, new_plan) -> bool:
         raise UsageError(f"sweep {cfg.name} in {cfg.store} was planned with another config ({shown}); rerun with "
                          f"--new-plan to plan it again (the old rows are kept as {cfg.name}~N), or use another name")
     return True
+
+
+def _plan_extends(recorded: dict, identity: dict, ids: list[str]) -> bool:
+    """Whether the new plan only draws more models per space than the stored one: models_per_space
+    grew, nothing else in the identity changed, and every stored planned id is in the new plan.
+    Sampling is prefix-stable, so such a plan keeps every stored trial and adds to it (a sequential
+    suite's next look); a shrinking or otherwise changed plan stays a conflict."""
+    old = dict(recorded["identity"])
+    new = dict(identity)
+    old_n, new_n = old.pop("models_per_space", None), new.pop("models_per_space", None)
+    if old != new or not isinstance(old_n, int) or not isinstance(new_n, int) or new_n <= old_n:
+        return False
+    return recorded.get("plan") is not None and set(recorded["plan"]) <= set(ids)
 
 
 def _failure_messages(con, ids, counts) -> None:

@@ -371,11 +371,12 @@ def models_needed(interval: iv.Interval, out: dict, alpha_part: float, target: f
                       "at the part's adjusted level"}
 
 
-def judge_suite(stores, claims, seed: int) -> list:
-    """Every selected claim judged under the suite's rules (schema 2)."""
+def judge_suite(stores, claims, seed: int, alpha: float | None = None) -> list:
+    """Every selected claim judged under the suite's rules (schema 2). alpha: the one-sided level a
+    part is decided at (default (1 - level) / 2; a sequential look passes its spent level)."""
     suite = stores.suite
     rules = suite.rules
-    alpha = (1.0 - suite.level) / 2.0
+    alpha = (1.0 - suite.level) / 2.0 if alpha is None else alpha
     results, raw = [], []
     for claim in claims:
         entry = {"id": claim.id, "text": claim.text, "figure": claim.figure, "note": claim.note,

@@ -61,6 +61,13 @@ def design_lines(part: dict) -> list[str]:
         lo, hi = part["interval_adjusted"]
         out.append(f"p = {_fmt(part['p_value'], 2)} for '{part['direction']}', adjusted {_fmt(part['p_adjusted'], 2)}; "
                    f"interval at the adjusted level {part['level_adjusted']:.4g}: [{_fmt(lo)}, {_fmt(hi)}]")
+    seq = part.get("sequential")
+    if seq:
+        state = "decided there" if seq["decided"] else ("capped: not decided by the last look" if seq.get("capped")
+                                                       else "not decided yet")
+        sizes = ", ".join(f"{k} {n}" for k, n in seq["models_per_space"].items())
+        out.append(f"sequential: look {seq['look']} (models per space: {sizes}) at its level {seq['level']:.3g}: "
+                   f"{state}")
     if part.get("borderline"):
         out.append("borderline: a bootstrap endpoint's Monte-Carlo band straddles the line; not decided")
     need = part.get("models_needed")
@@ -113,6 +120,12 @@ def markdown(result: dict) -> str:
         lines += [f"- statistics: unit = models (a model's repeats averaged by {st['aggregate']}), percentile "
                   f"bootstrap, {st['resamples']} resamples, {st['level']:.0%} intervals, seed {st['seed']}; each "
                   f"claim's parts share the rule written in the suite file before the run.", ""]
+    sched = result.get("schedule")
+    if sched:
+        levels = ", ".join(f"{n}: {x:.3g}" for n, x in zip(sched["looks"], sched["levels"]))
+        lines += [f"- schedule: sequential, {sched['spending']} alpha spending (Lan-DeMets); each look's level "
+                  f"(models per arm: level) {levels}; a part decided at a look keeps that look's verdict; "
+                  f"{len(sched['rounds'])} look(s) taken.", ""]
     if result.get("merged"):
         lines += [f"- {result['merged']}", ""]
     lines += ["| claim | paper | verdict | part | effect [interval] | n | p raw / adj. | part verdict |",

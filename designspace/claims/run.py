@@ -72,7 +72,8 @@ def reproduce(path: str, tier: str | None = None, only=None, analyze_only: bool 
     store_dir = out or suite.store_dir
     keys = list(dict.fromkeys(k for c in claims for k in c.sweeps()))
     trouble = []
-    if not analyze_only:
+    sequential = suite.schema == 2 and suite.rules.schedule.kind == "sequential"
+    if not analyze_only and not sequential:
         cfgs = [suite.sweep_config(k, store_dir) for k in keys]  # every sweep validated before any runs
         os.makedirs(store_dir, exist_ok=True)
         left = [max(len(c.spaces) * c.models_per_space * c.repeats - _finished(c.store, c.name), 0) for c in cfgs]
@@ -91,7 +92,15 @@ def reproduce(path: str, tier: str | None = None, only=None, analyze_only: bool 
             bad = counts.get("failed", 0) + counts.get("timeout", 0)
             if bad:
                 trouble.append(f"sweep {cfg.name}: {bad} trials failed or timed out this run")
-    if suite.schema == 2:  # multiplicity is over the whole suite: judge every claim, report the selected ones
+    if sequential:  # trained and judged look by look (claims/rounds.py)
+        from .rounds import run_rounds
+
+        result, trouble = run_rounds(suite, keys, store_dir, analyze_only=analyze_only, address=address,
+                                     data_dir=data_dir, progress=progress, retry_failed=retry_failed, log=log,
+                                     seed=seed)
+        chosen = {c.id for c in claims}
+        result["claims"] = [c for c in result["claims"] if c["id"] in chosen]
+    elif suite.schema == 2:  # multiplicity is over the whole suite: judge every claim, report the selected ones
         result = judge(suite, None, store_dir, seed=seed)
         chosen = {c.id for c in claims}
         result["claims"] = [c for c in result["claims"] if c["id"] in chosen]
