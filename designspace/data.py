@@ -18,11 +18,14 @@ import os
 import pickle
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
+from pydantic import BaseModel, Field
 
 from .errors import UsageError
+from .limits import MAX_SEED
+from .schema import STRICT, Integer, Number, validate
 from .safeload import load_numpy_pickle
 
 if TYPE_CHECKING:
@@ -258,30 +261,36 @@ def load_imagefolder(data_dir: str | None, image_size: int = 32, channels: int =
 
 
 # --- synthetic ---
-def check_synthetic_options(train_size: int = 512, test_size: int = 256, image_size: int = 28, channels: int = 1,
-                            num_classes: int = 10, seed: int = 0, noise: float = 0.35) -> None:
-    """One-line UsageError for an option that is not a bounded positive integer (or finite noise)."""
-    from .limits import check_finite, check_int
-
-    for key, value, top in (("train_size", train_size, MAX_SYNTHETIC_IMAGES), ("test_size", test_size,
-                            MAX_SYNTHETIC_IMAGES), ("image_size", image_size, 512), ("channels", channels, 4),
-                            ("num_classes", num_classes, 100_000)):
-        check_int(value, f"synthetic dataset option {key}", 1, top)
-    check_int(seed, "synthetic dataset option seed", 0, 2**32 - 1)
-    check_finite(noise, "synthetic dataset option noise")
-    if (train_size + test_size) * channels * image_size ** 2 > MAX_SYNTHETIC_BYTES:
-        raise UsageError(f"synthetic dataset of {train_size + test_size} images of {channels}x{image_size}x"
-                         f"{image_size} needs more than {MAX_SYNTHETIC_BYTES / 1e9:g} GB; make it smaller")
+def check_synthetic_options(**options) -> None:
+    """One-line UsageError for an option that is not a bounded positive integer (or finite noise), or a
+    dataset too large to make in memory."""
+    opts = validate(SyntheticOptions, options, "synthetic dataset", noun="option")
+    images = opts.train_size + opts.test_size
+    if images * opts.channels * opts.image_size ** 2 > MAX_SYNTHETIC_BYTES:
+        raise UsageError(f"synthetic dataset of {images} images of {opts.channels}x{opts.image_size}x"
+                         f"{opts.image_size} needs more than {MAX_SYNTHETIC_BYTES / 1e9:g} GB; make it smaller")
 
 
 MAX_SYNTHETIC_IMAGES = 1_000_000
 MAX_SYNTHETIC_BYTES = 200_000_000  # uint8 pixels (each split is made in float64 first: 8x that, briefly)
 
 
+class SyntheticOptions(BaseModel):
+    model_config = STRICT
+    train_size: Annotated[Integer, Field(ge=1, le=MAX_SYNTHETIC_IMAGES)] = 512
+    test_size: Annotated[Integer, Field(ge=1, le=MAX_SYNTHETIC_IMAGES)] = 256
+    image_size: Annotated[Integer, Field(ge=1, le=512)] = 28
+    channels: Annotated[Integer, Field(ge=1, le=4)] = 1
+    num_classes: Annotated[Integer, Field(ge=1, le=100_000)] = 10
+    seed: Annotated[Integer, Field(ge=0, le=MAX_SEED)] = 0
+    noise: Number = 0.35
+
+
 def synthetic(train_size: int = 512, test_size: int = 256, image_size: int = 28, channels: int = 1,
               num_classes: int = 10, seed: int = 0, noise: float = 0.35) -> Dataset:
     """Seeded class-dependent images: a smooth template per class plus pixel noise."""
-    check_synthetic_options(train_size, test_size, image_size, channels, num_classes, seed, noise)
+    check_synthetic_options(train_size=train_size, test_size=test_size, image_size=image_size, channels=channels,
+                            num_classes=num_classes, seed=seed, noise=noise)
     rng = np.random.default_rng(seed)
     coarse = rng.random((num_classes, channels, 4, 4))
     reps = -(-image_size // 4)

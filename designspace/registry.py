@@ -327,13 +327,3 @@ def make_train_hooks(spec, recipe, model, ctx: TrainContext) -> HookList:
         if fam.train_hooks is not None:
             hooks.extend(fam.train_hooks(spec, recipe, model, ctx) or ())
     return hooks
-
-
-def option_dict(value, where: str, keys: Sequence[str]) -> dict:
-    """A family option given as a mapping with known keys only (helper for family parsers)."""
-    if not isinstance(value, Mapping):
-        raise UsageError(f"{where} must be a mapping, got {value!r}")
-    unknown = set(value) - set(keys)
-    if unknown:
-        raise UsageError(f"unknown {where} key(s) {', '.join(sorted(unknown))}; valid: {', '.join(keys)}")
-    return dict(value)

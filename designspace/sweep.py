@@ -39,15 +39,20 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import UsageError
+from typing import Annotated, Literal
 
-TOP_KEYS = ("name", "store", "spaces", "models_per_space", "repeats", "seed", "train_seed", "regime", "flops", "dataset",
-            "recipe", "resources", "max_retries", "timeout", "checkpoints", "tensorboard")
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
+
+from .data import DATASETS
+from .errors import UsageError
+from .limits import MAX_SEED, Name, PathText
+from .schema import STRICT, Flag, Integer, Number, validate
+
 # Keys that never change a trial's result: they may differ between runs of one sweep.
 RESULT_NEUTRAL_KEYS = ("store", "resources", "max_retries", "timeout", "checkpoints", "tensorboard")
-RESOURCE_KEYS = ("cpus", "gpus")
 DATASET_KEYS = ("name", "dir")
-SYNTHETIC_KEYS = ("train_size", "test_size", "image_size", "channels", "num_classes", "seed", "noise")
+DATASET_OPTIONS = {"fashion-mnist": (), "cifar10": (), "imagefolder": ("image_size", "channels"),
+                   "synthetic": ("train_size", "test_size", "image_size", "channels", "num_classes", "seed", "noise")}
 MAX_MODELS = 1_000_000
 MAX_REPEATS = 1_000
 MAX_TIMEOUT = 7 * 24 * 3600.0
@@ -145,45 +150,115 @@ def space_definition(space, label: str) -> dict:
     return {"name": getattr(space, "name", label)}
 
 
-def _int(value, key, minimum=0, maximum=None):
-    from .limits import check_int
+class Resources(BaseModel):
+    model_config = STRICT
+    cpus: Annotated[Number, Field(ge=0, le=4096)] = 1.0
+    gpus: Annotated[Number, Field(ge=0, le=64)] = 0.0
 
-    return check_int(value, f"config key {key}", minimum, maximum)
-
-
-def _number(value, key, minimum=0.0, maximum=None):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or value < minimum or (maximum is not None and value > maximum):
-        bound = f">= {minimum:g}" + (f" and <= {maximum:g}" if maximum is not None else "")
-        raise UsageError(f"config key {key} must be a finite number {bound}, got {value!r}")
-    return float(value)
+    @model_validator(mode="after")
+    def _runnable(self):
+        check_resources(self.cpus, self.gpus, "resources")
+        return self
 
 
-def _bool(value, key):
-    if not isinstance(value, bool):
-        raise UsageError(f"config key {key} must be true or false, got {value!r}")
-    return value
+class DatasetSection(BaseModel):
+    """`dataset:` a name, or a mapping with the name, a folder and (synthetic, imagefolder) options."""
+    model_config = STRICT
+    name: Literal[DATASETS]
+    dir: PathText | None = None
+    train_size: Integer | None = None
+    test_size: Integer | None = None
+    image_size: Integer | None = None
+    channels: Integer | None = None
+    num_classes: Integer | None = None
+    seed: Integer | None = None
+    noise: Number | None = None
+
+    @model_validator(mode="after")
+    def _options_of_this_dataset(self):
+        from .data import check_synthetic_options
+
+        allowed = DATASET_OPTIONS[self.name]
+        for key in sorted(self.model_fields_set - set(DATASET_KEYS)):
+            if key not in allowed:
+                valid = ", ".join(DATASET_KEYS + allowed)
+                raise ValueError(f"dataset {self.name} takes no option {key!r}; valid: {valid}")
+        if self.name == "synthetic":  # bounded sizes, checked without making the data
+            check_synthetic_options(**self.options())
+        return self
+
+    def options(self) -> dict:
+        return {k: getattr(self, k) for k in sorted(self.model_fields_set) if k not in DATASET_KEYS}
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("name", *sorted(self.model_fields_set - {"name"}))}
+
+
+def _one_or_list(value):
+    return [value] if isinstance(value, (str, dict)) else value
+
+
+def _dataset_name(value):
+    return {"name": value} if isinstance(value, str) else value
+
+
+def _flops_band(value):
+    from .spaces import parse_flops
+
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"must be a band like 3M:8M, got {value!r}")
+    parse_flops(str(value))
+    return str(value)
+
+
+class SweepSchema(BaseModel):
+    """The keys of a sweep config (see the module docstring), each with its type and range."""
+    model_config = STRICT
+    name: Name
+    store: PathText | None = None
+    spaces: Annotated[list[str | dict], BeforeValidator(_one_or_list), Field(min_length=1, max_length=1000)]
+    models_per_space: Annotated[Integer, Field(ge=1, le=MAX_MODELS)]
+    repeats: Annotated[Integer, Field(ge=1, le=MAX_REPEATS)] = 1
+    seed: Annotated[Integer, Field(ge=0, le=MAX_SEED)] = 0
+    train_seed: Annotated[Integer, Field(ge=0, le=MAX_SEED)] | None = None
+    regime: str | None = None
+    flops: Annotated[str | None, BeforeValidator(lambda v: v if v is None else _flops_band(v))] = None
+    dataset: Annotated[DatasetSection, BeforeValidator(_dataset_name)] = DatasetSection(name="fashion-mnist")
+    recipe: dict | None = None  # checked by train.Recipe, which knows the families' own keys
+    resources: Resources | None = None
+    max_retries: Annotated[Integer, Field(ge=0, le=100)] = 1
+    timeout: Annotated[Number, Field(gt=0, le=MAX_TIMEOUT)] | None = None
+    checkpoints: Flag = False
+    tensorboard: Flag = False
+
+    @model_validator(mode="after")
+    def _seeds_fit(self):
+        first = self.seed if self.train_seed is None else self.train_seed
+        if first + self.repeats - 1 > MAX_SEED:
+            raise ValueError(f"seed (or train_seed) + repeats - 1 must stay <= {MAX_SEED}")
+        return self
 
 
 def parse_config(raw: Any, path: str = "config") -> SweepConfig:
     """Validate a config mapping; every problem is a one-line UsageError naming the key."""
-    from .data import DATASET_REGIME, DATASETS
-    from .limits import MAX_SEED, check_name
-    from .regimes import get_regime
-    from .spaces import parse_flops
-    from .train import Recipe
-
     if not isinstance(raw, dict):
         raise UsageError(f"{path}: a sweep config must be a YAML mapping")
-    for key in raw:
-        if key not in TOP_KEYS:
-            raise UsageError(f"{path}: unknown config key {key!r}; valid: {', '.join(TOP_KEYS)}")
-    name = check_name(raw.get("name"), f"{path}: config key name")
-    entries = raw.get("spaces")
-    if isinstance(entries, (str, dict)):
-        entries = [entries]
-    if not isinstance(entries, list) or not entries:
-        raise UsageError(f"{path}: config key spaces must be a list of spaces, got {entries!r}")
+    schema = validate(SweepSchema, raw, path, noun="config key")
+    resolved = _resolved_spaces(schema.spaces, path)
+    regime = _regime(schema, path)
+    recipe = _recipe(schema.recipe, path)
+    if schema.tensorboard:
+        tensorboard_writer_class(f"{path}: config key tensorboard")
+    resources = schema.resources or Resources()
+    return SweepConfig(name=schema.name, spaces=list(resolved), models_per_space=schema.models_per_space,
+                       store=schema.store or os.path.join("results", schema.name, "results.db"), seed=schema.seed,
+                       repeats=schema.repeats, train_seed=schema.train_seed, regime=regime, flops=schema.flops,
+                       dataset=schema.dataset.as_dict(), recipe=recipe, cpus=resources.cpus, gpus=resources.gpus,
+                       max_retries=schema.max_retries, timeout=schema.timeout, checkpoints=schema.checkpoints,
+                       tensorboard=schema.tensorboard, source=dict(raw), resolved=resolved)
+
+
+def _resolved_spaces(entries: list, path: str) -> dict:
     try:
         resolved = resolve_spaces(entries)
     except UsageError as exc:
@@ -192,89 +267,26 @@ def parse_config(raw: Any, path: str = "config") -> SweepConfig:
         if "\0" in label or len(label) > 500:
             raise UsageError(f"{path}: config key spaces: a label must be under 500 characters without NUL, "
                              f"got {label[:60]!r}")
-    models = _int(raw.get("models_per_space"), "models_per_space", 1, MAX_MODELS)
-    seed = _int(raw.get("seed", 0), "seed", 0, MAX_SEED)
-    repeats = _int(raw.get("repeats", 1), "repeats", 1, MAX_REPEATS)
-    train_seed = raw.get("train_seed")
-    if train_seed is not None:
-        train_seed = _int(train_seed, "train_seed", 0, MAX_SEED)
-    if (seed if train_seed is None else train_seed) + repeats - 1 > MAX_SEED:
-        raise UsageError(f"{path}: config keys seed (or train_seed) + repeats - 1 must stay <= {MAX_SEED}")
+    return resolved
 
-    dataset = raw.get("dataset", "fashion-mnist")
-    if isinstance(dataset, str):
-        dataset = {"name": dataset}
-    if not isinstance(dataset, dict) or not isinstance(dataset.get("name"), str):
-        raise UsageError(f"{path}: config key dataset must be a name or a mapping with name, got {dataset!r}")
-    if dataset["name"] not in DATASETS:
-        raise UsageError(f"{path}: config key dataset.name: unknown dataset {dataset['name']!r}; "
-                         f"valid: {', '.join(DATASETS)}")
-    allowed = DATASET_KEYS + (SYNTHETIC_KEYS if dataset["name"] == "synthetic" else ()) + \
-        (("image_size", "channels") if dataset["name"] == "imagefolder" else ())
-    for key in dataset:
-        if key not in allowed:
-            raise UsageError(f"{path}: unknown config key dataset.{key}; valid: {', '.join(allowed)}")
-    if dataset.get("dir") is not None and (not isinstance(dataset["dir"], str) or "\0" in dataset["dir"]):
-        raise UsageError(f"{path}: config key dataset.dir must be a path, got {dataset['dir']!r}")
-    if dataset["name"] == "synthetic":  # validate the options (sizes bounded) without making the data
-        from .data import check_synthetic_options
 
-        try:
-            check_synthetic_options(**{k: v for k, v in dataset.items() if k not in DATASET_KEYS})
-        except UsageError as exc:
-            raise UsageError(f"{path}: config key dataset: {exc}") from None
+def _regime(schema: SweepSchema, path: str) -> str:
+    from .data import DATASET_REGIME
+    from .regimes import get_regime
 
-    regime = raw.get("regime", DATASET_REGIME[dataset["name"]])
     try:
-        regime = get_regime(regime).name
+        return get_regime(schema.regime or DATASET_REGIME[schema.dataset.name]).name
     except UsageError as exc:
         raise UsageError(f"{path}: config key regime: {exc}") from None
-    flops = raw.get("flops")
-    if flops is not None:
-        if not isinstance(flops, (str, int, float)) or isinstance(flops, bool):
-            raise UsageError(f"{path}: config key flops must be a band like 3M:8M, got {flops!r}")
-        try:
-            parse_flops(str(flops))
-        except UsageError as exc:
-            raise UsageError(f"{path}: config key flops: {exc}") from None
-        flops = str(flops)
 
-    recipe_raw = raw.get("recipe") or {}
-    if not isinstance(recipe_raw, dict):
-        raise UsageError(f"{path}: config key recipe must be a mapping, got {recipe_raw!r}")
+
+def _recipe(raw: dict | None, path: str):
+    from .train import Recipe
+
     try:
-        recipe = Recipe.from_dict(recipe_raw)
+        return Recipe.from_dict(raw or {})
     except UsageError as exc:
-        raise UsageError(f"{path}: config key {exc}") from None
-    except TypeError as exc:
-        raise UsageError(f"{path}: config key recipe: {exc}") from None
-
-    resources = raw.get("resources") or {}
-    if not isinstance(resources, dict):
-        raise UsageError(f"{path}: config key resources must be a mapping, got {resources!r}")
-    for key in resources:
-        if key not in RESOURCE_KEYS:
-            raise UsageError(f"{path}: unknown config key resources.{key}; valid: {', '.join(RESOURCE_KEYS)}")
-    cpus = _number(resources.get("cpus", 1), "resources.cpus", 0, 4096)
-    gpus = _number(resources.get("gpus", 0), "resources.gpus", 0, 64)
-    check_resources(cpus, gpus, f"{path}: config key resources")
-    max_retries = _int(raw.get("max_retries", 1), "max_retries", 0, 100)
-    timeout = raw.get("timeout")
-    if timeout is not None:
-        timeout = _number(timeout, "timeout", 0, MAX_TIMEOUT)
-        if timeout <= 0:
-            raise UsageError(f"{path}: config key timeout must be a positive number of seconds (or null)")
-    checkpoints = _bool(raw.get("checkpoints", False), "checkpoints")
-    tensorboard = _bool(raw.get("tensorboard", False), "tensorboard")
-    if tensorboard:
-        tensorboard_writer_class(f"{path}: config key tensorboard")
-    store = raw.get("store") or os.path.join("results", name, "results.db")
-    if not isinstance(store, str) or "\0" in store:
-        raise UsageError(f"{path}: config key store must be a path, got {store!r}")
-    return SweepConfig(name=name, spaces=list(resolved), models_per_space=models, store=store, seed=seed,
-                       repeats=repeats, train_seed=train_seed, regime=regime, flops=flops, dataset=dict(dataset), recipe=recipe, cpus=cpus,
-                       gpus=gpus, max_retries=max_retries, timeout=timeout, checkpoints=checkpoints,
-                       tensorboard=tensorboard, source=dict(raw), resolved=resolved)
+        raise UsageError(f"{path}: config {exc}") from None
 
 
 def check_resources(cpus: float, gpus: float, what: str = "a trial") -> None:

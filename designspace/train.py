@@ -15,15 +15,37 @@ import math
 import os
 import time
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Annotated, Any, Mapping
+
+from pydantic import BaseModel, Field
 
 from .errors import UsageError
+from .limits import MAX_BATCH, MAX_EPOCHS, MAX_IMAGES
+from .schema import STRICT, Flag, Integer, Number, validate
 from .spec import FrozenDict
 
 REFERENCE_BATCH = 128  # lr is given at this batch size and scaled linearly (Goyal et al.; pycls)
-# Sizes past these cannot be meant (a typo, or 1e9): refuse them rather than run for ever or out of memory.
-RECIPE_LIMITS = {"epochs": 10_000, "batch_size": 65_536, "eval_batch_size": 65_536, "train_size": 100_000_000,
-                 "test_size": 100_000_000, "warmup_epochs": 10_000}
+
+
+class RecipeFields(BaseModel):
+    """The core recipe keys with their types and ranges (the families' own keys are checked by their
+    modules). Sizes past the limits cannot be meant (a typo, or 1e9): refused rather than run for ever."""
+    model_config = STRICT
+    epochs: Annotated[Number, Field(gt=0, le=MAX_EPOCHS)]
+    batch_size: Annotated[Integer, Field(gt=0, le=MAX_BATCH)]
+    lr: Annotated[Number, Field(gt=0)]
+    momentum: Annotated[Number, Field(ge=0, lt=1)]
+    nesterov: Flag
+    weight_decay: Annotated[Number, Field(ge=0)]
+    warmup_epochs: Annotated[Number, Field(ge=0, le=MAX_EPOCHS)]
+    warmup_factor: Annotated[Number, Field(gt=0, le=1)]
+    label_smoothing: Annotated[Number, Field(ge=0, lt=1)]
+    zero_init_residual: Flag
+    train_size: Annotated[Integer, Field(gt=0, le=MAX_IMAGES)] | None
+    test_size: Annotated[Integer, Field(gt=0, le=MAX_IMAGES)] | None
+    augment: Flag
+    eval_batch_size: Annotated[Integer, Field(gt=0, le=MAX_BATCH)]
+    amp: Flag
 
 
 @dataclass(frozen=True)
@@ -54,34 +76,10 @@ class Recipe:
     family_options: Mapping[str, Any] = field(default_factory=FrozenDict, hash=False)
 
     def __post_init__(self):
-        checks = {
-            "epochs": (float, lambda v: v > 0), "batch_size": (int, lambda v: v > 0),
-            "lr": (float, lambda v: v > 0), "momentum": (float, lambda v: 0 <= v < 1),
-            "nesterov": (bool, None), "weight_decay": (float, lambda v: v >= 0),
-            "warmup_epochs": (float, lambda v: v >= 0), "warmup_factor": (float, lambda v: 0 < v <= 1),
-            "label_smoothing": (float, lambda v: 0 <= v < 1), "zero_init_residual": (bool, None),
-            "train_size": (int, lambda v: v > 0),
-            "test_size": (int, lambda v: v > 0), "augment": (bool, None),
-            "eval_batch_size": (int, lambda v: v > 0), "amp": (bool, None),
-        }
-        for name, (kind, ok) in checks.items():
-            value = getattr(self, name)
-            if value is None and name in ("train_size", "test_size"):
-                continue
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-                object.__setattr__(self, name, value)
-            if kind is int and isinstance(value, float) and value.is_integer():
-                value = int(value)
-                object.__setattr__(self, name, value)
-            if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
-                raise UsageError(f"recipe.{name} must be {kind.__name__}, got {value!r}")
-            if kind is float and not math.isfinite(value):
-                raise UsageError(f"recipe.{name} must be a finite number, got {value!r}")
-            if name in RECIPE_LIMITS and value > RECIPE_LIMITS[name]:
-                raise UsageError(f"recipe.{name} = {value:,} is past the limit {RECIPE_LIMITS[name]:,}")
-            if ok is not None and not ok(value):
-                raise UsageError(f"recipe.{name} out of range: {value!r}")
+        core = {name: getattr(self, name) for name in RecipeFields.model_fields}
+        checked = validate(RecipeFields, core, "", at="recipe")
+        for name in core:  # canonical types: 1 -> 1.0 for float keys, 64.0 -> 64 for integer ones
+            object.__setattr__(self, name, getattr(checked, name))
         from .registry import recipe_keys, validate_recipe
 
         if not isinstance(self.family_options, Mapping):

@@ -58,7 +58,8 @@ def run(args):
 
     from ..data import load_dataset
     from ..errors import UsageError
-    from ..limits import MAX_SEED, check_int
+    from ..limits import Seed
+    from ..schema import check
     from ..train import Recipe, default_threads, train
 
     from ..data import DATASET_REGIME, REGIME_DATASET
@@ -80,7 +81,7 @@ def run(args):
     if args.augment:
         overrides["augment"] = True
     recipe = Recipe.from_dict(overrides)
-    check_int(args.seed, "--seed", 0, MAX_SEED)
+    check(Seed, args.seed, "--seed")
     if args.threads is not None and args.threads <= 0:
         raise UsageError(f"--threads must be positive, got {args.threads}")
     if args.save is not None and (not args.save or "\0" in args.save or __import__("os").path.isdir(args.save)):

@@ -123,11 +123,11 @@ def _apply_modifiers(space: DesignSpace, mods: list[str], label: str) -> DesignS
 
 def space_from_dict(d: Mapping, validate: bool = True) -> DesignSpace:
     """A space from a definition dict (the YAML schema; `base` allowed)."""
-    from .definition import merge, validate_schema
+    from .definition import check_definition, merge
 
     d = dict(d)
     if validate:
-        validate_schema(d)
+        check_definition(d)
     if "base" in d:
         base_space = get_space(d["base"])
         base_def = base_space.definition()
