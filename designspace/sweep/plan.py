@@ -1,0 +1,65 @@
+"""A sweep's plan and identity: every trial it will train, with ids stable across reruns, and the
+rule that refuses a rerun whose config changed what the stored rows mean."""
+from __future__ import annotations
+
+from ..errors import UsageError
+from .config import SweepConfig
+
+def plan_trials(cfg: SweepConfig, data_dir: str | None = None) -> list[dict]:
+    """Every trial of the sweep as a store row without results: sampling is deterministic in the
+    seed, so a rerun plans exactly the same trials with the same ids."""
+    from ..store import trial_id
+    from ..table import spec_rows
+
+    context = cfg.trial_context(data_dir)
+    trials = []
+    for name in cfg.spaces:
+        space = cfg.space(name)
+        draw, cx = space.sample_arrays(cfg.models_per_space, seed=cfg.seed, flops=cfg.flops, regime=cfg.regime)
+        specs = space.specs_from(draw)
+        for spec, row in zip(specs, spec_rows(specs, cx, cfg.regime)):
+            cx_train = next((row[k] for k in ("cx_train_flops", "cx_train") if k in row), None)
+            for seed in cfg.training_seeds:  # sampling used cfg.seed
+                trials.append({
+                    "trial_id": trial_id(spec.id, {**context, "space": name}, seed),
+                    "sweep": cfg.name, "space": name, "spec_id": spec.id, "spec": spec.to_json(sort_keys=True),
+                    "regime": cfg.regime, "dataset": cfg.dataset["name"], "recipe": cfg.recipe.to_dict(),
+                    "seed": seed, "flops": row["flops"], "params": row["params"], "acts": row["acts"],
+                    "cx_train": cx_train,
+                })
+    return trials
+
+
+def identity_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """'key: old -> new' for every leaf that differs between two identities."""
+    out = []
+    for key in sorted(set(old) | set(new), key=str):
+        a, b = old.get(key, "<absent>"), new.get(key, "<absent>")
+        where = f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += identity_changes(a, b, where + ".")
+        elif a != b:
+            short = lambda v: (repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "...")  # noqa: E731
+            out.append(f"{where}: {short(a)} -> {short(b)}")
+    return out
+
+
+def plan_conflict(cfg, recorded, identity, ids, stored, new_plan) -> bool:
+    """Whether the stored rows belong to another plan: raise (naming the change) unless new_plan,
+    in which case the caller archives them. False when the plan is the stored one (or new)."""
+    if recorded and recorded.get("identity") is not None:
+        changes = identity_changes(recorded["identity"], identity)
+        if not changes and recorded.get("plan") not in (None, ids):
+            changes = [f"the trials planned from the same config differ ({len(set(recorded['plan']) ^ set(ids))} "
+                       "ids; another designspace version samples differently)"]
+    else:  # no stored plan (a new sweep, or a store from before plans): rows outside this plan conflict
+        foreign = set(stored) - set(ids)
+        changes = [f"{len(foreign)} stored row(s) of sweep {cfg.name} are not in this plan (stored before "
+                   "plans were recorded, or with other settings)"] if foreign else []
+    if not changes:
+        return False
+    if not new_plan:
+        shown = "; ".join(changes[:3]) + (f"; and {len(changes) - 3} more" if len(changes) > 3 else "")
+        raise UsageError(f"sweep {cfg.name} in {cfg.store} was planned with another config ({shown}); rerun with "
+                         f"--new-plan to plan it again (the old rows are kept as {cfg.name}~N), or use another name")
+    return True
