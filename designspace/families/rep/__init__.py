@@ -353,9 +353,3 @@ def _register_modifier():
 
 
 _register_modifier()
-
-
-
-
-# the checkpoint functions moved to designspace.deploy (family-agnostic); kept importable here
-from ...deploy import deploy_checkpoint, deploy_model, load_checkpoint  # noqa: E402,F401
