@@ -18,7 +18,7 @@ import os
 import pickle
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -110,6 +110,25 @@ def _make(name, train_x, train_y, test_x, test_y, mean, std, num_classes=10) -> 
 
     return Dataset(name, tensor(train_x, np.uint8), tensor(train_y, np.int64), tensor(test_x, np.uint8),
                    tensor(test_y, np.int64), mean, std, num_classes)
+
+
+def training_dataset(data: str | None, regime: str | None, sampled_for: str | None, where: str = "spec") -> str:
+    """The dataset a model trains on: `data` where given, else the one that trains `regime` (given) or
+    `sampled_for` (the regime its row was sampled for). A row sampled for one regime trains on another
+    regime's dataset only when the regime is given too: its network (and complexity) changes."""
+    from .regimes import base_name
+
+    wanted = regime or sampled_for
+    if data is None and wanted is not None and base_name(wanted) not in REGIME_DATASET:
+        raise UsageError(f"no built-in dataset trains the {wanted} regime; pass --data (e.g. imagefolder) "
+                         f"and --data-dir")
+    name = data or REGIME_DATASET.get(base_name(wanted or ""), "fashion-mnist")
+    own = base_name(sampled_for or "")  # NAME@SIZE trains NAME's dataset, resized
+    if regime is None and sampled_for and DATASET_REGIME.get(name, own) != own:
+        raise UsageError(f"{where}: the row was sampled for the {sampled_for} regime, but --data {name} "
+                         f"trains the {DATASET_REGIME[name]} regime; pass --regime {DATASET_REGIME[name]} "
+                         f"to build it for that dataset (its complexity changes)")
+    return name
 
 
 def load_dataset(name: str, data_dir: str | None = None, **options) -> Dataset:
@@ -219,8 +238,17 @@ def load_cifar10(data_dir: str | None = None) -> Dataset:
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
+class ImageFolderOptions(BaseModel):
+    """Options of an image folder: every image is converted to `channels` (1: grey, 3: RGB) and resized."""
+    model_config = STRICT
+    image_size: Annotated[Integer, Field(ge=1, le=1024)] = 32
+    channels: Literal[1, 3] = 3
+
+
 def load_imagefolder(data_dir: str | None, image_size: int = 32, channels: int = 3) -> Dataset:
     """DIR/train/CLASS/IMAGE and DIR/test/CLASS/IMAGE (or val/), resized to image_size squared."""
+    validate(ImageFolderOptions, {"image_size": image_size, "channels": channels}, "imagefolder dataset",
+             noun="option")
     try:
         from PIL import Image
     except ImportError:

@@ -139,7 +139,7 @@ class DatasetSection(BaseModel):
 
     @model_validator(mode="after")
     def _options_of_this_dataset(self):
-        from ..data import check_synthetic_options
+        from ..data import ImageFolderOptions, check_synthetic_options
 
         allowed = DATASET_OPTIONS[self.name]
         for key in sorted(self.model_fields_set - set(DATASET_KEYS)):
@@ -148,6 +148,8 @@ class DatasetSection(BaseModel):
                 raise ValueError(f"dataset {self.name} takes no option {key!r}; valid: {valid}")
         if self.name == "synthetic":  # bounded sizes, checked without making the data
             check_synthetic_options(**self.options())
+        if self.name == "imagefolder":
+            validate(ImageFolderOptions, self.options(), "imagefolder dataset", noun="option")
         return self
 
     def options(self) -> dict:
@@ -303,7 +305,7 @@ def read_yaml(path: str, what: str = "sweep config"):
     if "\0" in text:
         raise UsageError(f"{what} {path} is binary, not YAML text")
     try:
-        return yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 (a SafeLoader subclass)
+        return yaml.load(text, Loader=NoAliasLoader)  # a SafeLoader subclass: plain types only
     except yaml.YAMLError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(f"{path} is not valid YAML: {first}") from None
