@@ -1,4 +1,4 @@
-"""Options of the reference code that the spaces sample (issue 14, item 7): CSP's conv entry, SiLU /
+"""Options of the reference code that the spaces sample: CSP's conv entry, SiLU /
 LeakyReLU(0.1) / h-swish, option-A shortcuts and pre-activation blocks (HO-ResNet), VoVNet's
 ceil_mode pooling. Each is exact: analytic complexity == the built model's count."""
 import numpy as np

@@ -249,7 +249,6 @@ def record_sweep(con: sqlite3.Connection, name: str, config: Mapping[str, Any], 
     """Record (or update) a sweep: its config, planned count, and where given its plan (trial ids),
     identity (what defines its results) and resolved space definitions."""
     now = time.time()
-    dump = lambda v: None if v is None else json.dumps(v, sort_keys=True, default=str)  # noqa: E731
     with con:
         con.execute(
             "INSERT INTO sweeps (name, config, planned, created_at, plan, identity, spaces, updated_at) "
@@ -257,7 +256,11 @@ def record_sweep(con: sqlite3.Connection, name: str, config: Mapping[str, Any], 
             "planned = excluded.planned, plan = COALESCE(excluded.plan, sweeps.plan), "
             "identity = COALESCE(excluded.identity, sweeps.identity), "
             "spaces = COALESCE(excluded.spaces, sweeps.spaces), updated_at = excluded.updated_at",
-            (name, dump(config), planned, now, dump(plan), dump(identity), dump(spaces), now))
+            (name, _dump(config), planned, now, _dump(plan), _dump(identity), _dump(spaces), now))
+
+
+def _dump(value) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
 
 
 def get_sweep(con: sqlite3.Connection, name: str) -> dict | None:

@@ -39,9 +39,13 @@ def identity_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
         if isinstance(a, dict) and isinstance(b, dict):
             out += identity_changes(a, b, where + ".")
         elif a != b:
-            short = lambda v: (repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "...")  # noqa: E731
-            out.append(f"{where}: {short(a)} -> {short(b)}")
+            out.append(f"{where}: {_short(a)} -> {_short(b)}")
     return out
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def plan_conflict(cfg, recorded, identity, ids, stored, new_plan) -> bool:

@@ -36,7 +36,7 @@ def resolve_address(address: str) -> str:
             from ray._private.utils import read_ray_address
 
             found = read_ray_address(None)
-        except Exception:  # noqa: BLE001 (an internal helper of Ray: fall back to its default file)
+        except Exception:  # an internal helper of Ray, which may change: fall back to its default file
             path = os.path.join(os.environ.get("RAY_TMPDIR", "/tmp"), "ray", "ray_current_cluster")
             found = open(path).read().strip() if os.path.exists(path) else None
     if not found or found == "auto":
