@@ -9,7 +9,7 @@ import sys
 
 from .errors import UsageError
 
-COMMANDS = ["spaces", "sample", "describe", "train", "sweep", "status", "analyze", "refine", "reproduce", "calibrate",
+COMMANDS = ["spaces", "sample", "describe", "train", "sweep", "status", "analyze", "refine", "reproduce", "power", "calibrate",
             "deploy"]
 
 

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
+from ..stats.intervals import percentile_bounds
+
 
 def match_models(models: pd.DataFrame, a: str, b: str, by: str = "context", value: str = "error") -> pd.DataFrame:
     """Models of groups a and b (column `by`) sharing a spec id: [spec_id, space, error_a, error_b]."""
@@ -48,9 +50,10 @@ def rank_correlation(x, y, n_boot: int = 1000, level: float = 0.9, seed=0) -> pd
     # Kendall per replicate (scipy, O(n log n) each); a few hundred replicates bound the cost
     k_boot = min(n_boot, 400)
     tau_b = np.array([_st.kendalltau(x[i], y[i]).statistic for i in idx[:k_boot]])
-    q = [(1 - level) / 2, (1 + level) / 2]
-    for name, est, p, dist in (("spearman", sp.statistic, sp.pvalue, rho_b), ("kendall", kt.statistic, kt.pvalue, tau_b)):
-        lo, hi = np.nanquantile(dist, q) if np.isfinite(dist).any() else (np.nan, np.nan)
+    estimates = (("spearman", sp.statistic, sp.pvalue, rho_b), ("kendall", kt.statistic, kt.pvalue, tau_b))
+    for name, est, p, dist in estimates:
+        ok = dist[np.isfinite(dist)]
+        lo, hi = percentile_bounds(ok, level) if ok.size else (np.nan, np.nan)
         rows.append({"statistic": name, "estimate": float(est), "lo": float(lo), "hi": float(hi),
                      "pvalue": float(p), "n": n, "replicates": int(np.isfinite(dist).sum())})
     return pd.DataFrame(rows)

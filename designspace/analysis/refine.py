@@ -52,9 +52,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
-
 from ..errors import UsageError
+from ..stats.decisions import adjust
+from ..stats.intervals import edf_quantile
+from ..stats.ks import KS_EXACT_MAX, ks_2samp
 from ..spaces.columns import column_names, table_columns
 from ..spaces.expr import parse
 
@@ -64,17 +65,10 @@ PARTS = (("lower third", "<=", 1 / 3), ("lower half", "<=", 1 / 2), ("upper half
          ("upper third", ">=", 2 / 3))
 EFIT_PARTS = PARTS[:2]
 COMPLEXITY = ("flops", "params", "acts")
-KS_EXACT_MAX = 250_000  # n_kept * n_rest up to which the KS p-value is exact (its cost grows with the product)
 _CHUNK_ELEMENTS = 2_000_000  # replicate x model counts held at once: bounds memory at ~16 MB per array
 
 
 # --- statistics ----------------------------------------------------------------------------------
-def _sorted_quantile(sorted_values: np.ndarray, q: float) -> float:
-    """Inverted-EDF quantile of sorted values: the smallest v with EDF(v) >= q."""
-    n = sorted_values.size
-    return float(sorted_values[max(int(np.ceil(q * n)) - 1, 0)]) if n else np.nan
-
-
 def _replicate_quantiles(rng: np.random.Generator, values: np.ndarray, totals: np.ndarray, q: float) -> np.ndarray:
     """Inverted-EDF quantile q of bootstrap replicates of a group, drawn from its exact distribution.
 
@@ -166,8 +160,8 @@ def shift_statistics(errors, masks, n_boot: int = 1000, level: float = 0.95, qua
         kept_sum = e @ mf
         mean_kept, mean_rest = kept_sum / n_kept, (e.sum() - kept_sum) / n_rest
     members = [(np.flatnonzero(masks[:, j]), np.flatnonzero(~masks[:, j])) for j in range(k)]
-    q_kept = np.array([_sorted_quantile(e[kept], quantile) for kept, _ in members])
-    q_rest = np.array([_sorted_quantile(e[rest], quantile) for _, rest in members])
+    q_kept = np.array([edf_quantile(e[kept], quantile) for kept, _ in members])
+    q_rest = np.array([edf_quantile(e[rest], quantile) for _, rest in members])
 
     boot_mean, boot_q = bootstrap_shifts(e, masks, n_boot, quantile, seed)
     tails = [(1 - level) / 2, (1 + level) / 2]
@@ -180,28 +174,13 @@ def shift_statistics(errors, masks, n_boot: int = 1000, level: float = 0.95, qua
     })
 
 
-def ks_2samp(a, b):
-    """scipy.stats.ks_2samp, exact p-value for groups with n_a * n_b <= KS_EXACT_MAX, asymptotic
-    (Kolmogorov distribution) above, where it is accurate and the exact one costs ~0.1 s a test."""
-    return _st.ks_2samp(a, b, method="exact" if len(a) * len(b) <= KS_EXACT_MAX else "asymp")
-
-
 def adjust_pvalues(pvalues, method: str = "holm") -> np.ndarray:
     """Multiple-comparison adjusted p-values: "holm" (step-down, family-wise error rate) or "bh"
-    (Benjamini-Hochberg via scipy.stats.false_discovery_control)."""
+    (Benjamini-Hochberg), from the statistics core (designspace.stats.decisions.adjust)."""
     p = np.asarray(pvalues, np.float64)
     if method not in CORRECTIONS:
         raise UsageError(f"unknown correction {method!r}; valid: {', '.join(CORRECTIONS)}")
-    if p.size == 0:
-        return p.copy()
-    if method == "bh":
-        return _st.false_discovery_control(p, method="bh")
-    m = p.size
-    order = np.argsort(p, kind="stable")
-    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out = np.empty(m)
-    out[order] = adjusted
-    return out
+    return adjust(p, method)
 
 
 # --- the population ------------------------------------------------------------------------------

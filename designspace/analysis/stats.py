@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
 
+from ..stats.intervals import percentile_bounds, sorted_quantile
+from ..stats.ks import ks_2samp
 from .edf import DEFAULT_BINS, complexity_bins, normalized_weights_from_bins
 
 # name -> quantile of the error distribution (None: the mean); "best" is the lowest error
@@ -69,14 +70,6 @@ def bootstrap_edf(values, grid, complexity=None, num_bins: int = DEFAULT_BINS, b
     return pd.DataFrame({"x": grid, "cdf": est, "lo": lo, "hi": hi})
 
 
-def _sorted_quantile(sorted_rows: np.ndarray, q: float) -> np.ndarray:
-    """Quantile q of each row of a row-sorted matrix (numpy's default linear interpolation)."""
-    pos = q * (sorted_rows.shape[1] - 1)
-    lo = int(np.floor(pos))
-    hi = min(lo + 1, sorted_rows.shape[1] - 1)
-    return sorted_rows[:, lo] + (pos - lo) * (sorted_rows[:, hi] - sorted_rows[:, lo])
-
-
 def bootstrap_statistics(values, statistics=tuple(STATISTICS), n_boot: int = 1000, level: float = 0.9,
                          seed=0) -> pd.DataFrame:
     """Point estimate and percentile bootstrap interval of error statistics of one population.
@@ -92,15 +85,15 @@ def bootstrap_statistics(values, statistics=tuple(STATISTICS), n_boot: int = 100
         if q is None:
             est, dist = values.mean(), reps.mean(axis=1)
         else:
-            est, dist = _sorted_quantile(values[None, :], q)[0], _sorted_quantile(reps, q)
-        lo, hi = np.quantile(dist, [(1 - level) / 2, (1 + level) / 2])
+            est, dist = sorted_quantile(values[None, :], q)[0], sorted_quantile(reps, q)
+        lo, hi = percentile_bounds(dist, level)
         rows.append({"statistic": name, "estimate": float(est), "lo": float(lo), "hi": float(hi)})
     return pd.DataFrame(rows)
 
 
 def ks_test(a, b) -> dict:
-    """Two-sample Kolmogorov-Smirnov test: {"statistic": sup |F_a - F_b|, "pvalue"} (scipy ks_2samp)."""
-    res = _st.ks_2samp(np.asarray(a, np.float64), np.asarray(b, np.float64))
+    """Two-sample Kolmogorov-Smirnov test: {"statistic": sup |F_a - F_b|, "pvalue"} (designspace.stats.ks)."""
+    res = ks_2samp(a, b)
     return {"statistic": float(res.statistic), "pvalue": float(res.pvalue)}
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UsageError
+from ..store import read_only_uri
 from .statistics import MIN_MODELS, NOT_RUN, PAIRED, STATISTICS, combine, compute, rule_text, verdict
 from .suite import DERIVED_VALUES, Arm, Suite
 
@@ -89,7 +90,7 @@ class Stores:
         if not os.path.isfile(path):
             return out
         try:
-            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            con = sqlite3.connect(read_only_uri(path), uri=True)
             try:
                 row = con.execute("SELECT planned FROM sweeps WHERE name = ?", (key,)).fetchone()
                 out["planned"] = row[0] if row else None
@@ -221,7 +222,7 @@ def left_out(stores: Stores, arm: Arm) -> str | None:
     return f"{arm.describe()}: {what} trials left out (statistics read finished trials only)"
 
 
-def judge_part(stores: Stores, claim, index: int, part) -> dict:
+def judge_part(stores: Stores, claim, index: int, part, seed: int | None = None) -> dict:
     """One part of a claim: effect, interval, n per arm, verdict (or not run, saying why)."""
     stat = STATISTICS[part.statistic]
     out = {"name": part.name, "statistic": part.statistic, "describe": stat.describe, "expect": part.expect,
@@ -248,7 +249,7 @@ def judge_part(stores: Stores, claim, index: int, part) -> dict:
     pairing = []
     if part.statistic in PAIRED:
         values, pairing = paired_values(frames, part.arms, part.params.get("ignore", ()))
-    seed = (stores.suite.seed, claim.id, index)
+    seed = (stores.suite.seed if seed is None else seed, claim.id, index)
     eff = compute(part.statistic, values, part.params, stores.suite.resamples, stores.suite.level, seed)
     eff.warnings[:0] = pairing + [w for w in (left_out(stores, a) for a in part.arms.values()) if w]
     out["effect"] = eff.to_dict()
@@ -261,10 +262,18 @@ def judge_part(stores: Stores, claim, index: int, part) -> dict:
     return out
 
 
-def judge(suite: Suite, claims=None, store_dir: str | None = None) -> dict:
-    """Every selected claim judged on the stores under store_dir (default: the suite's)."""
+def judge(suite: Suite, claims=None, store_dir: str | None = None, seed: int | None = None) -> dict:
+    """Every selected claim judged on the stores under store_dir (default: the suite's). seed: the
+    statistics seed (default: the suite's); schema 2's verdicts do not depend on it."""
     stores = Stores(suite, store_dir)
     claims = suite.claims if claims is None else claims
+    seed = suite.seed if seed is None else seed
+    if suite.schema == 2:
+        from .decide import judge_suite
+
+        results = judge_suite(stores, claims, seed)
+        keys = list(dict.fromkeys(k for c in claims for k in c.sweeps()))
+        return {"claims": results, "sweeps": {k: stores.progress(k) for k in keys}}
     results = []
     for claim in claims:
         entry = {"id": claim.id, "text": claim.text, "figure": claim.figure, "note": claim.note,
@@ -273,7 +282,7 @@ def judge(suite: Suite, claims=None, store_dir: str | None = None) -> dict:
             entry.update(verdict=NOT_RUN, skip=claim.skip, parts=[], missing=[f"not run at this tier: {claim.skip}"])
             results.append(entry)
             continue
-        parts = [judge_part(stores, claim, i, p) for i, p in enumerate(claim.parts)]
+        parts = [judge_part(stores, claim, i, p, seed) for i, p in enumerate(claim.parts)]
         entry["parts"] = parts
         entry["verdict"] = combine([p["verdict"] for p in parts])
         entry["missing"] = list(dict.fromkeys(m for p in parts for m in p.get("missing", [])))

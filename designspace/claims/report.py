@@ -27,6 +27,49 @@ def effect_text(part: dict) -> str:
     return f"{_fmt(eff['estimate'])} [{_fmt(eff['lo'])}, {_fmt(eff['hi'])}]"
 
 
+def verdict_text(part: dict) -> str:
+    text = MARK[part["verdict"]]
+    return f"{text} (borderline)" if part.get("borderline") else text
+
+
+def p_text(part: dict) -> str:
+    if "p_value" not in part:
+        return "–"
+    return f"{_fmt(part['p_value'], 2)} / {_fmt(part.get('p_adjusted'), 2)}"
+
+
+def design_lines(part: dict) -> list[str]:
+    """Schema 2's account of how a part was computed: pairing, complexity, learning, what would resolve it."""
+    out = []
+    pairing = (part.get("design") or {}).get("pairing")
+    for info in (pairing if isinstance(pairing, list) else [pairing] if pairing else []):
+        out.append(f"design: {info['design']}")
+    cx = (part.get("design") or {}).get("complexity")
+    if cx:
+        medians = ", ".join(f"{k} {v / 1e6:.3g} M" for k, v in cx["medians"].items())
+        out.append(f"complexity: median {cx['column']} {medians} (ratio {cx['ratio']:g}, rule {cx['max_ratio']:g}): "
+                   + (cx["method"] if cx.get("applied") else "within the rule, raw error compared"))
+    dnl = part.get("did_not_learn")
+    if dnl and any(dnl.values()):
+        out.append("did not learn: " + ", ".join(f"arm {k} {n}" for k, n in dnl.items()))
+    sens = part.get("learning_sensitivity")
+    if sens:
+        eff = sens["effect"]
+        out.append(f"with non-learners {sens['models']}: {_fmt(eff['estimate'])} [{_fmt(eff.get('lo'))}, "
+                   f"{_fmt(eff.get('hi'))}] -> {MARK[sens['verdict']]}")
+    if "p_adjusted" in part:
+        lo, hi = part["interval_adjusted"]
+        out.append(f"p = {_fmt(part['p_value'], 2)} for '{part['direction']}', adjusted {_fmt(part['p_adjusted'], 2)}; "
+                   f"interval at the adjusted level {part['level_adjusted']:.4g}: [{_fmt(lo)}, {_fmt(hi)}]")
+    if part.get("borderline"):
+        out.append("borderline: a bootstrap endpoint's Monte-Carlo band straddles the line; not decided")
+    need = part.get("models_needed")
+    if need:
+        out.append(f"would resolve: about {need['per_arm']:,} models per arm for {need['power']:.0%} power at an "
+                   f"effect of {need['effect']:g} ({need['method']})")
+    return out
+
+
 def n_text(part: dict) -> str:
     eff = part.get("effect")
     return " / ".join(f"{k}={n}" for k, n in eff["n"].items()) if eff else "–"
@@ -57,17 +100,29 @@ def markdown(result: dict) -> str:
         lines.append(f"- sweeps' own wall time (first trial start to last finish, summed over sweeps): "
                      f"{sum(spans):.0f} s")
     st = result["statistics"]
-    lines += [f"- statistics: unit = models (a model's repeats averaged by {st['aggregate']}), percentile "
-              f"bootstrap, {st['resamples']} resamples, {st['level']:.0%} intervals, seed {st['seed']}; each "
-              f"claim's parts share the rule written in the suite file before the run.", "",
-              "| claim | paper | verdict | part | effect [interval] | n | part verdict |",
-              "|---|---|---|---|---|---|---|"]
+    if st.get("schema", 1) == 2:
+        mult = st["multiplicity"]
+        lines += [f"- statistics (schema 2): unit = models (repeats averaged by {st['aggregate']}); intervals: "
+                  f"{st['interval']} ({st['resamples']} resamples, seed {st['seed']}); {st['level']:.0%} intervals, "
+                  f"one-sided alpha {st['alpha_one_sided']:g}; multiplicity: {mult['parts']} across a claim's parts, "
+                  f"{mult['claims']} across the suite (p = raw / adjusted); pairing {st['pairing']}; complexity "
+                  f"control when median {st['complexity']['column']} differ by more than "
+                  f"{st['complexity']['max_ratio']:g}x; models that did not learn "
+                  f"{'kept' if st['learning']['keep'] else 'excluded'} (the other choice reported beside).", ""]
+    else:
+        lines += [f"- statistics: unit = models (a model's repeats averaged by {st['aggregate']}), percentile "
+                  f"bootstrap, {st['resamples']} resamples, {st['level']:.0%} intervals, seed {st['seed']}; each "
+                  f"claim's parts share the rule written in the suite file before the run.", ""]
+    if result.get("merged"):
+        lines += [f"- {result['merged']}", ""]
+    lines += ["| claim | paper | verdict | part | effect [interval] | n | p raw / adj. | part verdict |",
+              "|---|---|---|---|---|---|---|---|"]
     for c in result["claims"]:
         parts = c["parts"] or [{"name": c.get("skip") or "–", "verdict": NOT_RUN}]
         for i, p in enumerate(parts):
             head = (f"{c['id']}. {c['text']}", c["figure"], MARK[c["verdict"]]) if i == 0 else ("", "", "")
             lines.append(f"| {head[0]} | {head[1]} | {head[2]} | {p['name']} | {effect_text(p)} | {n_text(p)} | "
-                         f"{MARK[p['verdict']]} |")
+                         f"{p_text(p)} | {verdict_text(p)} |")
     counts = {v: sum(c["verdict"] == v for c in result["claims"]) for v in MARK}
     lines += ["", "Verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n), ""]
     missing = [m for c in result["claims"] for m in c.get("missing", [])]
@@ -88,7 +143,9 @@ def markdown(result: dict) -> str:
             lines.append(f"- {p['name']}: {p['describe']}, arms " +
                          "; ".join(f"{k} = {v}" for k, v in p["arms"].items()) +
                          f". Effect {effect_text(p)} ({n_text(p)} {eff.get('unit', 'models')}); rule: {p['rule']}"
-                         f" -> {MARK[p['verdict']]}.")
+                         f" -> {verdict_text(p)}.")
+            for line in design_lines(p):
+                lines.append(f"  - {line}")
             for m in p.get("missing", []):
                 lines.append(f"  - {m}")
             for w in eff.get("warnings", []):

@@ -12,6 +12,7 @@ import sys
 import time
 
 from ..errors import UsageError
+from ..store import read_only_uri
 from .judge import judge
 from .report import write_all
 from .statistics import NOT_RUN
@@ -25,7 +26,7 @@ def _finished(path: str, sweep: str) -> int:
     if not os.path.isfile(path):
         return 0
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        con = sqlite3.connect(read_only_uri(path), uri=True)
         try:
             return con.execute("SELECT COUNT(*) FROM trials WHERE sweep = ? AND status IN ('done', 'diverged')",
                                (sweep,)).fetchone()[0]
@@ -51,7 +52,7 @@ def machine() -> str:
 
 def reproduce(path: str, tier: str | None = None, only=None, analyze_only: bool = False, address: str | None = None,
               out: str | None = None, data_dir: str | None = None, progress: bool = True, figures: bool = True,
-              retry_failed: bool = False, command: str = "", log=None) -> dict:
+              retry_failed: bool = False, command: str = "", log=None, seed: int | None = None) -> dict:
     """Run (unless analyze_only) and judge the suite at `path`; write claims.json/.md/report.html
     into `<out>/<suite name>/`; stores are `<out>/<sweep key>.db` (out default: the suite's
     store_dir, results/paper/<tier>/, which several suites of one tier share). Returns the result with
@@ -90,7 +91,12 @@ def reproduce(path: str, tier: str | None = None, only=None, analyze_only: bool 
             bad = counts.get("failed", 0) + counts.get("timeout", 0)
             if bad:
                 trouble.append(f"sweep {cfg.name}: {bad} trials failed or timed out this run")
-    result = judge(suite, claims, store_dir)
+    if suite.schema == 2:  # multiplicity is over the whole suite: judge every claim, report the selected ones
+        result = judge(suite, None, store_dir, seed=seed)
+        chosen = {c.id for c in claims}
+        result["claims"] = [c for c in result["claims"] if c["id"] in chosen]
+    else:
+        result = judge(suite, claims, store_dir, seed=seed)
     unjudged = [c["id"] for c in result["claims"] if c["verdict"] == NOT_RUN and not c.get("skip")]
     failed = [f"sweep {k}: {s['failed'] + s['timeout']} failed or timed-out trials stored (rerun with --retry-failed)"
               for k, s in result["sweeps"].items() if s.get("failed") or s.get("timeout")]
@@ -99,11 +105,49 @@ def reproduce(path: str, tier: str | None = None, only=None, analyze_only: bool 
         "run": {"command": command or f"designspace reproduce {path}", "date": time.strftime("%Y-%m-%d %H:%M:%S UTC",
                                                                                             time.gmtime()),
                 "machine": machine(), "wall_s": time.time() - t0, "analyze_only": analyze_only},
-        "statistics": {"unit": "models", "aggregate": suite.aggregate, "interval": "percentile bootstrap",
-                       "resamples": suite.resamples, "level": suite.level, "seed": suite.seed},
+        "statistics": statistics_block(suite, seed),
         **result,
         "problems": trouble + failed + [f"claim {i} not judged" for i in unjudged],
     }
     result["exit"] = 1 if unjudged or failed or trouble else 0
-    result["files"] = write_all(result, os.path.join(store_dir, suite.name), figures=figures)
+    out_dir = os.path.join(store_dir, suite.name)
+    if only:
+        result = merge_claims(result, os.path.join(out_dir, "claims.json"))
+    result["files"] = write_all(result, out_dir, figures=figures)
     return result
+
+
+def statistics_block(suite, seed: int | None) -> dict:
+    """How the suite's statistics were computed, for claims.json and the report."""
+    block = {"unit": "models", "aggregate": suite.aggregate, "resamples": suite.resamples, "level": suite.level,
+             "seed": suite.seed if seed is None else seed, "schema": suite.schema}
+    if suite.schema == 1:
+        return {**block, "interval": "percentile bootstrap"}
+    rules = suite.rules
+    return {**block, "interval": "exact or closed-form where they exist (order-statistic, Bonett-Price, Welch, "
+                                 "Fisher-z, t); percentile bootstrap with its Monte-Carlo error otherwise",
+            "alpha_one_sided": (1 - suite.level) / 2,
+            "multiplicity": rules.multiplicity.model_dump(), "pairing": rules.pairing,
+            "complexity": rules.complexity.model_dump(), "learning": rules.learning.model_dump(),
+            "power": rules.power.model_dump(), "schedule": rules.schedule.model_dump()}
+
+
+def merge_claims(result: dict, path: str) -> dict:
+    """The claims just judged merged into the suite's committed claims.json (read-only input): every
+    other claim kept as it was, so judging a subset never destroys the rest."""
+    import json
+
+    try:
+        with open(path) as fh:
+            old = json.load(fh)
+    except (OSError, ValueError):
+        return result
+    if not isinstance(old, dict) or not isinstance(old.get("claims"), list):
+        return result
+    fresh = {c["id"]: c for c in result["claims"]}
+    kept = [c for c in old["claims"] if isinstance(c, dict) and c.get("id") not in fresh]
+    merged = sorted(kept + list(fresh.values()), key=lambda c: c["id"])
+    sweeps = {**(old.get("sweeps") or {}), **result["sweeps"]}
+    return {**result, "claims": merged, "sweeps": sweeps,
+            "merged": f"claims {', '.join(map(str, sorted(fresh)))} judged by this command; the others kept from "
+                      f"the previous {os.path.basename(path)}"}

@@ -40,6 +40,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats as _st
 
+from ..stats.ks import ks_2samp, ks_distance_rows
+
 HOLDS, CONTRADICTED, NOT_RESOLVED, NOT_RUN = "holds", "contradicted", "not resolved", "not run"
 VERDICTS = (HOLDS, CONTRADICTED, NOT_RESOLVED, NOT_RUN)
 EXPECTS = ("less", "greater", "equivalent", "at_most", "at_least")
@@ -110,18 +112,6 @@ def _best_of_m_rows(x: np.ndarray, m: float) -> np.ndarray:
     return s @ (surv[:-1] - surv[1:])
 
 
-def _ks_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """sup |F_a - F_b| of each pair of rows, evaluated at every value either row holds."""
-    out = np.empty(a.shape[0])
-    sa, sb = np.sort(a, axis=1), np.sort(b, axis=1)
-    for r in range(a.shape[0]):  # one searchsorted per replicate: O(B (n log n)), no (B, n, G) block
-        grid = np.concatenate([sa[r], sb[r]])
-        fa = np.searchsorted(sa[r], grid, side="right") / sa.shape[1]
-        fb = np.searchsorted(sb[r], grid, side="right") / sb.shape[1]
-        out[r] = np.max(np.abs(fa - fb))
-    return out
-
-
 def _slope_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     xc = x - x.mean(axis=-1, keepdims=True)
     yc = y - y.mean(axis=-1, keepdims=True)
@@ -164,7 +154,7 @@ def _two_arm(name: str, params: dict):
                 return a.mean(axis=-1) / b.mean(axis=-1)
         return ratio
     if name == "ks":
-        return _ks_rows
+        return ks_distance_rows
     if name == "best_of_m_diff":
         m = float(params["m"])
         return lambda a, b: _best_of_m_rows(a, m) - _best_of_m_rows(b, m)
@@ -246,7 +236,7 @@ def compute(name: str, arms: dict, params: dict | None = None, resamples: int = 
             est = float(kernel(values["a"][None], values["b"][None])[0])
             reps = kernel(draws["a"], draws["b"])
             if name == "ks":
-                extra["pvalue"] = float(_st.ks_2samp(values["a"], values["b"]).pvalue)
+                extra["pvalue"] = float(ks_2samp(values["a"], values["b"]).pvalue)
     reps = np.asarray(reps, np.float64)
     finite = np.isfinite(reps)
     if not finite.all():

@@ -36,16 +36,17 @@ import os
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
+from .rules import SCHEMA_KEYS, Rules
 from .statistics import EXPECTS, STATISTICS
 
 TIERS = ("cpu", "gpu")
-TOP_KEYS = ("suite", "tier", "description", "store_dir", "defaults", "statistics", "sweeps", "claims")
+TOP_KEYS = ("suite", "tier", "description", "store_dir", "defaults", "statistics", "sweeps", "claims") + SCHEMA_KEYS
 SWEEP_DEFAULT_KEYS = ("regime", "flops", "seed", "dataset", "recipe", "resources", "max_retries", "repeats", "timeout",
                       "checkpoints", "tensorboard")
 STAT_KEYS = ("resamples", "level", "seed", "aggregate")
 CLAIM_KEYS = ("id", "text", "figure", "note", "skip", "parts")
 PART_KEYS = ("name", "statistic", "a", "b", "c", "d", "x", "y", "log", "q", "m", "ignore", "expect", "ref", "margin",
-             "note")
+             "note", "effect")
 ARM_KEYS = ("sweep", "sweeps", "space", "where", "select", "value")
 # per-model values an arm, x or y may name: store columns, and what analysis derives from the spec
 STORE_VALUES = ("error", "flops", "params", "acts", "seconds", "cx_train", "images_per_s", "train_loss", "epochs")
@@ -83,6 +84,7 @@ class Part:
     margin: float
     params: dict  # statistic parameters (q, m, x, y, log, ignore)
     note: str = ""
+    effect: float | None = None  # schema 2: the smallest effect that matters (the statistic's units)
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,11 @@ class Suite:
     aggregate: str = "mean"
     description: str = ""
     source: dict = field(default_factory=dict)
+    rules: Rules | None = None  # schema 2's decision rules; None: schema 1 (bootstrap intervals, no adjustment)
+
+    @property
+    def schema(self) -> int:
+        return 1 if self.rules is None else 2
 
     def store(self, key: str, store_dir: str | None = None) -> str:
         return os.path.join(store_dir or self.store_dir, f"{key}.db")
@@ -173,6 +180,7 @@ def parse_suite(raw, path: str = "suite") -> Suite:
     from ..sweep import parse_config
 
     _keys(raw, TOP_KEYS, path)
+    rules = _rules(raw, path)
     name = raw.get("suite")
     _need(isinstance(name, str) and name.strip(), path, f"suite must be a name, got {name!r}")
     tier = raw.get("tier")
@@ -183,7 +191,8 @@ def parse_suite(raw, path: str = "suite") -> Suite:
     _keys(defaults, SWEEP_DEFAULT_KEYS, f"{path}: defaults")
     st = raw.get("statistics") or {}
     _keys(st, STAT_KEYS, f"{path}: statistics")
-    resamples = _number(st.get("resamples", 2000), f"{path}: statistics.resamples", 100, 100_000, integer=True)
+    resamples = _number(st.get("resamples", 2000 if rules is None else 20000), f"{path}: statistics.resamples", 100,
+                        100_000, integer=True)
     level = _number(st.get("level", 0.9), f"{path}: statistics.level", 0.5, 0.999)
     seed = _number(st.get("seed", 0), f"{path}: statistics.seed", 0, integer=True)
     aggregate = st.get("aggregate", "mean")
@@ -297,11 +306,28 @@ def parse_suite(raw, path: str = "suite") -> Suite:
                       f"{sname} reads x and y, not value")
                 arms[arm] = Arm(tuple(keys), a["space"], a.get("where"), str(select), value)
             pname = p.get("name") or f"{sname}"
-            parts.append(Part(str(pname), sname, arms, expect, ref, margin, params, str(p.get("note") or "")))
+            effect = p.get("effect")
+            if effect is not None:
+                _need(rules is not None, f"{pw}.effect", "effects of interest need schema: 2")
+                effect = float(_number(effect, f"{pw}.effect", 0))
+                _need(effect > 0, f"{pw}.effect", "must be > 0")
+            parts.append(Part(str(pname), sname, arms, expect, ref, margin, params, str(p.get("note") or ""),
+                              effect))
         claims.append(Claim(cid, c["text"].strip(), c["figure"].strip(), tuple(parts), str(c.get("note") or "").strip(),
                             skip.strip()))
     return Suite(name.strip(), tier, path, store_dir, sweeps, claims, resamples, float(level), seed, aggregate,
-                 str(raw.get("description") or ""), dict(raw))
+                 str(raw.get("description") or ""), dict(raw), rules)
+
+
+def _rules(raw: dict, path: str) -> Rules | None:
+    """Schema 2's rules, or None for a schema-1 suite (whose files may not use schema 2's keys)."""
+    from ..schema import validate
+
+    if raw.get("schema", 1) == 1:
+        extra = [k for k in SCHEMA_KEYS if k in raw and k != "schema"]
+        _need(not extra, path, f"{', '.join(extra)} need schema: 2 (a schema-1 suite keeps its committed rules)")
+        return None
+    return validate(Rules, {k: raw[k] for k in SCHEMA_KEYS if k in raw}, path)
 
 
 def load_suite(path: str) -> Suite:

@@ -17,6 +17,9 @@ def register(sub):
     p.add_argument("--out", default=None, help="folder for calibration.json/.md/.png (default: the store_dir)")
     p.add_argument("--address", default=None, help="join a running Ray cluster (as `designspace sweep`)")
     p.add_argument("--data-dir", default=None, help="override dataset.dir")
+    p.add_argument("--probe-cost", action="store_true",
+                   help="also time each space's first model per training and test image on one thread and scale "
+                        "to every budget (short; rerun on an idle core when the sweeps shared the machine)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -37,7 +40,12 @@ def run(args):
         print(f"calibrate {cfg.name}: sweeps finished in {ran['seconds']:.0f} s", file=sys.stderr)
     from ..calibration.analysis import calibrate_report
 
-    result = calibrate_report(cfg, out=args.out or cfg.store_dir, command=" ".join(sys.argv))
+    probe = None
+    if args.probe_cost:
+        from ..calibration.cost import probe as probe_cost
+
+        probe = probe_cost(cfg, args.data_dir)
+    result = calibrate_report(cfg, out=args.out or cfg.store_dir, command=" ".join(sys.argv), probe=probe)
     if args.json:
         print(json.dumps(result, indent=2, default=float))
     else:

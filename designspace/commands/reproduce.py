@@ -32,6 +32,8 @@ def register(sub):
     p.add_argument("--retry-failed", action="store_true", help="also rerun failed and timed-out trials")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--no-figures", action="store_true", help="skip report.html")
+    p.add_argument("--seed", type=int, default=None,
+                   help="statistics seed for resampling (default: the suite's); schema-2 verdicts do not move with it")
     p.set_defaults(func=run)
 
 
@@ -43,7 +45,7 @@ def run(args):
     res = reproduce(args.suite, tier=args.tier, only=args.only, analyze_only=args.analyze_only,
                     address=args.address, out=args.out, data_dir=args.data_dir, progress=not args.no_progress,
                     figures=not args.no_figures, retry_failed=args.retry_failed,
-                    command=command)
+                    command=command, seed=args.seed)
     for c in res["claims"]:
         print(f"claim {c['id']:>2} {c['verdict']:<13} {c['text'][:60]:<60} {_deciding_effect(c)}")
     for m in dict.fromkeys(m for c in res["claims"] for m in c.get("missing", []) if not c.get("skip")):

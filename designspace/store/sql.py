@@ -88,7 +88,7 @@ def trial_id(spec_id: str, recipe: Mapping[str, Any], seed: int) -> str:
 
 
 # --- opening ---
-def _read_only_uri(path: str) -> str:
+def read_only_uri(path: str) -> str:
     from urllib.parse import quote
 
     # With no -wal file no writer is active and the whole database is in the main file: open it
@@ -120,7 +120,7 @@ def check_store_file(path: str) -> bool:
     if not header.startswith(b"SQLite format 3\0"):
         raise UsageError(f"{path} is not a designspace result store (not an SQLite file)")
     try:
-        con = sqlite3.connect(_read_only_uri(path), uri=True, timeout=30.0)
+        con = sqlite3.connect(read_only_uri(path), uri=True, timeout=30.0)
         try:
             app_id = con.execute("PRAGMA application_id").fetchone()[0]
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -148,7 +148,7 @@ def connect(path: str, create: bool = True) -> sqlite3.Connection:
         if not check_store_file(path):
             raise UsageError(f"{path} is not a designspace result store (empty file)")
         try:
-            con = sqlite3.connect(_read_only_uri(path), uri=True, timeout=30.0)
+            con = sqlite3.connect(read_only_uri(path), uri=True, timeout=30.0)
             con.execute("SELECT 1 FROM trials LIMIT 1")
         except sqlite3.DatabaseError as exc:
             raise UsageError(f"{path} is not a designspace result store ({exc})") from None

@@ -1,0 +1,55 @@
+"""designspace power: models per arm (and compute) for each part of a schema-2 suite to decide its effect
+of interest with the declared power, by resampling a pilot run's models (or from a declared spread)."""
+
+
+def register(sub):
+    p = sub.add_parser("power", help="models per arm each claim needs to decide its effect of interest",
+                       description="For every part of a schema-2 suite: the models per arm that give the declared "
+                                   "power (power.target, default 80%) to decide the part's effect of interest at its "
+                                   "multiplicity-adjusted planning level, estimated by resampling the pilot's models "
+                                   "(--pilot: a folder of stores named by sweep key, e.g. an earlier tier's) or from "
+                                   "the suite's power.spread; and per sweep the compute it implies from the pilot's "
+                                   "measured trial seconds.")
+    p.add_argument("suite", help="a schema-2 suite file")
+    p.add_argument("--pilot", default=None, metavar="STORE_DIR", help="stores <STORE_DIR>/<sweep key>.db")
+    p.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
+    p.add_argument("--json", action="store_true", help="JSON on stdout")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    import json
+    import os
+
+    from ..claims.power import plan_suite
+    from ..stats.power import MAX_N
+    from ..claims.suite import load_suite
+    from ..errors import UsageError
+    from ..limits import MAX_SEED
+
+    suite = load_suite(args.suite)
+    if suite.schema != 2:
+        raise UsageError(f"{args.suite} is a schema-1 suite; power needs schema: 2 (effects of interest and rules)")
+    if args.pilot is not None and not os.path.isdir(args.pilot):
+        raise UsageError(f"--pilot {args.pilot} is not a folder of stores")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise UsageError(f"--seed must be in [0, {MAX_SEED}], got {args.seed}")
+    if args.pilot is None and suite.rules.power.spread is None:
+        raise UsageError("give --pilot STORE_DIR, or declare power.spread (between-model sd in points) in the suite")
+    plan = plan_suite(suite, args.pilot, args.seed)
+    if args.json:
+        print(json.dumps(plan, indent=1, default=float))
+        return 0
+    print(f"{'claim':>5}  {'part':<48} {'effect':>7} {'alpha':>8} {'n/arm':>7} {'power':>6}  note")
+    for p in plan["parts"]:
+        n = f"{p['per_arm']:,}" if p.get("per_arm") else (f">{MAX_N:,}" if "alpha" in p else "–")
+        power = f"{p['power_at_n']:.2f}" if p.get("power_at_n") is not None else "–"
+        alpha = f"{p['alpha']:.2g}" if p.get("alpha") else "–"
+        effect = f"{p['effect']:g}" if p.get("effect") else "–"
+        print(f"{p['claim']:>5}  {p['part'][:48]:<48} {effect:>7} {alpha:>8} {n:>7} {power:>6}  {p.get('note', '')}")
+    print()
+    for key, s in plan["sweeps"].items():
+        hours = f"{s['core_hours']:.1f} core-hours" if s["core_hours"] else "cost unknown"
+        print(f"sweep {key}: {s['models_per_space'] or '–'} models x {s['spaces']} spaces, {hours}")
+    print(f"total: {plan['core_hours']:.1f} core-hours ({plan['core_hours'] / 2:.1f} h on 2 cores)")
+    return 0

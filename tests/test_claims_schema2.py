@@ -1,0 +1,184 @@
+"""Schema-2 suites: pairing by design, complexity control, learning failures, multiplicity, power,
+seed-free verdicts, --only merging, and the v1 suites still reproducing their committed verdicts."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from designspace.analysis.synthetic import synthetic_trials
+from designspace.claims import judge, load_suite, parse_suite
+from designspace.claims.power import plan_suite
+from designspace.claims.run import reproduce
+from designspace.cli import main
+from designspace.errors import UsageError
+from designspace.spaces import get_space
+from designspace.store import trial_id, write_trials
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RULES = {"schema": 2, "multiplicity": {"parts": "holm", "claims": "fdr"}}
+
+
+def _suite(parts, sweeps=None, claims=None, **rules):
+    return parse_suite({
+        "suite": "t", "tier": "cpu", "defaults": {"dataset": {"name": "synthetic"}}, **RULES, **rules,
+        "sweeps": sweeps or {"s": {"spaces": ["RegNetX", "RegNetX+rep_dbb"], "models_per_space": 12}},
+        "claims": claims or [{"id": 1, "text": "t", "figure": "-", "parts": parts}]}, "t.yaml")
+
+
+def _dbb_store(path, n=12, effect=-1.0, sweep="s", plain_sweep=None):
+    rows = synthetic_trials(spaces=("RegNetX",), n=n, seed=0, noise=6.0, slope=0.0, penalty=0.0,
+                            sweep=plain_sweep or sweep)
+    dbb = get_space("RegNetX+rep_dbb").sample(n, seed=0, regime="fashion-mnist")
+    rng = np.random.default_rng(1)
+    for k, spec in enumerate(dbb):
+        rows.append(dict(rows[k], trial_id=trial_id(spec.id, "dbb", 0), space="RegNetX+rep_dbb", sweep=sweep,
+                         spec_id=spec.id, spec=spec.to_json(), error=float(rows[k]["error"] + effect +
+                                                                           rng.normal(0, 0.1))))
+    write_trials(path, rows)
+
+
+DBB_PART = {"name": "DBB - plain", "statistic": "median_diff", "a": {"sweep": "s", "space": "RegNetX+rep_dbb"},
+            "b": {"sweep": "s", "space": "RegNetX"}, "expect": "less"}
+
+
+def test_arms_holding_the_same_architectures_are_paired_without_being_told(tmp_path):
+    _dbb_store(str(tmp_path / "s.db"))
+    part = judge(_suite([DBB_PART]), None, str(tmp_path))["claims"][0]["parts"][0]
+    assert part["paired"] and part["effect"]["unit"] == "model pairs" and part["effect"]["n"] == {"a": 12, "b": 12}
+    assert part["design"]["pairing"]["design"].startswith("paired: 12 architectures")
+    assert part["verdict"] == "holds" and -1.3 < part["effect"]["estimate"] < -0.7
+    unpaired = judge(_suite([DBB_PART], pairing="none"), None, str(tmp_path))["claims"][0]["parts"][0]
+    assert not unpaired["paired"] and unpaired["verdict"] == "not resolved"  # the spread hides the effect
+
+
+def test_models_shared_between_sweeps_are_paired_not_counted_twice(tmp_path):
+    rows = synthetic_trials(spaces=("RegNetX",), n=10, seed=0, noise=6.0, slope=0.0, penalty=0.0, sweep="a")
+    rows += [dict(r, sweep="b", trial_id=r["trial_id"] + "b", error=r["error"] + 0.5) for r in rows]
+    write_trials(str(tmp_path / "a.db"), [r for r in rows if r["sweep"] == "a"])
+    write_trials(str(tmp_path / "b.db"), [r for r in rows if r["sweep"] == "b"])
+    sweeps = {"a": {"spaces": ["RegNetX"], "models_per_space": 10},
+              "b": {"spaces": ["RegNetX"], "models_per_space": 10, "seed": 1}}
+    part = {"name": "b - a", "statistic": "median_diff", "a": {"sweep": "b", "space": "RegNetX"},
+            "b": {"sweep": "a", "space": "RegNetX"}, "expect": "greater"}
+    out = judge(_suite([part], sweeps=sweeps), None, str(tmp_path))["claims"][0]["parts"][0]
+    assert out["paired"] and out["effect"]["estimate"] == pytest.approx(0.5) and out["verdict"] == "holds"
+
+
+def test_a_small_overlap_is_removed_so_the_arms_are_independent(tmp_path):
+    rows = synthetic_trials(spaces=("RegNetX",), n=12, seed=0, noise=3.0, sweep="a")
+    other = synthetic_trials(spaces=("RegNetX",), n=12, seed=5, noise=3.0, sweep="b")
+    other[:3] = [dict(r, sweep="b", trial_id=r["trial_id"] + "b") for r in rows[:3]]  # 3 of 12 shared
+    write_trials(str(tmp_path / "a.db"), rows)
+    write_trials(str(tmp_path / "b.db"), other)
+    sweeps = {"a": {"spaces": ["RegNetX"], "models_per_space": 12},
+              "b": {"spaces": ["RegNetX"], "models_per_space": 12, "seed": 5}}
+    part = {"name": "b - a", "statistic": "median_diff", "a": {"sweep": "b", "space": "RegNetX"},
+            "b": {"sweep": "a", "space": "RegNetX"}, "expect": "greater"}
+    out = judge(_suite([part], sweeps=sweeps), None, str(tmp_path))["claims"][0]["parts"][0]
+    assert not out["paired"] and sorted(out["effect"]["n"].values()) == [9, 12]
+    assert "dropped from arm" in out["design"]["pairing"]["design"]
+
+
+def test_arms_with_different_flops_are_compared_at_equal_complexity(tmp_path):
+    write_trials(str(tmp_path / "s.db"), synthetic_trials(spaces=("RegNetX",), n=60, seed=0, noise=0.3, slope=4.0,
+                                                          penalty=0.0, sweep="s"))
+    sweeps = {"s": {"spaces": ["RegNetX"], "models_per_space": 60}}
+    cut = float(np.median([r["flops"] for r in synthetic_trials(spaces=("RegNetX",), n=60, seed=0, sweep="s")]))
+    part = {"name": "small - large", "statistic": "median_diff", "expect": "equivalent", "margin": 1.0,
+            "a": {"sweep": "s", "space": "RegNetX", "where": f"flops < {cut}"},
+            "b": {"sweep": "s", "space": "RegNetX", "where": f"flops >= {cut}"}}
+    out = judge(_suite([part], sweeps=sweeps), None, str(tmp_path))["claims"][0]["parts"][0]
+    cx = out["design"]["complexity"]
+    assert cx["applied"] and cx["ratio"] > 1.1 and cx["beta"] < -1  # error falls with log flops
+    assert abs(out["effect"]["estimate"]) < 1.0 and out["verdict"] == "holds"  # equal once flops are equal
+    raw = judge(_suite([part], sweeps=sweeps, complexity={"method": "none"}), None, str(tmp_path))
+    assert raw["claims"][0]["parts"][0]["effect"]["estimate"] > 2.0  # raw error: the smaller models look worse
+
+
+def test_models_that_did_not_learn_are_counted_and_the_other_choice_reported(tmp_path):
+    rows = synthetic_trials(spaces=("RegNetX",), n=12, seed=0, noise=1.0, sweep="s")
+    rows += [dict(r, space="RegNetX+rep_dbb", trial_id=r["trial_id"] + "x", error=89.5 if k < 5 else r["error"] - 1)
+             for k, r in enumerate(synthetic_trials(spaces=("RegNetX",), n=12, seed=3, noise=1.0, sweep="s"))]
+    write_trials(str(tmp_path / "s.db"), rows)
+    part = dict(DBB_PART, expect="less")
+    out = judge(_suite([part]), None, str(tmp_path))["claims"][0]["parts"][0]
+    assert out["did_not_learn"] == {"a": 5, "b": 0}
+    sens = out["learning_sensitivity"]
+    assert sens["models"] == "excluded" and sens["effect"]["n"]["a"] == 7
+    assert out["effect"]["estimate"] > sens["effect"]["estimate"]  # the failures pull the kept arm's median up
+    excluded = judge(_suite([part], learning={"keep": False}), None, str(tmp_path))["claims"][0]["parts"][0]
+    assert excluded["effect"]["n"]["a"] == 7 and excluded["learning_sensitivity"]["models"] == "kept"
+
+
+def test_multiplicity_is_applied_and_shown_beside_the_raw_p_value(tmp_path):
+    _dbb_store(str(tmp_path / "s.db"), effect=-0.3)
+    parts = [dict(DBB_PART, name=f"part {i}") for i in range(4)]
+    part = judge(_suite(parts), None, str(tmp_path))["claims"][0]["parts"][0]
+    assert part["p_adjusted"] == pytest.approx(min(1.0, part["p_value"] * 4))  # Holm over 4 equal p-values
+    assert part["level_adjusted"] > 0.9
+
+
+def test_only_rewrites_the_named_claims_and_keeps_the_others(tmp_path):
+    _dbb_store(str(tmp_path / "s.db"))
+    suite = {"suite": "t", "tier": "cpu", "store_dir": str(tmp_path), "defaults": {"dataset": {"name": "synthetic"}},
+             **RULES, "sweeps": {"s": {"spaces": ["RegNetX", "RegNetX+rep_dbb"], "models_per_space": 12}},
+             "claims": [{"id": i, "text": f"claim {i}", "figure": "-", "parts": [DBB_PART]} for i in (1, 2)]}
+    path = tmp_path / "suite.yaml"
+    import yaml
+    path.write_text(yaml.safe_dump(suite))
+    before = {f: os.path.getsize(tmp_path / f) for f in os.listdir(tmp_path) if f.endswith(".db")}
+    reproduce(str(path), analyze_only=True, figures=False, progress=False)
+    reproduce(str(path), only=[2], analyze_only=True, figures=False, progress=False)
+    saved = json.loads((tmp_path / "t" / "claims.json").read_text())
+    assert [c["id"] for c in saved["claims"]] == [1, 2] and "claims 2 judged" in saved["merged"]
+    assert "claim 1" in (tmp_path / "t" / "claims.md").read_text()
+    assert before == {f: os.path.getsize(tmp_path / f) for f in os.listdir(tmp_path) if f.endswith(".db")}
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(("-wal", "-shm"))]
+
+
+def test_power_plans_each_part_and_the_compute_it_implies(tmp_path):
+    _dbb_store(str(tmp_path / "s.db"), effect=-0.3)
+    suite = _suite([DBB_PART], power={"simulations": 200})
+    plan = plan_suite(suite, str(tmp_path))
+    part = plan["parts"][0]
+    assert part["paired"] and part["per_arm"] >= 3 and part["power_at_n"] >= 0.8
+    assert plan["sweeps"]["s"]["models_per_space"] == part["per_arm"] and plan["core_hours"] > 0
+    big = plan_suite(_suite([dict(DBB_PART, effect=0.2)], power={"simulations": 200}), str(tmp_path))
+    assert big["parts"][0]["per_arm"] > part["per_arm"]  # a smaller effect needs more models
+
+
+def test_power_and_schema_errors_are_one_line(tmp_path, capsys):
+    assert main(["power", os.path.join(ROOT, "experiments", "paper", "cpu.yaml")]) == 2
+    assert "schema-1 suite" in capsys.readouterr().err
+    with pytest.raises(UsageError, match="need schema: 2"):
+        parse_suite({**yaml_safe(os.path.join(ROOT, "experiments", "paper", "cpu.yaml")), "pairing": "auto"})
+    with pytest.raises(UsageError, match="multiplicity.claims"):
+        _suite([DBB_PART], multiplicity={"claims": "sometimes"})
+    with pytest.raises(UsageError, match="effects of interest need schema: 2"):
+        parse_suite({"suite": "t", "tier": "cpu", "defaults": {"dataset": {"name": "synthetic"}},
+                     "sweeps": {"s": {"spaces": ["RegNetX", "RegNetX+rep_dbb"], "models_per_space": 3}},
+                     "claims": [{"id": 1, "text": "t", "figure": "-", "parts": [dict(DBB_PART, effect=1)]}]})
+
+
+def yaml_safe(path):
+    import yaml
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def _verdicts(result):
+    return [(c["id"], c["verdict"], tuple(p["verdict"] for p in c.get("parts", []))) for c in result["claims"]]
+
+
+def test_posthoc_verdicts_do_not_move_with_the_statistics_seed():
+    suite = load_suite(os.path.join(ROOT, "experiments", "paper", "cpu_posthoc.yaml"))
+    seen = {tuple(_verdicts(judge(suite, seed=s))) for s in range(5)}
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize("name, folder", [("cpu.yaml", "paper-cpu"), ("cpu_seeds.yaml", "paper-cpu-seeds")])
+def test_v1_suites_rejudged_reproduce_their_committed_verdicts(name, folder):
+    suite = load_suite(os.path.join(ROOT, "experiments", "paper", name))
+    committed = json.loads(open(os.path.join(ROOT, "results", "paper", "cpu", folder, "claims.json")).read())
+    assert _verdicts(judge(suite)) == _verdicts(committed)
