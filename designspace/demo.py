@@ -29,8 +29,9 @@ def main() -> int:
     except ImportError:  # the report module is not part of this install yet
         print("\n(designspace.report is not available: the store summary above is the demo's report)")
     else:
-        out = write_report(db, OUT_DIR)
-        print(f"\nreport written to {out if isinstance(out, str) else OUT_DIR}")
+        write_report(db, OUT_DIR)
+        print(f"\nreport: {os.path.join(OUT_DIR, 'report.html')} (open it in a browser; figures and their "
+              f"numbers beside it)")
     print(f"demo finished in {time.time() - started:.0f} s")
     return 0
 

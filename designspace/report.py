@@ -183,6 +183,10 @@ def _model_tables(models: pd.DataFrame, s: "Settings", by: str) -> dict[str, pd.
         params.insert(0, by, models[by].to_numpy())
     params.insert(0, "trial_id", models["trial_id"].to_numpy())
     params["n_trials"] = models["n_trials"].to_numpy()
+    # what `analyze` needs to read data/models.csv back as a table: the model's identity and stages
+    for col in ("spec_id", "regime", "widths", "depths", "bottleneck_ratios", "group_widths"):
+        if col in models:
+            params[col] = models[col].to_numpy()
     t["models"] = params
     thr = THRESHOLDS if s.efit == "logratio" else {k: v**2 for k, v in THRESHOLDS.items()}
     agg = {"n": ("e_fit", "size"), "median": ("e_fit", "median"), "mean": ("e_fit", "mean")}
@@ -513,13 +517,16 @@ def _uniq(g, col):
 
 def _stored_spaces(path: str, sweep) -> dict:
     """{space label: definition} from a store's sweeps.spaces column, when the store has one."""
+    import contextlib
     import sqlite3
+
+    from .store import open_read_only
 
     if sweep is None or not os.path.isfile(path) or os.path.splitext(path)[1].lower() in (".csv", ".parquet",
                                                                                           ".jsonl", ".json"):
         return {}
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+        with contextlib.closing(open_read_only(path)) as con:
             cols = [r[1] for r in con.execute("PRAGMA table_info(sweeps)")]
             if "spaces" not in cols:
                 return {}

@@ -167,7 +167,7 @@ def lr_at(step: int, total: int, warmup: int, base: float, warmup_factor: float)
 
 def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "str | None" = None, seed: int = 0,
           threads: int | None = None, device: str | None = None, deadline: float | None = None,
-          on_epoch=None, keep_state: bool = False) -> dict:
+          on_epoch=None, keep_state: bool = False, on_step=None) -> dict:
     """Train `spec` on `data` (a designspace.data.Dataset) with `recipe`; return a metrics dict:
     status (done | diverged | timeout), error (top-1 test error, %), train_loss (mean over the last
     epoch), epochs, seconds, images_per_s (training), device, steps, message, and per_epoch: one
@@ -179,6 +179,8 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
     threads: torch intra-op threads on CPU (default: leave torch's setting).
     deadline: time.monotonic() past which training stops with status `timeout`.
     on_epoch: called with each epoch's record as it completes (the CLI prints a line).
+    on_step: called as on_step(steps done, total steps) after every training step (the CLI's
+    progress bar within an epoch).
     keep_state: also return the trained weights (state_dict, CPU tensors) for a checkpoint."""
     import torch
     import torch.nn.functional as F
@@ -282,6 +284,8 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
         if (step + 1) % steps_per_epoch == 0:  # issue 7
             hooks.on_epoch_end(model, optimizer, (step + 1) // steps_per_epoch)
         losses[step] = loss.detach().float()
+        if on_step is not None:
+            on_step(step + 1, total)
         # On CPU the check is free; on a GPU it syncs, so look every 50 steps and at the end.
         if on_gpu:
             if (step % 50 == 49 or step == total - 1) and not torch.isfinite(losses[: step + 1]).all():

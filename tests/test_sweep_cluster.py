@@ -125,6 +125,7 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
         kill_group(proc)
     assert proc.returncode == 130, err[-3000:]
     assert "interrupted" in err and "Traceback" not in err
+    assert "rerun the same command to resume" in err  # the user is told that nothing is lost
     assert "Aborted" not in err and "core dumped" not in err and "Check failed" not in err
     before = {r["trial_id"]: r for r in read_rows(db)}
     assert 1 <= len(before) < PLANNED

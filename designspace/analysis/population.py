@@ -14,8 +14,9 @@ Sweep selection: a store may hold several sweeps. Without `sweeps`, all of them 
 share recipe, dataset and regime; otherwise UsageError names them (pooling them would mix budgets
 into one EDF without a word). `["all"]` pools every sweep; naming several sweeps whose recipes
 differ compares them side by side. The `population` column is the group an analysis compares: the
-space, prefixed by the sweep where the selected sweeps differ in recipe/dataset/regime and by the
-source where several sources are read.
+space, prefixed by the sweep where a source's selected sweeps differ in recipe/dataset/regime and by
+the source where several sources are read (a table named after its space keeps the space's
+name; a table with a `population` column, such as analyze's data/models.csv, keeps its labels).
 """
 from __future__ import annotations
 
@@ -59,6 +60,8 @@ def read_population(sources: Sequence[str], sweeps: Sequence[str] | None = None)
         ext = os.path.splitext(src)[1].lower()
         if ext in TABLE_EXTENSIONS:
             df = read_table(src)
+            if "population" in df:
+                df = df.rename(columns={"population": "_own_population"})
             if wanted is not None and "sweep" in df and df["sweep"].notna().any():
                 df = df[df["sweep"].isin(wanted)]
         else:
@@ -71,7 +74,7 @@ def read_population(sources: Sequence[str], sweeps: Sequence[str] | None = None)
             raise UsageError(f"no sweep named {', '.join(store_sweeps)} in {', '.join(sources)}")
     df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
     df["context"], df["population"] = _population_labels(df, several_sources=len(sources) > 1, pool_all=pool_all)
-    return df.drop(columns="_label")
+    return df.drop(columns=[c for c in ("_label", "_own_population") if c in df])
 
 
 def _source_labels(sources) -> dict:
@@ -95,19 +98,34 @@ def _context(df: pd.DataFrame) -> pd.Series:
 
 def _population_labels(df: pd.DataFrame, several_sources: bool, pool_all: bool) -> tuple[pd.Series, pd.Series]:
     """(context, population): the context is what sets a population apart besides its space (the
-    sweep where selected sweeps differ in recipe/dataset/regime, the source where several are read;
-    "" otherwise), the population `context:space` (or the space alone)."""
+    sweep where one source's selected sweeps differ in recipe/dataset/regime, the source's label
+    where several are read, both as `source/sweep`; "" otherwise), the population `context:space`
+    (or the space alone)."""
+    # a table's rows may have no sweep (None or NaN): text "" so that no label becomes NaN
+    sweep = df["sweep"].map(_text) if "sweep" in df else pd.Series("", index=df.index, dtype=object)
     context = pd.Series("", index=df.index, dtype=object)
-    if not pool_all and "sweep" in df and df["sweep"].nunique() > 1:  # one sweep: nothing to set apart
+    if not pool_all:
         ctx = _context(df)
-        per_sweep = ctx.groupby(df["source"] + "\0" + df["sweep"].astype(str)).first()
-        if per_sweep.nunique() > 1:  # sweeps of different recipes side by side
-            context = df["sweep"].astype(str)
+        for idx in df.groupby("source", sort=False).indices.values():
+            own = sweep.iloc[idx]
+            # sweeps of different recipes side by side within one source; across sources the
+            # source's label already tells them apart
+            if own.nunique() > 1 and ctx.iloc[idx].groupby(own.to_numpy()).first().nunique() > 1:
+                context.iloc[idx] = own.to_numpy()
     if several_sources:
         context = df["_label"].astype(str) + np.where(context != "", "/" + context, "")
-    space = df["space"].astype(str)
-    population = np.where(context != "", context + ":" + space, space)
+    space = df["space"].map(_text)
+    if "_own_population" in df:  # a table written by `analyze` (data/models.csv) keeps its labels
+        own = df["_own_population"].map(_text)
+        space = space.where(own == "", own)
+    # a table named after its space (nds's ResNeXt-A.json) is labelled by the space alone
+    population = np.where((context != "") & (context != space), context + ":" + space, space)
     return context, pd.Series(population, index=df.index)
+
+
+def _text(value) -> str:
+    """A label cell as text; a missing one (None, NaN) as ""."""
+    return "" if value is None or value is pd.NA or (isinstance(value, float) and value != value) else str(value)
 
 
 def _describe_context(recipe, dataset, regime) -> str:
@@ -169,11 +187,9 @@ def read_table(path: str) -> pd.DataFrame:
         elif ext == ".parquet":
             df = pd.read_parquet(path)
         else:
-            with open(path, encoding="utf-8") as fh:
-                records = [json.loads(line) for line in fh if line.strip()]
-            if not all(isinstance(r, dict) for r in records):
-                raise ValueError("every line must be a JSON object")
-            df = pd.DataFrame.from_records(records)
+            df = pd.DataFrame.from_records(_json_records(path))
+    except UsageError:
+        raise
     except (OSError, ValueError, UnicodeDecodeError, ImportError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"cannot read {path} as a {ext[1:]} table ({msg})") from None
@@ -214,9 +230,33 @@ def read_table(path: str) -> pd.DataFrame:
             df[col] = default
     if "flops" not in df or df["flops"].isna().any():
         df = _add_complexity(df, path)
-    for col in ("flops", "params", "acts"):
-        df[col] = pd.to_numeric(df[col], errors="coerce")
+    for col in ("flops", "params", "acts"):  # a table may give flops alone (nds gives no acts)
+        df[col] = pd.to_numeric(df[col], errors="coerce") if col in df else np.nan
     return df
+
+
+def _json_records(path: str) -> list:
+    """Rows of a .jsonl/.json table: JSON lines, a JSON list of row objects, or an nds file
+    (designspace.analysis.nds: one JSON document holding a list of records)."""
+    from .nds import is_nds, read_nds
+
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    try:
+        whole = json.loads(text)
+    except ValueError:  # several documents: JSON lines
+        whole = None
+    if whole is not None and is_nds(whole):
+        return read_nds(path, obj=whole)
+    if isinstance(whole, list):
+        records = whole
+    elif isinstance(whole, dict):
+        records = [whole]
+    else:
+        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if not all(isinstance(r, dict) for r in records):
+        raise ValueError("every line must be a JSON object")
+    return records
 
 
 def _decode(v):

@@ -91,10 +91,13 @@ def find_store(candidates=(DEMO_STORE, "../" + DEMO_STORE), env: str = "DESIGNSP
 
 
 def _has_done_trials(path: str) -> bool:
+    import contextlib
     import sqlite3
 
+    from ..store import open_read_only
+
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+        with contextlib.closing(open_read_only(path)) as con:
             query = "SELECT COUNT(*) FROM trials WHERE status = 'done' AND error IS NOT NULL"
             return con.execute(query).fetchone()[0] > 0
     except sqlite3.Error:

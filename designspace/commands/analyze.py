@@ -14,11 +14,21 @@ def _count(text: str) -> int:
     return int(value)
 
 
+DESCRIPTION = (
+    "Compare the populations of result stores and tables (any mix; several sources side by side): error "
+    "EDFs and complexity-normalized EDFs with bootstrap bands, KS tests, e_fit, trends of the best "
+    "models, random-search efficiency and, for two budgets, proxy fidelity. Writes a self-contained "
+    "report.html, summary.json, the figures and the numbers behind them (data/*.csv; data/models.csv "
+    "reads back as a table). Tables: the columns `designspace sample` writes plus error, or nds's per-"
+    "space JSON files (docs/tables.md). Reads the sources only.")
+
+
 def register(sub):
     from .population_args import add_population_args
     from ..limits import MAX_BOOT
 
-    p = sub.add_parser("analyze", help="analyse result stores or tables: EDFs, KS, e_fit, trends -> report.html")
+    p = sub.add_parser("analyze", help="analyse result stores or tables: EDFs, KS, e_fit, trends -> report.html",
+                       description=DESCRIPTION)
     add_population_args(p)
     p.add_argument("--out", default=None, help="output folder (default: report/ beside the first source)")
     p.add_argument("--bootstrap", type=_count, default=1000,

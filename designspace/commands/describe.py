@@ -2,8 +2,15 @@
 import json
 
 
+DESCRIPTION = (
+    "Print one model's per-stage table (depth, width, stride, bottleneck ratio, group width, flops, "
+    "params, acts) and its totals: a spec file, a row of a sample table (built for its own regime), or a "
+    "RegNet given by its parameters (--regnet d,w0,wa,wm,g). --json prints the same as one object.")
+
+
 def register(sub):
-    p = sub.add_parser("describe", help="per-stage table and totals of one model")
+    p = sub.add_parser("describe", help="per-stage table and totals of one model",
+                       description=DESCRIPTION)
     p.add_argument("spec", nargs="?", help="SPEC.json (a spec, or a sample row holding one), or a table of sample "
                                            "rows (.jsonl, .csv, .parquet)")
     p.add_argument("--row", type=int, default=None, help="row number in a table of rows (needed when it has several)")
@@ -52,8 +59,8 @@ def run(args):
     else:
         found = read_spec_row(args.spec, row=args.row, id=args.id)
         if found["rows"] > 1 and args.row is None and args.id is None:
-            raise UsageError(f"{args.spec} holds {found['rows']} models; pick one with --row N (0..{found['rows'] - 1}) "
-                             "or --id ID")
+            last = found["rows"] - 1
+            raise UsageError(f"{args.spec} holds {found['rows']} models; pick one with --row N (0..{last}) or --id ID")
         spec, own_regime = found["spec"], found["regime"]
     regime = get_regime(args.regime or own_regime or "imagenet")
     if args.gradient_paths:

@@ -3,10 +3,19 @@
 TABLE_COLUMNS = ("rank", "candidate", "n_kept", "share_kept", "mean_shift", "q25_shift", "p_adjusted", "improves")
 
 
+DESCRIPTION = (
+    "Rank candidate constraints on a trained population's space (each parameter's values and ranges, "
+    "shared b and g, growing widths and depths, low e_fit, and your --try expressions) by how much the "
+    "models they keep improve on the rest: shift of the error EDF with bootstrap intervals and a KS test "
+    "corrected for multiple comparisons. With --out, the best refinement is written as a space file to "
+    "sweep next.")
+
+
 def register(sub):
     from .population_args import add_population_args
 
-    p = sub.add_parser("refine", help="rank candidate refinements (constraints) of a trained population's space")
+    p = sub.add_parser("refine", help="rank candidate refinements (constraints) of a trained population's space",
+                       description=DESCRIPTION)
     add_population_args(p, sources_help="result store (.db) or tidy table (.csv/.parquet/.jsonl with the columns "
                                         "`designspace sample` writes plus error)")
     p.add_argument("--space", default=None,

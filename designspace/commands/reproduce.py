@@ -19,8 +19,16 @@ def _ids(text):
     return ids
 
 
+DESCRIPTION = (
+    "Run a claims suite's sweeps (resumable, through `designspace sweep`'s machinery) and judge each of "
+    "the paper's claims by the statistic, interval and verdict rule the suite committed before the run: "
+    "holds, contradicted or not resolved. Writes claims.md, claims.json and report.html. Ctrl-C keeps "
+    "finished trials; rerunning resumes.")
+
+
 def register(sub):
-    p = sub.add_parser("reproduce", help="run a claims suite's sweeps and judge each claim (experiments/paper/)")
+    p = sub.add_parser("reproduce", help="run a claims suite's sweeps and judge each claim (experiments/paper/)",
+                       description=DESCRIPTION)
     p.add_argument("suite", help="experiments/paper/cpu.yaml | cpu_seeds.yaml | gpu.yaml | gpu_seeds.yaml")
     p.add_argument("--tier", choices=None, default=None, help="cpu | gpu (checked against the suite file's tier)")
     p.add_argument("--only", type=_ids, default=None, metavar="IDS", help="claim ids, e.g. 5,6")

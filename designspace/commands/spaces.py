@@ -2,8 +2,16 @@
 space's full definition as YAML, ready to copy, edit and pass back as --space FILE.yaml."""
 
 
+DESCRIPTION = (
+    "List every design space (one line each: its name and what it is) and the modifiers that add a seed "
+    "family's options (+csp, +prn, ...). --show prints one space's full definition as YAML, ready to "
+    "copy, edit and pass back as --space FILE.yaml; --params adds each space's free parameters to the "
+    "list.")
+
+
 def register(sub):
-    p = sub.add_parser("spaces", help="list design spaces and modifiers; --show NAME prints a definition")
+    p = sub.add_parser("spaces", help="list design spaces and modifiers; --show NAME prints a definition",
+                       description=DESCRIPTION)
     p.add_argument("--show", metavar="SPACE",
                    help="print SPACE's resolved definition as YAML (a name, file or inline form such as RegNetX[wm=2])")
     p.add_argument("--params", action="store_true", help="also list each space's free parameters")

@@ -1,10 +1,17 @@
 """designspace status: what a result store holds (works while a sweep is writing it)."""
 
 
+DESCRIPTION = (
+    "Summarize result stores (also while a sweep writes them): per sweep, planned and stored trials, and "
+    "per space the counts by status, the best and median error and the training speed. Reads only: it "
+    "writes nothing, not even beside the store.")
+
+
 def register(sub):
     from .population_args import add_population_args
 
-    p = sub.add_parser("status", help="summarize result stores: counts by sweep/space/status, errors, progress")
+    p = sub.add_parser("status", help="summarize result stores: counts by sweep/space/status, errors, progress",
+                       description=DESCRIPTION)
     add_population_args(p, sources_help="result store (.db) or table (.csv/.parquet/.jsonl)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)

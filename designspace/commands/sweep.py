@@ -4,8 +4,16 @@ Exit status: 0 when every planned trial is stored as done or diverged, 1 when so
 out (their count and first messages are printed; `--retry-failed` reruns them), 2 on bad input."""
 
 
+DESCRIPTION = (
+    "Sample the config's spaces and train every model as a Ray task (a private local cluster, or a "
+    "running one with --address), storing each finished trial in the config's SQLite store as it lands. "
+    "Rerunning the same command resumes: stored trials are not trained again. Exit status 1 when trials "
+    "failed or timed out (--retry-failed reruns them), 130 on Ctrl-C (rerun to resume).")
+
+
 def register(sub):
-    p = sub.add_parser("sweep", help="sample the configured spaces and train every model on Ray (resumes)")
+    p = sub.add_parser("sweep", help="sample the configured spaces and train every model on Ray (resumes)",
+                       description=DESCRIPTION)
     p.add_argument("config", help="experiments/NAME.yaml")
     p.add_argument("--address", default=None,
                    help="join a running Ray cluster: HOST:PORT (from `ray start --head`), ray://HOST:PORT, or "

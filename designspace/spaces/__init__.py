@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 
-from ..errors import UsageError
+from ..errors import UsageError, did_you_mean
 from ..registry import load_families, loaded
 from .base import DesignSpace, Draw, Origin, WrappedSpace, parse_flops
 from .regnet import generate_regnet, regnet_stages
@@ -113,7 +113,8 @@ def _apply_modifiers(space: DesignSpace, mods: list[str], label: str) -> DesignS
         key = _find(_MODIFIERS, mod)
         if key is None:
             known = ", ".join(modifier_names()) or "none yet"
-            raise UsageError(f"unknown space modifier {mod!r} in {label!r}; valid: {known}")
+            raise UsageError(f"unknown space modifier {mod!r} in {label!r}{did_you_mean(mod, modifier_names())}; "
+                             f"valid: {known}")
         space = _MODIFIERS[key](space)
         origin = Origin(origin.core, (*origin.modifiers, key))
         space.origin = origin  # what definition() reports
@@ -171,7 +172,8 @@ def get_space(x) -> DesignSpace:
     else:
         key = _find(_SPACES, head)
         if key is None:
-            raise UsageError(f"unknown space {head!r}; valid: {', '.join(space_names())} "
+            raise UsageError(f"unknown space {head!r}{did_you_mean(head, space_names())}; valid: "
+                             f"{', '.join(space_names())} "
                              "(or a .yaml file, or an inline refinement such as RegNetX[wm=2])")
         space = _SPACES[key]()
     if items:

@@ -97,6 +97,12 @@ def read_only_uri(path: str) -> str:
     return f"file:{quote(os.path.abspath(path))}?{mode}"
 
 
+def open_read_only(path: str, timeout: float = 30.0) -> sqlite3.Connection:
+    """A read-only connection to an SQLite file that creates no file beside it (no -wal, no -shm),
+    also while a sweep writes to it. The caller closes it."""
+    return sqlite3.connect(read_only_uri(os.fspath(path)), uri=True, timeout=timeout)
+
+
 def check_store_file(path: str) -> bool:
     """Refuse a file that is not a designspace store, reading it only. True when the file exists
     and is a store, False when there is no file yet (or an empty one that `connect` may initialise)."""
@@ -120,7 +126,7 @@ def check_store_file(path: str) -> bool:
     if not header.startswith(b"SQLite format 3\0"):
         raise UsageError(f"{path} is not a designspace result store (not an SQLite file)")
     try:
-        con = sqlite3.connect(read_only_uri(path), uri=True, timeout=30.0)
+        con = open_read_only(path)
         try:
             app_id = con.execute("PRAGMA application_id").fetchone()[0]
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -148,7 +154,7 @@ def connect(path: str, create: bool = True) -> sqlite3.Connection:
         if not check_store_file(path):
             raise UsageError(f"{path} is not a designspace result store (empty file)")
         try:
-            con = sqlite3.connect(read_only_uri(path), uri=True, timeout=30.0)
+            con = open_read_only(path)
             con.execute("SELECT 1 FROM trials LIMIT 1")
         except sqlite3.DatabaseError as exc:
             raise UsageError(f"{path} is not a designspace result store ({exc})") from None
