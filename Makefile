@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup dataset demo test bench clean
+.PHONY: setup dataset demo lint test bench clean
 
 setup: $(STAMP)
 
@@ -27,7 +27,11 @@ dataset:
 demo: setup dataset
 	$(BIN)/python -m designspace.demo
 
-test: setup dataset
+# ruff's rules are declared in pyproject.toml ([tool.ruff]); a violation fails `make test` (and CI).
+lint: setup
+	$(BIN)/ruff check designspace tests benches
+
+test: setup dataset lint
 	$(BIN)/python -m pytest -q
 
 bench: setup

@@ -218,7 +218,8 @@ def main() -> int:
     parser.add_argument("--gpu", action="store_true", help="GPU packing: trials at 1, 0.5, 0.25 GPU each")
     parser.add_argument("--driver", action="store_true", help="only the driver loop with --tasks pending trials")
     parser.add_argument("--tasks", type=int, default=20_000, help="pending trials for --driver")
-    parser.add_argument("--wait-seconds", type=float, default=20.0, help="--driver: how long to watch the waiting driver")
+    parser.add_argument("--wait-seconds", type=float, default=20.0,
+                        help="--driver: how long to watch the waiting driver")
     parser.add_argument("--fast-tasks", type=int, default=3000, help="--driver: instant trials for rows/s")
     args = parser.parse_args()
     args.tmp = tempfile.mkdtemp(prefix="bench_sweep_")
@@ -231,7 +232,8 @@ def main() -> int:
         r = measure_driver(args)
         print(f"driver CPU share while {args.tasks} trials are pending: {r['wait_old']['cpu_share']:.3f} -> "
               f"{r['wait_new']['cpu_share']:.3f} core; rows/s with instant trials: {r['fast_old']['rows_per_s']:.0f}"
-              f" -> {r['fast_new']['rows_per_s']:.0f} (x{r['fast_new']['rows_per_s'] / r['fast_old']['rows_per_s']:.2f})")
+              f" -> {r['fast_new']['rows_per_s']:.0f}"
+              f" (x{r['fast_new']['rows_per_s'] / r['fast_old']['rows_per_s']:.2f})")
         print(f"host load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         return 0
 

@@ -25,8 +25,8 @@ from pydantic import BaseModel, Field
 
 from .errors import UsageError
 from .limits import MAX_SEED
-from .schema import STRICT, Integer, Number, validate
 from .safeload import load_numpy_pickle
+from .schema import STRICT, Integer, Number, validate
 
 if TYPE_CHECKING:
     import torch
@@ -54,10 +54,10 @@ class Dataset:
     """Train and test splits as uint8 (N, C, H, W) and int64 (N,) torch tensors."""
 
     name: str
-    train_x: "torch.Tensor"
-    train_y: "torch.Tensor"
-    test_x: "torch.Tensor"
-    test_y: "torch.Tensor"
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
     mean: tuple
     std: tuple
     num_classes: int = 10
@@ -67,7 +67,7 @@ class Dataset:
         """(C, H, W) of one image."""
         return tuple(self.train_x.shape[1:])
 
-    def subset(self, train_size: int | None = None, test_size: int | None = None, seed: int = 0) -> "Dataset":
+    def subset(self, train_size: int | None = None, test_size: int | None = None, seed: int = 0) -> Dataset:
         """A fixed random subset of each split (the same for every trial: seed is the data seed)."""
         import torch
 
@@ -345,7 +345,7 @@ def resized(data: Dataset, size: int) -> Dataset:
     import torch
     import torch.nn.functional as F
 
-    def resample(x: "torch.Tensor") -> "torch.Tensor":
+    def resample(x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] == (size, size):
             return x
         out = torch.empty((len(x), x.shape[1], size, size), dtype=torch.uint8)
@@ -396,12 +396,14 @@ def dataset_files(name: str, data_dir: str | None = None) -> list[str]:
     key = {"cifar": "cifar10", "cifar-10": "cifar10"}.get(name, name)
     directory = _resolve_dir(key, data_dir)
     if key == "fashion-mnist":
-        paths = [_find(directory, f"{p}-{k}-ubyte.gz") for p in ("train", "t10k") for k in ("images-idx3", "labels-idx1")]
+        paths = [_find(directory, f"{p}-{k}-ubyte.gz") for p in ("train", "t10k")
+                 for k in ("images-idx3", "labels-idx1")]
         hint = FASHION_MNIST_HINT
     elif key == "cifar10":
         if not os.path.isdir(directory):
             raise UsageError(f"CIFAR-10 directory {directory} not found; {CIFAR10_HINT}")
-        paths = [os.path.join(directory, f"data_batch_{i}") for i in range(1, 6)] + [os.path.join(directory, "test_batch")]
+        paths = [os.path.join(directory, f"data_batch_{i}") for i in range(1, 6)]
+        paths.append(os.path.join(directory, "test_batch"))
         hint = CIFAR10_HINT
     elif key == "imagefolder":
         if not directory or not os.path.isdir(directory):

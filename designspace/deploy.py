@@ -61,11 +61,12 @@ def load_checkpoint(path: str):
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
-        raise UsageError(f"checkpoint {path} does not match its spec: {first[1] if len(first) > 1 else first[0]}") from None
+        detail = first[1] if len(first) > 1 else first[0]
+        raise UsageError(f"checkpoint {path} does not match its spec: {detail}") from None
     return model, spec, ckpt["regime"], ckpt
 
 
-def deploy_checkpoint(path: str, out: "str | None" = None, atol: float = 1e-4) -> dict:
+def deploy_checkpoint(path: str, out: str | None = None, atol: float = 1e-4) -> dict:
     """Python equivalent of `designspace deploy`: read, fuse/condense, verify, save; returns a summary."""
     import torch
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from .errors import UsageError
+
 # Bounds that keep every closed-form complexity inside int64 and every build finite (limits.py says why).
 from .limits import MAX_DEPTH, MAX_STAGES, MAX_STRIDE, MAX_WIDTH
 from .schema import STRICT, Integer, Number, validate
@@ -238,7 +239,7 @@ class ModelSpec:
         return json.dumps(self.to_dict(), **kwargs)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ModelSpec":
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelSpec:
         if not isinstance(data, Mapping):
             raise UsageError("a spec must be a JSON object")
         if "spec" in data and "stages" not in data:  # a sample row or describe --json object
@@ -251,7 +252,7 @@ class ModelSpec:
         return cls(**{**data, "stages": stages})
 
     @classmethod
-    def from_json(cls, text: str) -> "ModelSpec":
+    def from_json(cls, text: str) -> ModelSpec:
         try:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as exc:

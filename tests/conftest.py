@@ -48,8 +48,9 @@ def explode_family(test_plugins, monkeypatch):
     process for one test; the registry and the space modifiers are as they were afterwards."""
     from importlib.metadata import entry_points
 
-    from designspace import registry, spaces
     from plugin_families import EXPLODE_MODULE
+
+    from designspace import registry, spaces
 
     registry.load_families()  # built-ins and installed plugins first, into the dicts restored below
     monkeypatch.setattr(registry, "_FAMILIES", dict(registry._FAMILIES))

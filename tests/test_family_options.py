@@ -4,14 +4,14 @@ ceil_mode pooling. Each is exact: analytic complexity == the built model's count
 import numpy as np
 import pytest
 import torch
+from test_family_prn import check_space
 from torch import nn
 
 from designspace import ModelSpec, StageSpec, UsageError, build, complexity
-from designspace.models.counting import measure
 from designspace.families.ode.models import ZeroPadShortcut
+from designspace.models.counting import measure
 from designspace.regimes import get_regime
 from designspace.spaces import get_space
-from test_family_prn import check_space
 
 
 def _valid_specs(name, n, seed=0, regime="cifar"):

@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import os
-import sqlite3
 import sys
 
 import pytest

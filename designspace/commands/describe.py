@@ -1,7 +1,6 @@
 """designspace describe: per-stage table and totals of one model."""
 import json
 
-
 DESCRIPTION = (
     "Print one model's per-stage table (depth, width, stride, bottleneck ratio, group width, flops, "
     "params, acts) and its totals: a spec file, a row of a sample table (built for its own regime), or a "

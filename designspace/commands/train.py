@@ -148,7 +148,8 @@ def run(args):
         from ..safeload import save_checkpoint
 
         try:
-            save_checkpoint(args.save, spec, used_regime, state, error=float(metrics["error"]), epochs=metrics["epochs"])
+            save_checkpoint(args.save, spec, used_regime, state, error=float(metrics["error"]),
+                            epochs=metrics["epochs"])
         except OSError as exc:
             raise UsageError(f"cannot write checkpoint {args.save}: {exc.strerror}") from None
         metrics["checkpoint"] = args.save

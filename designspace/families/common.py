@@ -1,12 +1,13 @@
 """Helpers the built-in family packages share (not a family: it registers nothing).
 
 Option validators on the declarative layer (designspace.schema), each raising a one-line ``UsageError``
-that names ``<option>.<key>``, and the per-model draw of sampler dimensions. numpy only: option parsing and sampling never import torch.
+that names ``<option>.<key>``, and the per-model draw of sampler dimensions. numpy only: option parsing and
+sampling never import torch.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -25,7 +26,7 @@ def option_fields(name: str, value: Any, defaults: dict) -> dict:
     return validate(_options_model(name, tuple(defaults.items())), dict(value), f"family option {name}").model_dump()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _options_model(name: str, defaults: tuple):
     return create_model(f"{name}_options", __config__=STRICT, **{k: (Any, v) for k, v in defaults})
 
@@ -47,17 +48,17 @@ def flag(name, key, value) -> bool:
 
 
 # The types the helpers check against, made once per bound (schema.check caches a validator per type).
-@lru_cache(maxsize=None)
+@cache
 def _choice(valid: tuple):
     return Literal[valid]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ratio(lo, hi, lo_open, hi_open):
     return Annotated[Number, Field(**{"gt" if lo_open else "ge": lo, "lt" if hi_open else "le": hi})]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _count(minimum, maximum):
     return Annotated[Integer, Field(ge=minimum, le=maximum)]
 

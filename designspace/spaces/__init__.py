@@ -54,7 +54,7 @@ def modifier_names() -> list[str]:
     return list(loaded(_MODIFIERS))
 
 
-def _find(table: Mapping, name: str) -> "str | None":
+def _find(table: Mapping, name: str) -> str | None:
     """`name` as registered in `table` (spaces or modifiers), case-insensitively. The families, which
     register most of both, are imported only on a miss: naming a core space imports none of them."""
     for attempt in range(2):
@@ -189,6 +189,7 @@ def get_space(x) -> DesignSpace:
     return space
 
 
-__all__ = ["DesignSpace", "Draw", "Origin", "WrappedSpace", "get_space", "space_names", "modifier_names", "register_space",
+__all__ = ["DesignSpace", "Draw", "Origin", "WrappedSpace", "get_space", "space_names", "modifier_names",
+           "register_space",
            "register_definition", "register_modifier", "space_from_dict", "space_from_yaml",
            "generate_regnet", "regnet_stages", "parse_flops"]

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..complexity import SpecArrays, complexity_arrays
-from .columns import COMPLEXITY, batch_columns
 from ..errors import UsageError
 from ..regimes import Regime, get_regime
 from ..spec import BLOCK_TYPES, FrozenDict, ModelSpec, StageSpec
+from .columns import COMPLEXITY, batch_columns
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Draw:
     def __len__(self):
         return len(self.widths)
 
-    def take(self, idx) -> "Draw":
+    def take(self, idx) -> Draw:
         return Draw(self.widths[idx], self.depths[idx], self.bottleneck_ratios[idx], self.group_widths[idx],
                     {k: v[idx] for k, v in self.meta.items()})
 
@@ -54,7 +54,7 @@ class Origin:
     """Where a modified space comes from: the space it was built on (`core`, a data-defined or coded space)
     and the modifiers applied on top, in order (AnyNetXE+csp+prn: AnyNetXE, ("csp", "prn"))."""
 
-    core: "DesignSpace"
+    core: DesignSpace
     modifiers: tuple[str, ...]
 
 
@@ -137,13 +137,13 @@ class DesignSpace:
         packed = np.ascontiguousarray(np.concatenate(cols, axis=1) + 0.0)  # + 0.0: -0.0 -> 0.0
         return packed.view(np.dtype((np.void, packed.shape[1] * 8))).ravel()
 
-    def _columns(self, dr: Draw, cx: "dict | None" = None, names=None) -> dict:
+    def _columns(self, dr: Draw, cx: dict | None = None, names=None) -> dict:
         extra = dict(self.column_extras(dr))
         if cx is not None:
             extra.update({k: cx[k] for k in ("flops", "params", "acts")})
         return batch_columns(dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths, extra, names)
 
-    def sample_arrays(self, n: int, seed: int = 0, flops=None, regime: "str | Regime" = "imagenet"):
+    def sample_arrays(self, n: int, seed: int = 0, flops=None, regime: str | Regime = "imagenet"):
         """n distinct candidates inside the flops band that satisfy the space's constraints ->
         (Draw, complexity dict), deterministic in seed.
 
@@ -217,7 +217,7 @@ class DesignSpace:
                                    stem_stride=stem_stride))
         return specs
 
-    def sample(self, n: int, seed: int = 0, flops=None, regime: "str | Regime" = "imagenet") -> list[ModelSpec]:
+    def sample(self, n: int, seed: int = 0, flops=None, regime: str | Regime = "imagenet") -> list[ModelSpec]:
         """n distinct specs drawn from this space inside the flops band (default: the regime's band)."""
         return self.specs_from(self.sample_arrays(n, seed, flops, regime)[0])
 

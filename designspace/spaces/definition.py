@@ -165,7 +165,7 @@ class SpaceDef:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SpaceDef":
+    def from_dict(cls, d: dict) -> SpaceDef:
         """A resolved definition (no `base`) -> SpaceDef; every problem is a one-line UsageError."""
         given = check_definition(d)
         if given.base is not None:
@@ -204,7 +204,8 @@ def _integral(dist) -> bool:
         return all(float(v).is_integer() for v in d["choice"])
     if "fixed" in d:
         return float(d["fixed"]).is_integer()
-    return d.get("int", False) or ("power2_or_log_uniform" in d) or float(d.get("q", 0.5)).is_integer() and d.get("q", 0) >= 1
+    stepped = float(d.get("q", 0.5)).is_integer() and d.get("q", 0) >= 1
+    return d.get("int", False) or ("power2_or_log_uniform" in d) or stepped
 
 
 # --- merging a definition onto its base ------------------------------------------------------------

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Union
+from typing import Annotated
 
 import numpy as np
 from pydantic import AllowInfNan, BaseModel, Field, Strict, model_validator
@@ -179,7 +179,7 @@ KINDS = ("uniform", "log_uniform", "int", "log_int", "power2_or_log_uniform", "c
 RANGES = ("uniform", "log_uniform", "int", "log_int", "power2_or_log_uniform")  # the kinds that take [low, high]
 TAKES_Q = ("uniform", "log_uniform", "int", "log_int", "power2_or_log_uniform")
 # A number as written: an integer stays one (choice: [1, 2] draws integers), a float stays a float.
-Value = Annotated[Union[Annotated[int, Strict()], Annotated[float, Strict(), AllowInfNan(False)]],
+Value = Annotated[Annotated[int, Strict()] | Annotated[float, Strict(), AllowInfNan(False)],
                   Field(union_mode="left_to_right")]
 Range = Annotated[list[Value], Field(min_length=2, max_length=2)]
 
@@ -250,7 +250,7 @@ class Param:
         return out
 
     @classmethod
-    def from_dict(cls, d, where: str = "parameter") -> "Param":
+    def from_dict(cls, d, where: str = "parameter") -> Param:
         if not isinstance(d, dict):
             d = {"fixed": d}  # a bare number fixes the parameter
         given = validate(ParamInput, d, where)

@@ -353,7 +353,7 @@ class Expr:
             out = np.asarray(_eval(self._node, columns))
         return np.broadcast_to(out, (n,)) if out.ndim == 0 else out
 
-    def check_names(self, allowed) -> "Expr":
+    def check_names(self, allowed) -> Expr:
         """Raise UsageError naming the first column not in `allowed`; returns self."""
         bad = sorted(self.names - set(allowed))
         if bad:

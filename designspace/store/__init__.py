@@ -13,11 +13,31 @@ another program's SQLite database) is refused before anything is written to it.
 """
 from __future__ import annotations
 
-from .lock import (HEARTBEAT_S, LOCK_STALE_S, acquire_lock, check_free, describe, heartbeat, lock_holder,
-                   release_lock)
-from .sql import (APPLICATION_ID, COLUMNS, EPOCH_COLUMNS, RETRYABLE, SCHEMA, STATUSES, SWEEP_COLUMNS, TABLES,
-                  archive_sweep, check_store_file, connect, done_ids, get_sweep, has_table, open_read_only, planned,
-                  read_only_uri, record_sweep, stored_statuses, trial_id, write_trial, write_trials)
+from .lock import HEARTBEAT_S, LOCK_STALE_S, acquire_lock, check_free, describe, heartbeat, lock_holder, release_lock
+from .sql import (
+                   APPLICATION_ID,
+                   COLUMNS,
+                   EPOCH_COLUMNS,
+                   RETRYABLE,
+                   SCHEMA,
+                   STATUSES,
+                   SWEEP_COLUMNS,
+                   TABLES,
+                   archive_sweep,
+                   check_store_file,
+                   connect,
+                   done_ids,
+                   get_sweep,
+                   has_table,
+                   open_read_only,
+                   planned,
+                   read_only_uri,
+                   record_sweep,
+                   stored_statuses,
+                   trial_id,
+                   write_trial,
+                   write_trials,
+)
 from .views import LIST_COLUMNS, export, flatten_specs, load, load_epochs, stage_columns, summary
 
 __all__ = ["APPLICATION_ID", "COLUMNS", "EPOCH_COLUMNS", "HEARTBEAT_S", "LIST_COLUMNS", "LOCK_STALE_S", "RETRYABLE",

@@ -8,6 +8,7 @@ import os
 from ..errors import UsageError
 from .sql import EPOCH_COLUMNS, STATUSES, connect, has_table, planned
 
+
 def load_epochs(db: str, sweep: str | None = None):
     """Per-epoch records as a tidy DataFrame: one row per trial and epoch, with trial_id, sweep,
     space, spec_id, seed, epoch, train_loss, test_error (%), lr, seconds."""

@@ -29,8 +29,18 @@ stored as `diverged`; a trial past `timeout` as `timeout`.
 """
 from __future__ import annotations
 
-from .config import (MAX_TIMEOUT, RESULT_NEUTRAL_KEYS, SweepConfig, check_resources, load_config, parse_config,
-                     read_yaml, resolve_spaces, space_definition, tensorboard_writer_class)
+from .config import (
+                     MAX_TIMEOUT,
+                     RESULT_NEUTRAL_KEYS,
+                     SweepConfig,
+                     check_resources,
+                     load_config,
+                     parse_config,
+                     read_yaml,
+                     resolve_spaces,
+                     space_definition,
+                     tensorboard_writer_class,
+)
 from .driver import load_sweep_data, run_sweep
 from .outputs import checkpoint_path
 from .plan import identity_changes, plan_trials

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import UsageError
 from .config import SweepConfig
 
+
 def plan_trials(cfg: SweepConfig, data_dir: str | None = None) -> list[dict]:
     """Every trial of the sweep as a store row without results: sampling is deterministic in the
     seed, so a rerun plans exactly the same trials with the same ids."""

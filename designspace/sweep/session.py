@@ -10,6 +10,7 @@ import sys
 from ..errors import UsageError
 from .config import SweepConfig
 
+
 def check_reachable(address: str, timeout: float = 5.0) -> None:
     """Fail fast (one line) when HOST:PORT or ray://HOST:PORT does not answer: ray.init would retry
     for minutes."""

@@ -6,6 +6,7 @@ import os
 import signal
 import time
 
+
 class TrialTimeout(Exception):
     pass
 

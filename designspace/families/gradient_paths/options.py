@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from ...errors import UsageError
 from ...spec import MAX_WIDTH
 from ..common import choice, count, flag, option_fields, ratio
-from ..ode.options import KEY as ODE, OdeOptions, check_depth, parse_ode
+from ..ode.options import KEY as ODE
+from ..ode.options import OdeOptions, check_depth, parse_ode
 
 STAGE_OPTIONS = ("prn", "csp", "elan", "osa", "stopgrad", ODE, "act")
 ACTIVATIONS = ("relu", "silu", "leaky_relu", "hswish")
@@ -60,7 +61,7 @@ class StageOptions:
     prn_ratio: float = 1.0  # 1 = full shortcut (ResNet)
     prn_slice: bool = False
     stopgrad: str = "none"
-    ode: "OdeOptions | None" = None  # None: one Euler unit per residual function
+    ode: OdeOptions | None = None  # None: one Euler unit per residual function
     csp_variant: str = "csp"
     csp_ratio: float = 0.5
     csp_conv_split: bool = True
