@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup dataset browser demo test bench clean
+.PHONY: setup dataset browser demo lint test bench clean
 
 setup: $(STAMP)
 
@@ -34,7 +34,11 @@ browser:
 demo: setup dataset
 	$(BIN)/python -m designspace.demo
 
-test: setup dataset browser
+# ruff's rules are declared in pyproject.toml ([tool.ruff]); a violation fails `make test` (and CI).
+lint: setup
+	$(BIN)/ruff check designspace tests benches
+
+test: setup dataset browser lint
 	$(BIN)/python -m pytest -q
 
 bench: setup

@@ -14,7 +14,8 @@ import time
 from designspace import get_space
 
 BASELINE = "AnyNetXE"
-SPACES = ["AnyNetXE+prn", "AnyNetXE+csp", "AnyNetXE+elan", "AnyNetXE+osa", "AnyNetXE+osa_csp", "AnyNetXE+stopgrad", "AnyNetXE+ode",
+SPACES = ["AnyNetXE+prn", "AnyNetXE+csp", "AnyNetXE+elan", "AnyNetXE+osa", "AnyNetXE+osa_csp", "AnyNetXE+stopgrad",
+          "AnyNetXE+ode",
           "RegNetY+ode"]
 
 

@@ -75,7 +75,8 @@ def run_packed(args, k: int) -> tuple[float, int, str]:
         "models_per_space": args.models, "flops": args.flops, "regime": "cifar" if args.data != "fashion-mnist"
         else "fashion-mnist", "dataset": dataset,
         "recipe": {"epochs": args.epochs, "batch_size": args.batch_size,
-                   **({"train_size": args.train_size, "test_size": args.test_size} if args.data != "synthetic" else {})},
+                   **({"train_size": args.train_size, "test_size": args.test_size}
+                      if args.data != "synthetic" else {})},
         "resources": {"cpus": max(args.cpus // k, 1) if args.cpus else 1, "gpus": 1.0 / k},
     })
     ray.init(num_gpus=1, num_cpus=max(args.cpus, k), include_dashboard=False, logging_level="ERROR")

@@ -11,7 +11,7 @@ time and its rate of kept models is extrapolated.
 Targets: >= 50x faster than the loop; `designspace sample --space AnyNetXE -n 500` under 2 s as a
 whole process; >= 1e5 specs/s complexity throughput.
 
-Spaces as data (issue 11): 500 models of a user-defined space (a YAML-style dict with two constraints
+Spaces as data: 500 models of a user-defined space (a YAML-style dict with two constraints
 and a tie) within 1.5x of the built-in AnyNetXE's time (median of 5, same run); 10,000 AnyNetXE
 models in 360-400MF (the class-based sampler took 4.5 s); 10,000 RegNetX models in 360-400MF (the
 fixed draw cap used to stop at 9,081); an impossible band and an impossible constraint fail within

@@ -8,7 +8,7 @@ the same total parallelism (one 1-thread trial per core), measured in the same r
 --driver: the driver's own cost with many pending trials. The same N instant trials (run_trial on an
 empty dataset fails at once, so the cluster does next to nothing) go through (a) the old loop, which
 submitted every trial at once and passed the whole pending list to ray.wait on every iteration, and
-(b) the sweep's driver (designspace.sweep._drive: a bounded in-flight window), both writing every
+(b) the sweep's driver (designspace.sweep.driver.drive: a bounded in-flight window), both writing every
 row to a SQLite store. Reports the driver process's CPU share (its CPU seconds over wall seconds)
 and rows/s of each, measured in the same run, old first.
 
@@ -79,10 +79,10 @@ def run_pool(args, workers: int) -> float:
 def run_ray(args, gpus=0.0) -> tuple[float, float]:
     import ray
 
-    from designspace.sweep import _start_ray, run_sweep
+    from designspace.sweep import run_sweep, start_ray
 
     t0 = time.perf_counter()
-    _start_ray(None)
+    start_ray(None)
     t1 = time.perf_counter()
     counts = run_sweep(config(args, gpus), progress=False, out=open(os.devnull, "w"))
     t2 = time.perf_counter()
@@ -150,11 +150,12 @@ def _phase(args, name, mode, trials, data, seconds=None) -> dict:
     import ray
 
     from designspace import store
-    from designspace.sweep import _drive, _start_ray
+    from designspace.sweep.driver import drive
+    from designspace.sweep.session import start_ray
 
     cfg = _driver_config(args, f"{name}_{mode}")
     trials = [dict(t, sweep=cfg.name) for t in trials]
-    _start_ray(None)
+    start_ray(None)
     con = store.connect(cfg.store)
     try:
         if name == "old":
@@ -172,7 +173,7 @@ def _phase(args, name, mode, trials, data, seconds=None) -> dict:
             counts = {"planned": len(trials), "skipped": 0, "done": 0, "failed": 0, "diverged": 0, "timeout": 0,
                       "left_failed": 0, "messages": []}
             wall, cpu = time.perf_counter(), time.process_time()
-            run = lambda: _drive(cfg, trials, data, con, counts, progress=False, out=open(os.devnull, "w"))  # noqa: E731
+            run = lambda: drive(cfg, trials, data, con, counts, progress=False, out=open(os.devnull, "w"))  # noqa: E731
         if seconds:
             _for_seconds(seconds, run)
         else:
@@ -217,7 +218,8 @@ def main() -> int:
     parser.add_argument("--gpu", action="store_true", help="GPU packing: trials at 1, 0.5, 0.25 GPU each")
     parser.add_argument("--driver", action="store_true", help="only the driver loop with --tasks pending trials")
     parser.add_argument("--tasks", type=int, default=20_000, help="pending trials for --driver")
-    parser.add_argument("--wait-seconds", type=float, default=20.0, help="--driver: how long to watch the waiting driver")
+    parser.add_argument("--wait-seconds", type=float, default=20.0,
+                        help="--driver: how long to watch the waiting driver")
     parser.add_argument("--fast-tasks", type=int, default=3000, help="--driver: instant trials for rows/s")
     args = parser.parse_args()
     args.tmp = tempfile.mkdtemp(prefix="bench_sweep_")
@@ -230,7 +232,8 @@ def main() -> int:
         r = measure_driver(args)
         print(f"driver CPU share while {args.tasks} trials are pending: {r['wait_old']['cpu_share']:.3f} -> "
               f"{r['wait_new']['cpu_share']:.3f} core; rows/s with instant trials: {r['fast_old']['rows_per_s']:.0f}"
-              f" -> {r['fast_new']['rows_per_s']:.0f} (x{r['fast_new']['rows_per_s'] / r['fast_old']['rows_per_s']:.2f})")
+              f" -> {r['fast_new']['rows_per_s']:.0f}"
+              f" (x{r['fast_new']['rows_per_s'] / r['fast_old']['rows_per_s']:.2f})")
         print(f"host load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         return 0
 

@@ -119,7 +119,8 @@ def main() -> int:
             totals["dataloader_per_sample"].append(
                 baseline_loop(spec, "fashion-mnist", data, recipe, per_sample=True))
         print(f"  {spec.id}: trainer {totals['trainer'][-1]:.0f} img/s, DataLoader(tensor) "
-              f"{totals['dataloader_tensor'][-1]:.0f}, DataLoader(per-sample) {totals['dataloader_per_sample'][-1]:.0f}")
+              f"{totals['dataloader_tensor'][-1]:.0f}, "
+              f"DataLoader(per-sample) {totals['dataloader_per_sample'][-1]:.0f}")
     mean = {k: sum(v) / len(v) for k, v in totals.items()}
     print(f"images/s (mean): trainer {mean['trainer']:.0f}  DataLoader over tensors {mean['dataloader_tensor']:.0f}  "
           f"DataLoader per-sample {mean['dataloader_per_sample']:.0f}")

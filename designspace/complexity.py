@@ -37,10 +37,10 @@ class SpecArrays:
     blocks: np.ndarray  # (N, S) int64 block codes
     stem_widths: np.ndarray  # (N,) int64
     head_widths: np.ndarray  # (N,) int64
-    stem_strides: "np.ndarray | None" = None  # (N,) int64, 0 = the regime's; None = all the regime's
+    stem_strides: np.ndarray | None = None  # (N,) int64, 0 = the regime's; None = all the regime's
 
     @classmethod
-    def from_specs(cls, specs: Sequence[ModelSpec]) -> "SpecArrays":
+    def from_specs(cls, specs: Sequence[ModelSpec]) -> SpecArrays:
         n = len(specs)
         s = max((len(spec.stages) for spec in specs), default=0)
         ints = {k: np.zeros((n, s), np.int64) for k in ("widths", "depths", "strides", "group_widths", "blocks")}
@@ -130,7 +130,7 @@ def block_complexity(block, w_in, w_out, stride, h_in, b, g, se_r):
     return out[0], out[1], out[2], h_out
 
 
-def complexity_arrays(arr: SpecArrays, regime: "str | Regime" = "imagenet", per_stage: bool = False) -> dict:
+def complexity_arrays(arr: SpecArrays, regime: str | Regime = "imagenet", per_stage: bool = False) -> dict:
     """Vectorized complexity of the specs in `arr` -> {"flops", "params", "acts"} int64 arrays (N,).
 
     With per_stage, also "stage_flops"/"stage_params"/"stage_acts" (N, S) and the stem and head parts."""
@@ -168,7 +168,7 @@ def complexity_arrays(arr: SpecArrays, regime: "str | Regime" = "imagenet", per_
     return result
 
 
-def complexity(specs: "ModelSpec | Sequence[ModelSpec]", regime: "str | Regime" = "imagenet") -> dict:
+def complexity(specs: ModelSpec | Sequence[ModelSpec], regime: str | Regime = "imagenet") -> dict:
     """flops, params and acts of one spec (ints) or of a sequence of specs (int64 arrays).
 
     flops are multiply-adds, as pycls and the RegNet paper count them."""

@@ -18,12 +18,15 @@ import os
 import pickle
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
+from pydantic import BaseModel, Field
 
 from .errors import UsageError
+from .limits import MAX_SEED
 from .safeload import load_numpy_pickle
+from .schema import STRICT, Integer, Number, validate
 
 if TYPE_CHECKING:
     import torch
@@ -51,10 +54,10 @@ class Dataset:
     """Train and test splits as uint8 (N, C, H, W) and int64 (N,) torch tensors."""
 
     name: str
-    train_x: "torch.Tensor"
-    train_y: "torch.Tensor"
-    test_x: "torch.Tensor"
-    test_y: "torch.Tensor"
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
     mean: tuple
     std: tuple
     num_classes: int = 10
@@ -64,7 +67,7 @@ class Dataset:
         """(C, H, W) of one image."""
         return tuple(self.train_x.shape[1:])
 
-    def subset(self, train_size: int | None = None, test_size: int | None = None, seed: int = 0) -> "Dataset":
+    def subset(self, train_size: int | None = None, test_size: int | None = None, seed: int = 0) -> Dataset:
         """A fixed random subset of each split (the same for every trial: seed is the data seed)."""
         import torch
 
@@ -107,6 +110,25 @@ def _make(name, train_x, train_y, test_x, test_y, mean, std, num_classes=10) -> 
 
     return Dataset(name, tensor(train_x, np.uint8), tensor(train_y, np.int64), tensor(test_x, np.uint8),
                    tensor(test_y, np.int64), mean, std, num_classes)
+
+
+def training_dataset(data: str | None, regime: str | None, sampled_for: str | None, where: str = "spec") -> str:
+    """The dataset a model trains on: `data` where given, else the one that trains `regime` (given) or
+    `sampled_for` (the regime its row was sampled for). A row sampled for one regime trains on another
+    regime's dataset only when the regime is given too: its network (and complexity) changes."""
+    from .regimes import base_name
+
+    wanted = regime or sampled_for
+    if data is None and wanted is not None and base_name(wanted) not in REGIME_DATASET:
+        raise UsageError(f"no built-in dataset trains the {wanted} regime; pass --data (e.g. imagefolder) "
+                         f"and --data-dir")
+    name = data or REGIME_DATASET.get(base_name(wanted or ""), "fashion-mnist")
+    own = base_name(sampled_for or "")  # NAME@SIZE trains NAME's dataset, resized
+    if regime is None and sampled_for and DATASET_REGIME.get(name, own) != own:
+        raise UsageError(f"{where}: the row was sampled for the {sampled_for} regime, but --data {name} "
+                         f"trains the {DATASET_REGIME[name]} regime; pass --regime {DATASET_REGIME[name]} "
+                         f"to build it for that dataset (its complexity changes)")
+    return name
 
 
 def load_dataset(name: str, data_dir: str | None = None, **options) -> Dataset:
@@ -216,8 +238,17 @@ def load_cifar10(data_dir: str | None = None) -> Dataset:
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
+class ImageFolderOptions(BaseModel):
+    """Options of an image folder: every image is converted to `channels` (1: grey, 3: RGB) and resized."""
+    model_config = STRICT
+    image_size: Annotated[Integer, Field(ge=1, le=1024)] = 32
+    channels: Literal[1, 3] = 3
+
+
 def load_imagefolder(data_dir: str | None, image_size: int = 32, channels: int = 3) -> Dataset:
     """DIR/train/CLASS/IMAGE and DIR/test/CLASS/IMAGE (or val/), resized to image_size squared."""
+    validate(ImageFolderOptions, {"image_size": image_size, "channels": channels}, "imagefolder dataset",
+             noun="option")
     try:
         from PIL import Image
     except ImportError:
@@ -258,30 +289,36 @@ def load_imagefolder(data_dir: str | None, image_size: int = 32, channels: int =
 
 
 # --- synthetic ---
-def check_synthetic_options(train_size: int = 512, test_size: int = 256, image_size: int = 28, channels: int = 1,
-                            num_classes: int = 10, seed: int = 0, noise: float = 0.35) -> None:
-    """One-line UsageError for an option that is not a bounded positive integer (or finite noise)."""
-    from .limits import check_finite, check_int
-
-    for key, value, top in (("train_size", train_size, MAX_SYNTHETIC_IMAGES), ("test_size", test_size,
-                            MAX_SYNTHETIC_IMAGES), ("image_size", image_size, 512), ("channels", channels, 4),
-                            ("num_classes", num_classes, 100_000)):
-        check_int(value, f"synthetic dataset option {key}", 1, top)
-    check_int(seed, "synthetic dataset option seed", 0, 2**32 - 1)
-    check_finite(noise, "synthetic dataset option noise")
-    if (train_size + test_size) * channels * image_size ** 2 > MAX_SYNTHETIC_BYTES:
-        raise UsageError(f"synthetic dataset of {train_size + test_size} images of {channels}x{image_size}x"
-                         f"{image_size} needs more than {MAX_SYNTHETIC_BYTES / 1e9:g} GB; make it smaller")
+def check_synthetic_options(**options) -> None:
+    """One-line UsageError for an option that is not a bounded positive integer (or finite noise), or a
+    dataset too large to make in memory."""
+    opts = validate(SyntheticOptions, options, "synthetic dataset", noun="option")
+    images = opts.train_size + opts.test_size
+    if images * opts.channels * opts.image_size ** 2 > MAX_SYNTHETIC_BYTES:
+        raise UsageError(f"synthetic dataset of {images} images of {opts.channels}x{opts.image_size}x"
+                         f"{opts.image_size} needs more than {MAX_SYNTHETIC_BYTES / 1e9:g} GB; make it smaller")
 
 
 MAX_SYNTHETIC_IMAGES = 1_000_000
 MAX_SYNTHETIC_BYTES = 200_000_000  # uint8 pixels (each split is made in float64 first: 8x that, briefly)
 
 
+class SyntheticOptions(BaseModel):
+    model_config = STRICT
+    train_size: Annotated[Integer, Field(ge=1, le=MAX_SYNTHETIC_IMAGES)] = 512
+    test_size: Annotated[Integer, Field(ge=1, le=MAX_SYNTHETIC_IMAGES)] = 256
+    image_size: Annotated[Integer, Field(ge=1, le=512)] = 28
+    channels: Annotated[Integer, Field(ge=1, le=4)] = 1
+    num_classes: Annotated[Integer, Field(ge=1, le=100_000)] = 10
+    seed: Annotated[Integer, Field(ge=0, le=MAX_SEED)] = 0
+    noise: Number = 0.35
+
+
 def synthetic(train_size: int = 512, test_size: int = 256, image_size: int = 28, channels: int = 1,
               num_classes: int = 10, seed: int = 0, noise: float = 0.35) -> Dataset:
     """Seeded class-dependent images: a smooth template per class plus pixel noise."""
-    check_synthetic_options(train_size, test_size, image_size, channels, num_classes, seed, noise)
+    check_synthetic_options(train_size=train_size, test_size=test_size, image_size=image_size, channels=channels,
+                            num_classes=num_classes, seed=seed, noise=noise)
     rng = np.random.default_rng(seed)
     coarse = rng.random((num_classes, channels, 4, 4))
     reps = -(-image_size // 4)
@@ -308,7 +345,7 @@ def resized(data: Dataset, size: int) -> Dataset:
     import torch
     import torch.nn.functional as F
 
-    def resample(x: "torch.Tensor") -> "torch.Tensor":
+    def resample(x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] == (size, size):
             return x
         out = torch.empty((len(x), x.shape[1], size, size), dtype=torch.uint8)
@@ -359,12 +396,14 @@ def dataset_files(name: str, data_dir: str | None = None) -> list[str]:
     key = {"cifar": "cifar10", "cifar-10": "cifar10"}.get(name, name)
     directory = _resolve_dir(key, data_dir)
     if key == "fashion-mnist":
-        paths = [_find(directory, f"{p}-{k}-ubyte.gz") for p in ("train", "t10k") for k in ("images-idx3", "labels-idx1")]
+        paths = [_find(directory, f"{p}-{k}-ubyte.gz") for p in ("train", "t10k")
+                 for k in ("images-idx3", "labels-idx1")]
         hint = FASHION_MNIST_HINT
     elif key == "cifar10":
         if not os.path.isdir(directory):
             raise UsageError(f"CIFAR-10 directory {directory} not found; {CIFAR10_HINT}")
-        paths = [os.path.join(directory, f"data_batch_{i}") for i in range(1, 6)] + [os.path.join(directory, "test_batch")]
+        paths = [os.path.join(directory, f"data_batch_{i}") for i in range(1, 6)]
+        paths.append(os.path.join(directory, "test_batch"))
         hint = CIFAR10_HINT
     elif key == "imagefolder":
         if not directory or not os.path.isdir(directory):

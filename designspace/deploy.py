@@ -9,6 +9,8 @@ is its registry hook (``Family.deploy`` / ``Family.load_deployed``).
 """
 from __future__ import annotations
 
+import os
+
 from .errors import UsageError
 
 
@@ -59,14 +61,16 @@ def load_checkpoint(path: str):
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
-        raise UsageError(f"checkpoint {path} does not match its spec: {first[1] if len(first) > 1 else first[0]}") from None
+        detail = first[1] if len(first) > 1 else first[0]
+        raise UsageError(f"checkpoint {path} does not match its spec: {detail}") from None
     return model, spec, ckpt["regime"], ckpt
 
 
-def deploy_checkpoint(path: str, out: "str | None" = None, atol: float = 1e-4) -> dict:
+def deploy_checkpoint(path: str, out: str | None = None, atol: float = 1e-4) -> dict:
     """Python equivalent of `designspace deploy`: read, fuse/condense, verify, save; returns a summary."""
     import torch
 
+    out = _writable(out or _deploy_path(path))
     model, spec, regime, ckpt = load_checkpoint(path)
     if ckpt.get("deployed"):
         raise UsageError(f"checkpoint {path} is already deployed ({ckpt['deployed']})")
@@ -74,11 +78,25 @@ def deploy_checkpoint(path: str, out: "str | None" = None, atol: float = 1e-4) -
         deployed, deploy_spec, form, diff = deploy_model(model, spec, regime, atol=atol)
     except RuntimeError as exc:  # unfinished condensation, failed verification: one line for the CLI
         raise UsageError(str(exc).splitlines()[0]) from None
-    out = out or _deploy_path(path)
-    torch.save({"spec": deploy_spec.to_dict(), "regime": regime, "state_dict": deployed.state_dict(),
-                "deployed": form, "max_abs_diff": diff}, out)
+    try:
+        torch.save({"spec": deploy_spec.to_dict(), "regime": regime, "state_dict": deployed.state_dict(),
+                    "deployed": form, "max_abs_diff": diff}, out)
+    except (OSError, RuntimeError) as exc:  # torch's writer raises RuntimeError for a path it cannot open
+        raise UsageError(f"cannot write {out}: {str(exc).splitlines()[0]}") from None
     params = sum(p.numel() for p in deployed.parameters())
     return {"out": out, "form": form, "max_abs_diff": diff, "params": params, "spec_id": deploy_spec.id}
+
+
+def _writable(out: str) -> str:
+    """`out` as a file path whose folder exists: checked before the (slow) deploy, one line otherwise."""
+    if not out or "\0" in out:
+        raise UsageError(f"--out needs a file path, got {out!r}")
+    if os.path.isdir(out):
+        raise UsageError(f"--out {out} is a directory; give a file path such as {os.path.join(out, 'model.pt')}")
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise UsageError(f"--out {out}: the folder {folder} does not exist")
+    return out
 
 
 def _deploy_path(path: str) -> str:

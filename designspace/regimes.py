@@ -30,7 +30,7 @@ def base_name(regime: str) -> str:
     return str(regime).partition("@")[0]
 
 
-def get_regime(regime: "str | Regime") -> Regime:
+def get_regime(regime: str | Regime) -> Regime:
     """A regime by name; NAME@SIZE is NAME at another input size with the same default flops band
     (the paper's resolution test: same band, other image size), e.g. imagenet@160."""
     if isinstance(regime, Regime):

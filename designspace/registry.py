@@ -25,7 +25,7 @@ Plain AnyNet specs (no family keys) stay with the core.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,13 +58,13 @@ class Family:
     name: str
     kind: str
     keys: tuple[str, ...]
-    complexity: "Callable[[Sequence, Any], dict] | None"
-    build: "Callable[[Any, Any], Any] | None"
-    stage_breakdown: "Callable | None" = None
-    train_hooks: "Callable | None" = None
-    validate_recipe: "Callable | None" = None
-    deploy: "Callable | None" = None
-    load_deployed: "Callable | None" = None
+    complexity: Callable[[Sequence, Any], dict] | None
+    build: Callable[[Any, Any], Any] | None
+    stage_breakdown: Callable | None = None
+    train_hooks: Callable | None = None
+    validate_recipe: Callable | None = None
+    deploy: Callable | None = None
+    load_deployed: Callable | None = None
     recipe_keys: tuple[str, ...] = ()
     # False: the family's modules must train in contiguous memory format on CPU (oneDNN's channels_last
     # backward corrupts the heap for DBB blocks in torch 2.13 CPU builds); GPUs keep channels_last.
@@ -160,7 +160,7 @@ def family_build(spec, regime):
     return family_of(spec).build(spec, regime)
 
 
-def family_stage_breakdown(spec, regime) -> "dict | None":
+def family_stage_breakdown(spec, regime) -> dict | None:
     fam = family_of(spec)
     return None if fam is None or fam.stage_breakdown is None else fam.stage_breakdown(spec, regime)
 
@@ -181,7 +181,7 @@ def load_deployed(spec, regime, form):
     return None
 
 
-def family_of(spec) -> "Family | None":
+def family_of(spec) -> Family | None:
     """The family handling `spec` (None: plain AnyNet); one-line UsageError for unknown or
     incompatible option keys."""
     model_keys = set(spec.family)
@@ -327,13 +327,3 @@ def make_train_hooks(spec, recipe, model, ctx: TrainContext) -> HookList:
         if fam.train_hooks is not None:
             hooks.extend(fam.train_hooks(spec, recipe, model, ctx) or ())
     return hooks
-
-
-def option_dict(value, where: str, keys: Sequence[str]) -> dict:
-    """A family option given as a mapping with known keys only (helper for family parsers)."""
-    if not isinstance(value, Mapping):
-        raise UsageError(f"{where} must be a mapping, got {value!r}")
-    unknown = set(value) - set(keys)
-    if unknown:
-        raise UsageError(f"unknown {where} key(s) {', '.join(sorted(unknown))}; valid: {', '.join(keys)}")
-    return dict(value)

@@ -1,52 +1,154 @@
-"""Declarative validation of user-facing files: a pydantic model states each key's type, range and
-allowed keys once, and `validate` turns its first complaint into the one line the CLI prints.
+"""Declarative validation of user-facing input: a pydantic model states each key's type, range and
+allowed keys once, and `validate` turns its first complaint into the one line the CLI prints:
 
-pydantic (v2) arrives with Ray; it is declared as our own dependency because we import it. Models
-here use `extra="forbid"` (an unknown key is an error naming the allowed ones) and strict types (a
-string is not silently a number, true is not 1).
+    cfg.yaml: config key 'recipe.epochs': must be <= 10,000, got 100000
+
+pydantic (v2) arrives with Ray; it is declared as our own dependency because we import it. Models use
+STRICT (`extra="forbid"`: an unknown key is an error naming the allowed ones; strict types: a string is
+never silently a number, true is not 1). The shared types below add what YAML needs on top: a whole
+float (1e3 written as 1000.0) is an integer, and a number is finite. Checks that relate several keys
+are model validators raising ValueError (or UsageError, a ValueError) with the message to print.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AllowInfNan, BeforeValidator, ConfigDict, Field, Strict, TypeAdapter, ValidationError
 
 from .errors import UsageError
 
+STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-def validate(model, raw: Any, where: str):
-    """model.model_validate(raw), or a one-line UsageError: 'where: key a.b: what is wrong'."""
-    import pydantic
 
+def _whole(value):
+    """A float with no fraction (YAML's 1.0e+3) is the integer it names; anything else is left to the type."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_whole), Strict()]
+Number = Annotated[float, AllowInfNan(False), Strict()]  # an int is a number too (strict floats take ints)
+Flag = Annotated[bool, Strict()]
+Text = Annotated[str, Strict(), Field(max_length=100_000)]
+
+
+def validate(model, raw: Any, where: str, noun: str = "key", at: str = ""):
+    """model.model_validate(raw), or a one-line UsageError: 'where: key 'a.b': what is wrong, got value'.
+    `noun` names what a key is ('config key'); `at` is the place of `raw` inside a larger input ('recipe')."""
     try:
         return model.model_validate(raw)
-    except pydantic.ValidationError as exc:
-        raise UsageError(f"{where}: {describe_error(exc.errors()[0], model)}") from None
+    except ValidationError as exc:
+        text = describe_error(_first(exc.errors()), model, noun, at)
+    except RecursionError:
+        text = "nests too deeply"
+    raise UsageError(f"{where}: {text}" if where else text)
 
 
-def describe_error(error: dict, model=None) -> str:
-    loc = ".".join(str(part) for part in error.get("loc", ()) if not str(part).startswith("function-"))
+_ADAPTERS: dict = {}
+
+
+def check(kind, value: Any, where: str):
+    """One value against a type (Integer, Annotated[float, Field(gt=0)], Literal[...]): the value as
+    validated, or a one-line UsageError 'where must be ..., got value'."""
+    adapter = _ADAPTERS.get(kind)
+    if adapter is None:
+        adapter = _ADAPTERS[kind] = TypeAdapter(kind)
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        raise UsageError(f"{where} {_complaint(_first(exc.errors()))}") from None
+
+
+def _first(errors: list) -> dict:
+    """The error to print: the first place's; where a union tried several types there (an integer, then a
+    number), the last type's complaint, which is the most general."""
+    place = _place(errors[0])
+    return [e for e in errors if _place(e) == place][-1]
+
+
+def _place(error: dict) -> tuple:
+    return tuple(str(part) for part in error.get("loc", ()) if not _internal(part))
+
+
+def describe_error(error: dict, model=None, noun: str = "key", at: str = "") -> str:
+    loc = ".".join([at] * bool(at) + list(_place(error)))
     kind = error.get("type", "")
     if kind == "extra_forbidden":
         allowed = _allowed_keys(model, error.get("loc", ())[:-1])
-        return f"unknown key {loc!r}" + (f"; valid: {', '.join(allowed)}" if allowed else "")
+        unknown = f"unknown {noun.removesuffix(' key')} key" if noun.endswith(" key") else f"unknown {noun}"
+        return f"{unknown} {loc!r}" + (f"; valid: {', '.join(allowed)}" if allowed else "")
     if kind == "missing":
-        return f"key {loc!r} is required"
-    message = error.get("msg", "invalid").removeprefix("Value error, ")
-    value = error.get("input")
-    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-    return f"key {loc!r}: {message}, got {shown}" if loc else message
+        return f"{noun} {loc!r} is required"
+    text = _complaint(error)
+    return f"{noun} {loc!r}: {text}" if loc else text
+
+
+def _internal(part) -> bool:
+    """pydantic's own location steps (function-after[...], a union member's type name)."""
+    text = str(part)
+    return text.startswith(("function-", "constrained-")) or text in ("int", "float", "bool", "str", "dict", "list")
+
+
+_MESSAGES = {
+    "int_type": "must be an integer", "int_from_float": "must be an integer", "int_parsing": "must be an integer",
+    "float_type": "must be a finite number", "finite_number": "must be a finite number",
+    "float_parsing": "must be a finite number", "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false", "string_type": "must be a string", "dict_type": "must be a mapping",
+    "model_type": "must be a mapping", "model_attributes_type": "must be a mapping", "list_type": "must be a list",
+    "tuple_type": "must be a list",
+}
+_BOUNDS = {"greater_than_equal": (">=", "ge"), "less_than_equal": ("<=", "le"), "greater_than": (">", "gt"),
+           "less_than": ("<", "lt")}
+
+
+def _complaint(error: dict) -> str:
+    """'must be ..., got VALUE' for one pydantic error."""
+    kind, ctx = error.get("type", ""), error.get("ctx") or {}
+    if kind in _MESSAGES:
+        message = _MESSAGES[kind]
+    elif kind in _BOUNDS:
+        sign, key = _BOUNDS[kind]
+        message = f"must be {sign} {_number(ctx.get(key))}"
+    elif kind == "literal_error":
+        message = f"must be one of {ctx.get('expected', '?')}".replace(" or ", ", ")
+    elif kind in ("too_long", "too_short"):
+        most = "at most" if kind == "too_long" else "at least"
+        bound = ctx.get("max_length" if kind == "too_long" else "min_length")
+        message = f"must have {most} {bound} item(s)"
+    else:
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ").replace("Input should be", "must be")
+        if kind == "value_error" and "got " in message:
+            return message
+    return f"{message}, got {_shown(error.get('input'))}"
+
+
+def _number(value) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _allowed_keys(model, loc) -> list[str]:
-    """The field names of the (nested) model at `loc`, for the 'valid:' hint."""
+    """The field names (aliases where set) of the (nested) model at `loc`, for the 'valid:' hint."""
     import typing
 
     current = model
     for part in loc:
         fields = getattr(current, "model_fields", None)
-        if fields is None or part not in fields:
+        if fields is None:
             return []
-        annotation = fields[part].annotation
-        args = [a for a in typing.get_args(annotation) if hasattr(a, "model_fields")]
-        current = args[-1] if args else annotation
+        match = next((f for name, f in fields.items() if (f.alias or name) == part), None)
+        if match is None:
+            return []
+        args = [a for a in typing.get_args(match.annotation) if hasattr(a, "model_fields")]
+        current = args[-1] if args else match.annotation
     fields = getattr(current, "model_fields", None)
-    return list(fields) if fields else []
+    return [f.alias or name for name, f in fields.items()] if fields else []

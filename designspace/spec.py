@@ -9,19 +9,19 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
 
 from .errors import UsageError
 
-BLOCK_TYPES = ("vanilla", "res_basic", "res_bottleneck")
+# Bounds that keep every closed-form complexity inside int64 and every build finite (limits.py says why).
+from .limits import MAX_DEPTH, MAX_STAGES, MAX_STRIDE, MAX_WIDTH
+from .schema import STRICT, Integer, Number, validate
 
-# Bounds that keep every closed-form complexity inside int64 (the largest regime's 224 x 224 at stride 1,
-# 16 stages of 1,000 bottleneck blocks at width and bottleneck width 16,384 stay below 2^62) and every
-# build finite; far above any network this tool trains.
-MAX_STAGES = 16
-MAX_DEPTH = 1_000  # blocks per stage
-MAX_WIDTH = 16_384  # stage / stem / head / group / bottleneck width
-MAX_STRIDE = 16
+BLOCK_TYPES = ("vanilla", "res_basic", "res_bottleneck")
+__all__ = ["BLOCK_TYPES", "MAX_DEPTH", "MAX_STAGES", "MAX_STRIDE", "MAX_WIDTH", "FrozenDict", "StageSpec", "ModelSpec",
+           "load_spec"]
 
 
 class FrozenDict(Mapping):
@@ -80,11 +80,35 @@ def _thaw(value):
     return value
 
 
-def _number(value, name):
-    """Canonical number: always a float, so 1 and 1.0 give the same JSON and id."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UsageError(f"{name} must be a number, got {value!r}")
-    return float(value)
+class _StageFields(BaseModel):
+    """A stage's fields with their types and ranges (family options are checked by their families)."""
+    model_config = STRICT
+    depth: Annotated[Integer, Field(ge=0, le=MAX_DEPTH)]
+    width: Annotated[Integer, Field(gt=0, le=MAX_WIDTH)]
+    stride: Annotated[Integer, Field(gt=0, le=MAX_STRIDE)]
+    block: Literal[BLOCK_TYPES]
+    bottleneck_ratio: Annotated[Number, Field(gt=0)]
+    group_width: Annotated[Integer, Field(gt=0, le=MAX_WIDTH)]
+    se_ratio: Annotated[Number, Field(ge=0, lt=1)]
+
+
+class _ModelFields(BaseModel):
+    model_config = STRICT
+    stages: Annotated[int, Field(le=MAX_STAGES)]  # how many
+    stem_width: Annotated[Integer, Field(gt=0, le=MAX_WIDTH)]
+    head_width: Annotated[Integer, Field(ge=0, le=MAX_WIDTH)]
+    stem_stride: Annotated[Integer, Field(ge=0, le=MAX_STRIDE)]  # 0: the regime's
+
+
+class _SpecInput(BaseModel):
+    """The shape of a spec's JSON form (the fields' values are checked by the specs themselves)."""
+    model_config = STRICT
+    stages: Annotated[list[dict], Field(max_length=MAX_STAGES)]
+    stem_width: Any = None
+    head_width: Any = None
+    family: dict | None = None
+    meta: dict | None = None
+    stem_stride: Any = None
 
 
 @dataclass(frozen=True)
@@ -106,28 +130,10 @@ class StageSpec:
     family: FrozenDict = field(default_factory=FrozenDict)
 
     def __post_init__(self):
-        for name in ("depth", "width", "stride", "group_width"):
-            value = getattr(self, name)
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-                object.__setattr__(self, name, value)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise UsageError(f"stage {name} must be an integer, got {value!r}")
-        if self.depth < 0 or self.width <= 0 or self.stride <= 0 or self.group_width <= 0:
-            raise UsageError(
-                f"stage needs depth >= 0 and positive width, stride, group_width; got "
-                f"depth={self.depth} width={self.width} stride={self.stride} group_width={self.group_width}"
-            )
-        for name, top in (("depth", MAX_DEPTH), ("width", MAX_WIDTH), ("stride", MAX_STRIDE),
-                          ("group_width", MAX_WIDTH)):
-            if getattr(self, name) > top:
-                raise UsageError(f"stage {name} {getattr(self, name):,} is past the limit {top:,}")
-        if self.block not in BLOCK_TYPES:
-            raise UsageError(f"unknown block type {self.block!r}; valid: {', '.join(BLOCK_TYPES)}")
-        object.__setattr__(self, "bottleneck_ratio", _number(self.bottleneck_ratio, "bottleneck_ratio"))
-        object.__setattr__(self, "se_ratio", _number(self.se_ratio, "se_ratio"))
-        if not self.bottleneck_ratio > 0 or not 0 <= self.se_ratio < 1:
-            raise UsageError("stage needs bottleneck_ratio > 0 and 0 <= se_ratio < 1")
+        values = {name: getattr(self, name) for name in _StageFields.model_fields}
+        checked = validate(_StageFields, values, "", at="stage")
+        for name in values:  # canonical types: 1 and 1.0 give the same JSON and id
+            object.__setattr__(self, name, getattr(checked, name))
         if not isinstance(self.family, FrozenDict):
             object.__setattr__(self, "family", FrozenDict(self.family or {}))
         if self.block == "res_bottleneck" and not self.family:  # family stages check what they build
@@ -176,22 +182,11 @@ class ModelSpec:
     def __post_init__(self):
         stages = tuple(s if isinstance(s, StageSpec) else StageSpec(**s) for s in self.stages)
         object.__setattr__(self, "stages", stages)
+        values = {"stages": len(stages), "stem_width": self.stem_width, "head_width": self.head_width,
+                  "stem_stride": self.stem_stride}
+        checked = validate(_ModelFields, values, "", at="model")
         for name in ("stem_width", "head_width", "stem_stride"):
-            value = getattr(self, name)
-            if isinstance(value, float) and value.is_integer():
-                object.__setattr__(self, name, int(value))
-        if isinstance(self.stem_width, bool) or not isinstance(self.stem_width, int) or self.stem_width <= 0 or \
-                isinstance(self.head_width, bool) or not isinstance(self.head_width, int) or self.head_width < 0:
-            raise UsageError("model needs a positive integer stem_width and an integer head_width >= 0")
-        for name in ("stem_width", "head_width"):
-            if getattr(self, name) > MAX_WIDTH:
-                raise UsageError(f"model {name} {getattr(self, name):,} is past the limit {MAX_WIDTH:,}")
-        if len(stages) > MAX_STAGES:
-            raise UsageError(f"model has {len(stages)} stages, past the limit {MAX_STAGES}")
-        if isinstance(self.stem_stride, bool) or not isinstance(self.stem_stride, int) or \
-                not 0 <= self.stem_stride <= MAX_STRIDE:
-            raise UsageError(f"model stem_stride must be an integer in 0..{MAX_STRIDE} (0: the regime's), "
-                             f"got {self.stem_stride!r}")
+            object.__setattr__(self, name, getattr(checked, name))
         for name in ("family", "meta"):
             if not isinstance(getattr(self, name), FrozenDict):
                 object.__setattr__(self, name, FrozenDict(getattr(self, name) or {}))
@@ -244,29 +239,26 @@ class ModelSpec:
         return json.dumps(self.to_dict(), **kwargs)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ModelSpec":
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelSpec:
         if not isinstance(data, Mapping):
             raise UsageError("a spec must be a JSON object")
         if "spec" in data and "stages" not in data:  # a sample row or describe --json object
             data = data["spec"]
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise UsageError(f"unknown spec field(s): {', '.join(sorted(unknown))}")
-        if "stages" not in data:
-            raise UsageError("spec has no 'stages'")
+        shape = validate(_SpecInput, dict(data), "spec")
         try:
-            stages = tuple(StageSpec(**dict(s)) for s in data["stages"])
-        except TypeError as exc:
+            stages = tuple(StageSpec(**stage) for stage in shape.stages)
+        except TypeError as exc:  # an unknown stage field
             raise UsageError(f"bad stage in spec: {exc}") from None
         return cls(**{**data, "stages": stages})
 
     @classmethod
-    def from_json(cls, text: str) -> "ModelSpec":
+    def from_json(cls, text: str) -> ModelSpec:
         try:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as exc:
             raise UsageError(f"spec is not valid JSON: {exc}") from None
+        except RecursionError:  # json and the frozen mappings recurse per level
+            raise UsageError("spec nests too deeply (JSON nested hundreds of levels)") from None
 
     def canonical_json(self) -> str:
         """Architecture only (meta excluded), sorted keys, no spaces: the basis of `id`."""

@@ -91,6 +91,22 @@ def write_rows(rows: list[dict], out: str | None) -> None:
 ROW_EXTENSIONS = (".jsonl", ".csv", ".parquet")
 
 
+def _json_rows(path: str, text: str) -> list:
+    """A JSON file as rows: one object, or JSON lines."""
+    try:
+        try:
+            return [json.loads(text)]
+        except ValueError:
+            try:
+                return [json.loads(line) for line in text.splitlines() if line.strip()]
+            except ValueError as exc:
+                raise UsageError(f"{path} is not valid JSON or JSON lines ({exc.msg} at line "
+                                 f"{exc.lineno})") from None
+    except RecursionError:
+        raise UsageError(f"{path} nests too deeply (JSON nested hundreds of levels); a spec is a few levels deep") \
+            from None
+
+
 def read_spec_row(path: str, row: int | None = None, id: str | None = None) -> dict:
     """One model from a file: a spec (.json), or a sample row of a .json/.jsonl/.csv/.parquet table
     (row number `row`, or the row whose id is `id`; default the first).
@@ -109,7 +125,7 @@ def read_spec_row(path: str, row: int | None = None, id: str | None = None) -> d
     if ext == ".parquet":
         try:
             rows = pd.read_parquet(io.BytesIO(data)).to_dict(orient="records")
-        except Exception as exc:  # noqa: BLE001 - pyarrow raises many types on a file that is not parquet
+        except Exception as exc:  # pyarrow raises many types on a file that is not parquet
             raise UsageError(f"{path} is not a readable parquet table ({type(exc).__name__})") from None
     else:
         try:
@@ -122,14 +138,7 @@ def read_spec_row(path: str, row: int | None = None, id: str | None = None) -> d
             except csv.Error as exc:
                 raise UsageError(f"{path} is not a readable csv table ({exc})") from None
         else:
-            try:
-                rows = [json.loads(text)]
-            except ValueError:
-                try:
-                    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-                except ValueError as exc:
-                    raise UsageError(f"{path} is not valid JSON or JSON lines ({exc.msg} at line "
-                                     f"{exc.lineno})") from None
+            rows = _json_rows(path, text)
     if not rows:
         raise UsageError(f"{path} holds no rows")
     if id is not None:
@@ -150,7 +159,10 @@ def read_spec_row(path: str, row: int | None = None, id: str | None = None) -> d
             spec_obj = json.loads(spec_obj)
         except ValueError:
             raise UsageError(f"{path}: row {index} has a spec that is not valid JSON") from None
-    spec = ModelSpec.from_dict(spec_obj)
+    try:
+        spec = ModelSpec.from_dict(spec_obj)
+    except RecursionError:
+        raise UsageError(f"{path}: row {index} nests too deeply to be a spec") from None
     regime = r.get("regime") if "spec" in r else None
     regime = regime if isinstance(regime, str) and regime else None
     return {"spec": spec, "regime": regime, "row": r, "index": index, "rows": len(rows)}

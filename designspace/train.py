@@ -14,16 +14,39 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
 
 from .errors import UsageError
+from .limits import MAX_BATCH, MAX_EPOCHS, MAX_IMAGES
+from .schema import STRICT, Flag, Integer, Number, validate
 from .spec import FrozenDict
 
 REFERENCE_BATCH = 128  # lr is given at this batch size and scaled linearly (Goyal et al.; pycls)
-# Sizes past these cannot be meant (a typo, or 1e9): refuse them rather than run for ever or out of memory.
-RECIPE_LIMITS = {"epochs": 10_000, "batch_size": 65_536, "eval_batch_size": 65_536, "train_size": 100_000_000,
-                 "test_size": 100_000_000, "warmup_epochs": 10_000}
+
+
+class RecipeFields(BaseModel):
+    """The core recipe keys with their types and ranges (the families' own keys are checked by their
+    modules). Sizes past the limits cannot be meant (a typo, or 1e9): refused rather than run for ever."""
+    model_config = STRICT
+    epochs: Annotated[Number, Field(gt=0, le=MAX_EPOCHS)]
+    batch_size: Annotated[Integer, Field(gt=0, le=MAX_BATCH)]
+    lr: Annotated[Number, Field(gt=0)]
+    momentum: Annotated[Number, Field(ge=0, lt=1)]
+    nesterov: Flag
+    weight_decay: Annotated[Number, Field(ge=0)]
+    warmup_epochs: Annotated[Number, Field(ge=0, le=MAX_EPOCHS)]
+    warmup_factor: Annotated[Number, Field(gt=0, le=1)]
+    label_smoothing: Annotated[Number, Field(ge=0, lt=1)]
+    zero_init_residual: Flag
+    train_size: Annotated[Integer, Field(gt=0, le=MAX_IMAGES)] | None
+    test_size: Annotated[Integer, Field(gt=0, le=MAX_IMAGES)] | None
+    augment: Flag
+    eval_batch_size: Annotated[Integer, Field(gt=0, le=MAX_BATCH)]
+    amp: Flag
 
 
 @dataclass(frozen=True)
@@ -54,34 +77,10 @@ class Recipe:
     family_options: Mapping[str, Any] = field(default_factory=FrozenDict, hash=False)
 
     def __post_init__(self):
-        checks = {
-            "epochs": (float, lambda v: v > 0), "batch_size": (int, lambda v: v > 0),
-            "lr": (float, lambda v: v > 0), "momentum": (float, lambda v: 0 <= v < 1),
-            "nesterov": (bool, None), "weight_decay": (float, lambda v: v >= 0),
-            "warmup_epochs": (float, lambda v: v >= 0), "warmup_factor": (float, lambda v: 0 < v <= 1),
-            "label_smoothing": (float, lambda v: 0 <= v < 1), "zero_init_residual": (bool, None),
-            "train_size": (int, lambda v: v > 0),
-            "test_size": (int, lambda v: v > 0), "augment": (bool, None),
-            "eval_batch_size": (int, lambda v: v > 0), "amp": (bool, None),
-        }
-        for name, (kind, ok) in checks.items():
-            value = getattr(self, name)
-            if value is None and name in ("train_size", "test_size"):
-                continue
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-                object.__setattr__(self, name, value)
-            if kind is int and isinstance(value, float) and value.is_integer():
-                value = int(value)
-                object.__setattr__(self, name, value)
-            if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
-                raise UsageError(f"recipe.{name} must be {kind.__name__}, got {value!r}")
-            if kind is float and not math.isfinite(value):
-                raise UsageError(f"recipe.{name} must be a finite number, got {value!r}")
-            if name in RECIPE_LIMITS and value > RECIPE_LIMITS[name]:
-                raise UsageError(f"recipe.{name} = {value:,} is past the limit {RECIPE_LIMITS[name]:,}")
-            if ok is not None and not ok(value):
-                raise UsageError(f"recipe.{name} out of range: {value!r}")
+        core = {name: getattr(self, name) for name in RecipeFields.model_fields}
+        checked = validate(RecipeFields, core, "", at="recipe")
+        for name in core:  # canonical types: 1 -> 1.0 for float keys, 64.0 -> 64 for integer ones
+            object.__setattr__(self, name, getattr(checked, name))
         from .registry import recipe_keys, validate_recipe
 
         if not isinstance(self.family_options, Mapping):
@@ -99,7 +98,7 @@ class Recipe:
         return self.family_options.thaw().get(key, default)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "Recipe":
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Recipe:
         """A recipe from its JSON form: the core fields, and the top-level keys registered families own."""
         from .registry import recipe_keys
 
@@ -167,7 +166,7 @@ def lr_at(step: int, total: int, warmup: int, base: float, warmup_factor: float)
     return lr
 
 
-def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "str | None" = None, seed: int = 0,
+def train(spec, recipe: Recipe | Mapping | None = None, data=None, regime: str | None = None, seed: int = 0,
           threads: int | None = None, device: str | None = None, deadline: float | None = None,
           on_epoch=None, keep_state: bool = False, on_step=None) -> dict:
     """Train `spec` on `data` (a designspace.data.Dataset) with `recipe`; return a metrics dict:
@@ -184,163 +183,215 @@ def train(spec, recipe: "Recipe | Mapping | None" = None, data=None, regime: "st
     on_step: called as on_step(steps done, total steps) after every training step (the CLI's
     progress bar within an epoch).
     keep_state: also return the trained weights (state_dict, CPU tensors) for a checkpoint."""
-    import torch
-    import torch.nn.functional as F
-
-    from .data import DATASET_REGIME, fit_to_regime
-    from .models import build
-    from .models.layers import zero_init_final_bn
-    from .regimes import get_regime
-    from .registry import cpu_channels_last
-
     recipe = recipe if isinstance(recipe, Recipe) else Recipe.from_dict(recipe)
     if data is None:
         raise UsageError("train needs a dataset")
-    rg = get_regime(regime or DATASET_REGIME.get(data.name, "fashion-mnist"))
-    data = fit_to_regime(data.subset(recipe.train_size, recipe.test_size), rg)  # resized for NAME@SIZE
-    if threads:
-        torch.set_num_threads(int(threads))
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    on_gpu = dev.type == "cuda"
-    started = time.time()
+    run = _Run(spec, recipe, data, regime, seed, threads, device)
+    loop = _Loop(run, deadline, on_epoch, on_step)
+    loop.train_model()
+    return _result(run, loop, keep_state)
 
-    torch.manual_seed(seed)
-    model = build(spec, rg)
-    if recipe.zero_init_residual:
-        zero_init_final_bn(model)
-    layout = torch.channels_last if on_gpu or cpu_channels_last(spec, recipe) else torch.contiguous_format
-    model = model.to(dev, memory_format=layout)
-    gen = torch.Generator(device=dev).manual_seed(seed)
-    train_x, train_y = data.train_x.to(dev), data.train_y.to(dev)
-    mean = torch.tensor(data.mean, device=dev).view(1, -1, 1, 1)
-    std = torch.tensor(data.std, device=dev).view(1, -1, 1, 1)
-    scale, shift = 1.0 / (255.0 * std), -mean / std  # x/255 normalised in one multiply-add
 
-    def prepare(xb):
-        return (xb.float() * scale + shift).contiguous(memory_format=layout)
+class _Run:
+    """What one training run is made of: the model on its device (seeded, in its memory layout), the
+    data normalised in one multiply-add, the step schedule, the optimizer, mixed precision and the
+    families' training hooks."""
 
-    n = len(train_x)
-    batch = min(recipe.batch_size, n)
-    steps_per_epoch = max(n // batch, 1)  # drop the ragged last batch: BN dislikes tiny batches
-    total = max(int(round(recipe.epochs * steps_per_epoch)), 1)
-    warmup = int(round(recipe.warmup_epochs * steps_per_epoch))
-    base_lr = recipe.lr * batch / REFERENCE_BATCH  # the batch the loop uses (the recipe's, or all of a small set)
-    optimizer = torch.optim.SGD(model.parameters(), lr=base_lr, momentum=recipe.momentum,
-                                nesterov=recipe.nesterov and recipe.momentum > 0, weight_decay=recipe.weight_decay)
-    amp_dtype = None
-    if on_gpu and recipe.amp:
-        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-    pad = rg.im_size // 8
-    # --- family training hooks (DyRep, CondenseNetV2 condensation...), through the registry
-    from .registry import TrainContext, make_train_hooks
+    def __init__(self, spec, recipe: Recipe, data, regime, seed: int, threads, device):
+        import torch
 
-    hook_gen = torch.Generator(device=dev).manual_seed(seed + 1)  # own stream: the batch order is unchanged
-    def hook_batch():  # a training batch as the loop sees it (augmented too): DyRep's BN recalibration
-        xb = train_x[torch.randint(0, n, (batch,), generator=hook_gen, device=dev)]
-        return prepare(augment_batch(xb, pad, hook_gen) if recipe.augment else xb)
+        from .data import DATASET_REGIME, fit_to_regime
+        from .models import build
+        from .models.layers import zero_init_final_bn
+        from .regimes import get_regime
+        from .registry import TrainContext, cpu_channels_last, make_train_hooks
 
-    hooks = make_train_hooks(spec, recipe, model, TrainContext(recipe.epochs, steps_per_epoch, data.shape, hook_batch))
-    # --- end issue 7
+        self.recipe = recipe
+        self.rg = rg = get_regime(regime or DATASET_REGIME.get(data.name, "fashion-mnist"))
+        self.data = data = fit_to_regime(data.subset(recipe.train_size, recipe.test_size), rg)  # resized for NAME@SIZE
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.dev = dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.on_gpu = dev.type == "cuda"
+        self.started = time.time()
+        torch.manual_seed(seed)
+        model = build(spec, rg)
+        if recipe.zero_init_residual:
+            zero_init_final_bn(model)
+        self.layout = torch.channels_last if self.on_gpu or cpu_channels_last(spec, recipe) else torch.contiguous_format
+        self.model = model.to(dev, memory_format=self.layout)
+        self.gen = torch.Generator(device=dev).manual_seed(seed)
+        self.train_x, self.train_y = data.train_x.to(dev), data.train_y.to(dev)
+        mean = torch.tensor(data.mean, device=dev).view(1, -1, 1, 1)
+        std = torch.tensor(data.std, device=dev).view(1, -1, 1, 1)
+        self.scale, self.shift = 1.0 / (255.0 * std), -mean / std  # x/255 normalised in one multiply-add
+        self.n = n = len(self.train_x)
+        self.batch = batch = min(recipe.batch_size, n)
+        self.steps_per_epoch = max(n // batch, 1)  # drop the ragged last batch: BN dislikes tiny batches
+        self.total = max(int(round(recipe.epochs * self.steps_per_epoch)), 1)
+        self.warmup = int(round(recipe.warmup_epochs * self.steps_per_epoch))
+        self.base_lr = recipe.lr * batch / REFERENCE_BATCH  # at the batch the loop uses (recipe's, or a small set's)
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=self.base_lr, momentum=recipe.momentum,
+                                         nesterov=recipe.nesterov and recipe.momentum > 0,
+                                         weight_decay=recipe.weight_decay)
+        self.amp_dtype = None
+        if self.on_gpu and recipe.amp:
+            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.pad = rg.im_size // 8
+        # The families' hooks (DyRep, CondenseNetV2's condensation, ...) draw their batches from their own
+        # stream, so the training batches are the same with or without them.
+        self.hook_gen = torch.Generator(device=dev).manual_seed(seed + 1)
+        context = TrainContext(recipe.epochs, self.steps_per_epoch, data.shape, self.hook_batch)
+        self.hooks = make_train_hooks(spec, recipe, self.model, context)
 
-    model.train()
-    losses = torch.zeros(total, device=dev)
-    diverged_at = timed_out_at = None
-    t_train = time.perf_counter()
-    t_epoch, epoch_start, per_epoch, lr = t_train, 0, [], base_lr
-    eval_seconds = 0.0
-    perm = None
+    def prepare(self, xb):
+        return (xb.float() * self.scale + self.shift).contiguous(memory_format=self.layout)
 
-    def end_epoch(step, test_error, now=None):
-        nonlocal t_epoch, epoch_start
-        now = now or time.perf_counter()
-        record = {"epoch": len(per_epoch) + 1, "train_loss": float(losses[epoch_start:step + 1].mean()),
-                  "test_error": test_error, "lr": lr, "seconds": now - t_epoch}
-        per_epoch.append(record)
-        if on_epoch is not None:
-            on_epoch(record)
-        t_epoch, epoch_start = time.perf_counter(), step + 1
+    def hook_batch(self):
+        """A training batch as the loop sees it (augmented too): DyRep's BN recalibration."""
+        import torch
 
-    for step in range(total):
-        if deadline is not None and time.monotonic() > deadline:
-            timed_out_at = step
-            break
-        pos = (step % steps_per_epoch) * batch
+        xb = self.train_x[torch.randint(0, self.n, (self.batch,), generator=self.hook_gen, device=self.dev)]
+        return self.prepare(augment_batch(xb, self.pad, self.hook_gen) if self.recipe.augment else xb)
+
+    def test_error(self, deadline=None) -> float | None:
+        return evaluate(self.model, self.data.test_x, self.data.test_y, self.prepare, self.recipe.eval_batch_size,
+                        self.dev, self.amp_dtype, deadline)
+
+
+class _Loop:
+    """The steps of a run, epoch by epoch: one SGD step each (train_step), the test error after every
+    epoch but the last (test_epoch), and the per-epoch records; stops early on a non-finite loss or at
+    the deadline."""
+
+    def __init__(self, run: _Run, deadline, on_epoch, on_step):
+        import torch
+
+        self.run, self.deadline, self.on_epoch, self.on_step = run, deadline, on_epoch, on_step
+        self.losses = torch.zeros(run.total, device=run.dev)
+        self.diverged_at = self.timed_out_at = None
+        self.per_epoch: list[dict] = []
+        self.lr = run.base_lr
+        self.eval_seconds = 0.0
+        self.perm = None
+
+    def train_model(self) -> None:
+        import torch
+
+        run = self.run
+        run.model.train()
+        self.t_train = self.t_epoch = time.perf_counter()
+        self.epoch_start = 0
+        for step in range(run.total):
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                self.timed_out_at = step
+                break
+            self.train_step(step)
+            if self.on_step is not None:
+                self.on_step(step + 1, run.total)
+            if self._diverged(step):
+                self.diverged_at = step
+                break
+            if (step + 1) % run.steps_per_epoch == 0 and step + 1 < run.total:  # the last epoch's error is final
+                if not self.test_epoch(step):
+                    self.timed_out_at = step + 1
+                    break
+        if self.diverged_at is None and not all(torch.isfinite(p).all() for p in run.model.parameters()):
+            self.diverged_at = run.total - 1  # the last update overflowed the weights though its loss was finite
+        if run.on_gpu:
+            torch.cuda.synchronize(run.dev)
+        self.train_seconds = time.perf_counter() - self.t_train - self.eval_seconds
+
+    def train_step(self, step: int) -> None:
+        import torch
+        import torch.nn.functional as F
+
+        run, recipe = self.run, self.run.recipe
+        pos = (step % run.steps_per_epoch) * run.batch
         if pos == 0:
-            perm = torch.randperm(n, generator=gen, device=dev)
-        idx = perm[pos:pos + batch]
-        xb, yb = train_x[idx], train_y[idx]
+            self.perm = torch.randperm(run.n, generator=run.gen, device=run.dev)
+        idx = self.perm[pos:pos + run.batch]
+        xb, yb = run.train_x[idx], run.train_y[idx]
         if recipe.augment:
-            xb = augment_batch(xb, pad, gen)
-        lr = lr_at(step, total, warmup, base_lr, recipe.warmup_factor)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        hooks.before_step(model, step, step / total)  # issue 7
-        with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            loss = F.cross_entropy(model(prepare(xb)), yb, label_smoothing=recipe.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        hooks.after_backward(model, step)  # issue 7
-        scaler.step(optimizer)
-        scaler.update()
-        if (step + 1) % steps_per_epoch == 0:  # issue 7
-            hooks.on_epoch_end(model, optimizer, (step + 1) // steps_per_epoch)
-        losses[step] = loss.detach().float()
-        if on_step is not None:
-            on_step(step + 1, total)
-        # On CPU the check is free; on a GPU it syncs, so look every 50 steps and at the end.
-        if on_gpu:
-            if (step % 50 == 49 or step == total - 1) and not torch.isfinite(losses[: step + 1]).all():
-                diverged_at = step
-                break
-        elif not math.isfinite(losses[step].item()):
-            diverged_at = step
-            break
-        if (step + 1) % steps_per_epoch == 0 and step + 1 < total:  # the last epoch's error is the final one
-            t_eval = time.perf_counter()
-            err = evaluate(model, data.test_x, data.test_y, prepare, recipe.eval_batch_size, dev, amp_dtype, deadline)
-            model.train()
-            t_epoch += time.perf_counter() - t_eval  # an epoch's seconds are its training time
-            eval_seconds += time.perf_counter() - t_eval
-            if err is None:
-                timed_out_at = step + 1
-                break
-            end_epoch(step, err)
-    if diverged_at is None and not all(torch.isfinite(p).all() for p in model.parameters()):
-        diverged_at = total - 1  # the last update overflowed the weights though its loss was finite
-    if on_gpu:
-        torch.cuda.synchronize(dev)
-    train_seconds = time.perf_counter() - t_train - eval_seconds
-    steps_run = total if diverged_at is None and timed_out_at is None else \
-        (diverged_at + 1 if diverged_at is not None else timed_out_at)
-    result = {
-        "epochs": steps_run / steps_per_epoch,
-        "images_per_s": steps_run * batch / max(train_seconds, 1e-9),
-        "device": _device_name(dev),
-        "steps": steps_run,
-        "train_size": n,
-        "test_size": len(data.test_x),
-        "per_epoch": per_epoch,
-    }
-    if timed_out_at is not None:
+            xb = augment_batch(xb, run.pad, run.gen)
+        self.lr = lr_at(step, run.total, run.warmup, run.base_lr, recipe.warmup_factor)
+        for group in run.optimizer.param_groups:
+            group["lr"] = self.lr
+        run.hooks.before_step(run.model, step, step / run.total)
+        with torch.autocast(run.dev.type, dtype=run.amp_dtype, enabled=run.amp_dtype is not None):
+            loss = F.cross_entropy(run.model(run.prepare(xb)), yb, label_smoothing=recipe.label_smoothing)
+        run.optimizer.zero_grad(set_to_none=True)
+        run.scaler.scale(loss).backward()
+        run.hooks.after_backward(run.model, step)
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        if (step + 1) % run.steps_per_epoch == 0:
+            run.hooks.on_epoch_end(run.model, run.optimizer, (step + 1) // run.steps_per_epoch)
+        self.losses[step] = loss.detach().float()
+
+    def _diverged(self, step: int) -> bool:
+        """A non-finite loss. On CPU the check is free; on a GPU it syncs, so look every 50 steps and at the end."""
+        import torch
+
+        if self.run.on_gpu:
+            return (step % 50 == 49 or step == self.run.total - 1) and not torch.isfinite(self.losses[: step + 1]).all()
+        return not math.isfinite(self.losses[step].item())
+
+    def test_epoch(self, step: int) -> bool:
+        """The test error after the epoch ending at `step`, recorded; False when the deadline came first."""
+        t_eval = time.perf_counter()
+        err = self.run.test_error(self.deadline)
+        self.run.model.train()
+        self.t_epoch += time.perf_counter() - t_eval  # an epoch's seconds are its training time
+        self.eval_seconds += time.perf_counter() - t_eval
+        if err is None:
+            return False
+        self.end_epoch(step, err)
+        return True
+
+    def end_epoch(self, step: int, test_error: float, now: float | None = None) -> None:
+        now = now or time.perf_counter()
+        record = {"epoch": len(self.per_epoch) + 1, "train_loss": float(self.losses[self.epoch_start:step + 1].mean()),
+                  "test_error": test_error, "lr": self.lr, "seconds": now - self.t_epoch}
+        self.per_epoch.append(record)
+        if self.on_epoch is not None:
+            self.on_epoch(record)
+        self.t_epoch, self.epoch_start = time.perf_counter(), step + 1
+
+    @property
+    def steps_run(self) -> int:
+        if self.diverged_at is not None:
+            return self.diverged_at + 1
+        return self.run.total if self.timed_out_at is None else self.timed_out_at
+
+
+def _result(run: _Run, loop: _Loop, keep_state: bool) -> dict:
+    """The metrics of a finished (or stopped) run; a finished one is evaluated a last time, after the
+    families' end-of-training hooks (DyRep deploys the base network, CondenseNetV2 converts)."""
+    steps, started = loop.steps_run, run.started
+    result = {"epochs": steps / run.steps_per_epoch, "images_per_s": steps * run.batch / max(loop.train_seconds, 1e-9),
+              "device": _device_name(run.dev), "steps": steps, "train_size": run.n,
+              "test_size": len(run.data.test_x), "per_epoch": loop.per_epoch}
+    if loop.timed_out_at is not None:
         result.update(status="timeout", error=None, train_loss=None, seconds=time.time() - started,
-                      message=f"timeout: stopped at step {timed_out_at} of {total} "
-                              f"({steps_run / steps_per_epoch:.2f} epochs) after {time.time() - started:.1f} s")
+                      message=f"timeout: stopped at step {loop.timed_out_at} of {run.total} "
+                              f"({steps / run.steps_per_epoch:.2f} epochs) after {time.time() - started:.1f} s")
         return result
-    if diverged_at is not None:
+    if loop.diverged_at is not None:
         result.update(status="diverged", error=None, train_loss=None, seconds=time.time() - started,
-                      message=f"diverged: loss or weights became non-finite at step {diverged_at + 1} of {total}")
+                      message=f"diverged: loss or weights became non-finite at step {loop.diverged_at + 1} of "
+                              f"{run.total}")
         return result
-    last = losses[max(total - steps_per_epoch, 0):]
-    result["train_loss"] = float(last.mean())
+    result["train_loss"] = float(loop.losses[max(run.total - run.steps_per_epoch, 0):].mean())
     t_end = time.perf_counter()
     if keep_state:  # the trained form, which build(spec) makes again; `deploy` converts it
-        result["state_dict"] = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-    hooks.on_train_end(model)  # issue 7: e.g. DyRep deploys the base network, CondenseNetV2 converts
-    result.update(hooks.report())
-    result["error"] = evaluate(model, data.test_x, data.test_y, prepare, recipe.eval_batch_size, dev, amp_dtype)
-    if steps_run > epoch_start:  # the last (maybe partial) epoch: its error is the final one
-        end_epoch(steps_run - 1, result["error"], t_end)
+        result["state_dict"] = {k: v.detach().to("cpu", copy=True) for k, v in run.model.state_dict().items()}
+    run.hooks.on_train_end(run.model)
+    result.update(run.hooks.report())
+    result["error"] = run.test_error()
+    if steps > loop.epoch_start:  # the last (maybe partial) epoch: its error is the final one
+        loop.end_epoch(steps - 1, result["error"], t_end)
     result.update(status="done", seconds=time.time() - started, message=None)
     return result
 

@@ -25,7 +25,7 @@ def ray_cluster(test_plugins):
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray = pytest.importorskip("ray")
-    from designspace.sweep import _start_ray
+    from designspace.sweep.session import start_ray
 
     # The workers of a private cluster inherit this environment: with the test plugins on their
     # PYTHONPATH they find them through their entry points like any installed plugin. A plugin's
@@ -34,7 +34,7 @@ def ray_cluster(test_plugins):
     os.environ["PYTHONPATH"] = os.pathsep.join([plugins, *(p for p in os.environ.get("PYTHONPATH", "").split(
         os.pathsep) if p)])
     try:
-        _start_ray(None)
+        start_ray(None)
         yield ray
     finally:
         ray.shutdown()
@@ -48,8 +48,9 @@ def explode_family(test_plugins, monkeypatch):
     process for one test; the registry and the space modifiers are as they were afterwards."""
     from importlib.metadata import entry_points
 
-    from designspace import registry, spaces
     from plugin_families import EXPLODE_MODULE
+
+    from designspace import registry, spaces
 
     registry.load_families()  # built-ins and installed plugins first, into the dicts restored below
     monkeypatch.setattr(registry, "_FAMILIES", dict(registry._FAMILIES))

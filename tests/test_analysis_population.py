@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from designspace.analysis.population import add_population_args, model_table, pooled_std, read_population
+from designspace.analysis.population import model_table, pooled_std, read_population
 from designspace.analysis.synthetic import synthetic_trials
 from designspace.errors import UsageError
 from designspace.store import load, write_trials
@@ -177,6 +177,8 @@ def test_load_types(tmp_path):
 
 
 def test_add_population_args():
+    from designspace.commands.population_args import add_population_args
+
     p = add_population_args(argparse.ArgumentParser())
     args = p.parse_args(["a.db", "b.csv", "--sweep", "x", "--sweep", "y"])
     assert args.sources == ["a.db", "b.csv"] and args.sweep == ["x", "y"]

@@ -3,11 +3,11 @@ import os
 
 import numpy as np
 import pytest
+from pycls_regnet_zoo import REGNET_ZOO
 
 from designspace import complexity, get_space
 from designspace.complexity import SpecArrays, complexity_arrays
 from designspace.spaces.regnet import regnet_spec
-from pycls_regnet_zoo import REGNET_ZOO
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "reference", "regnet_zoo_subset.json")
 
@@ -29,7 +29,8 @@ def test_reference_zoo_subset_matches_exactly():
         assert spec.group_widths == model["group_widths"], model["name"]
         assert [b for b in spec.bottleneck_ratios] == [1 / b for b in model["bot_muls"]]
         cx = complexity(spec, "imagenet")
-        assert (cx["flops"], cx["params"], cx["acts"]) == (model["flops"], model["params"], model["acts"]), model["name"]
+        got, want = (cx["flops"], cx["params"], cx["acts"]), (model["flops"], model["params"], model["acts"])
+        assert got == want, model["name"]
 
 
 @pytest.mark.parametrize("name", sorted(REGNET_ZOO))

@@ -11,12 +11,18 @@ from torch import nn
 from designspace.cli import main
 from designspace.complexity import complexity
 from designspace.data import synthetic
+from designspace.deploy import deploy_checkpoint, load_checkpoint
 from designspace.errors import UsageError
 from designspace.families.condensenet import cdnv2, condensenet_spec, parse_options, with_options
-from designspace.deploy import deploy_checkpoint, load_checkpoint
+from designspace.families.condensenet.model import (
+    CondensedLGC,
+    CondensedSFR,
+    LearnedGroupConv,
+    SparseFeatureReactivation,
+    condense_stage,
+    convert,
+)
 from designspace.models import build
-from designspace.families.condensenet.model import (CondensedLGC, CondensedSFR, DenseLayer, LearnedGroupConv,
-                                            SparseFeatureReactivation, condense_stage, convert)
 from designspace.models.counting import measure
 from designspace.spaces import get_space
 from designspace.spec import ModelSpec
@@ -254,8 +260,9 @@ def test_describe_prints_the_reference_flops(tmp_path, capsys):
 
 
 def test_e004_arms_compare_the_same_architectures():
-    import yaml
     from pathlib import Path
+
+    import yaml
 
     twin, v2 = get_space("CondenseNetTwin"), get_space("CondenseNetV2")
     dr_t, cx_t = twin.sample_arrays(6, seed=0, flops="3M:8M", regime="fashion-mnist")

@@ -40,8 +40,8 @@ def test_e003b_dyrep_grows_more_often_than_its_models_have_convs():
     """The reference grows more often than it has convs (CIFAR: 33 adjustments, VGG-16's 13 convs);
     E003-b must too, or DyRep hardly differs from the baseline."""
     from designspace.families.dyrep import adjusts_after, parse_dyrep
-    from designspace.models import build
     from designspace.families.dyrep.model import is_candidate
+    from designspace.models import build
 
     config = yaml.safe_load((EXPERIMENTS / "seed003_b_dyrep.yaml").read_text())
     recipe = config["recipe"]

@@ -3,12 +3,12 @@ import itertools
 
 import pytest
 import torch
+from test_family_prn import check_space, randomize_bn
 
 from designspace import ModelSpec, StageSpec, UsageError, build, complexity, get_regime
+from designspace.families.gradient_paths.models.csp import CSPStage
 from designspace.families.gradient_paths.options import parse_stage
 from designspace.models.counting import measure
-from designspace.families.gradient_paths.models.csp import CSPStage
-from test_family_prn import check_space, randomize_bn
 
 
 def _stage(width=32, depth=3, block="res_basic", **csp):

@@ -9,9 +9,15 @@ from torch import nn
 from designspace.data import synthetic
 from designspace.errors import UsageError
 from designspace.families.dyrep import adjusts_after, parse_dyrep
+from designspace.families.dyrep.model import (
+    DyRep,
+    branch_weights,
+    count_training_graph,
+    cut_branches,
+    is_candidate,
+    rebuild_optimizer,
+)
 from designspace.families.rep.dbb import DiverseBranchBlock
-from designspace.families.dyrep.model import (DyRep, branch_weights, count_training_graph, cut_branches, is_candidate,
-                                      rebuild_optimizer)
 from designspace.spec import ModelSpec, StageSpec
 from designspace.train import Recipe, train
 

@@ -1,12 +1,12 @@
 """ELAN blocks and stages, the MP entry, and the VoVNet OSA baseline (seed-families.md §1.4, §1.6)."""
 import pytest
 import torch
+from test_family_prn import check_space, randomize_bn
 
 from designspace import ModelSpec, Regime, StageSpec, build, complexity
-from designspace.models.counting import measure
 from designspace.families.gradient_paths.models.elan import ELANBlock, MPEntry, elan_concat_indices
 from designspace.families.gradient_paths.models.osa import OSAModule
-from test_family_prn import check_space, randomize_bn
+from designspace.models.counting import measure
 
 TINY = Regime("tiny8", 8, 3, 10, 1, (0, 1e9))  # 8x8 inputs, stride-1 stem
 

@@ -2,15 +2,15 @@
 
 import pytest
 import torch
+from test_family_prn import check_space, randomize_bn, zero_last_bn
 from torch import nn
 
 from designspace import ModelSpec, StageSpec, UsageError, build, complexity
-from designspace.families.ode.tableaus import SCHEMES, TABLEAUS, order_conditions, stages_of
-from designspace.families.gradient_paths.options import parse_stage
-from designspace.models.blocks import make_block
 from designspace.families.gradient_paths.models.residual import make_residual_units
+from designspace.families.gradient_paths.options import parse_stage
 from designspace.families.ode.models import LMStage, RKBlock
-from test_family_prn import check_space, randomize_bn, zero_last_bn
+from designspace.families.ode.tableaus import SCHEMES, TABLEAUS, order_conditions, stages_of
+from designspace.models.blocks import make_block
 
 RK = list(TABLEAUS)
 

@@ -1,17 +1,17 @@
-"""Options of the reference code that the spaces sample (issue 14, item 7): CSP's conv entry, SiLU /
+"""Options of the reference code that the spaces sample: CSP's conv entry, SiLU /
 LeakyReLU(0.1) / h-swish, option-A shortcuts and pre-activation blocks (HO-ResNet), VoVNet's
 ceil_mode pooling. Each is exact: analytic complexity == the built model's count."""
 import numpy as np
 import pytest
 import torch
+from test_family_prn import check_space
 from torch import nn
 
 from designspace import ModelSpec, StageSpec, UsageError, build, complexity
-from designspace.models.counting import measure
 from designspace.families.ode.models import ZeroPadShortcut
+from designspace.models.counting import measure
 from designspace.regimes import get_regime
 from designspace.spaces import get_space
-from test_family_prn import check_space
 
 
 def _valid_specs(name, n, seed=0, regime="cifar"):

@@ -8,11 +8,11 @@ from torch import nn
 
 from designspace import ModelSpec, StageSpec, build, complexity, get_regime, get_space
 from designspace.cli import main
+from designspace.families.gradient_paths.models.residual import make_residual_units
 from designspace.families.gradient_paths.options import parse_stage
+from designspace.families.ode.models import RKBlock
 from designspace.models.blocks import make_block
 from designspace.models.counting import measure
-from designspace.families.gradient_paths.models.residual import make_residual_units
-from designspace.families.ode.models import RKBlock
 
 
 def randomize_bn(module, seed=0):

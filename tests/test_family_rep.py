@@ -11,14 +11,22 @@ from torch import nn
 
 from designspace.cli import main
 from designspace.complexity import complexity
-from designspace.errors import UsageError
 from designspace.deploy import deploy_checkpoint
-from designspace.families.rep import (base_conv_bn_cx, deploy_conv_cx, rep_conv_cx, strip_rep,
-                                      with_rep)
+from designspace.errors import UsageError
+from designspace.families.rep import base_conv_bn_cx, deploy_conv_cx, rep_conv_cx, strip_rep, with_rep
+from designspace.families.rep.dbb import (
+    BNAndPad,
+    DiverseBranchBlock,
+    RepVGGBlock,
+    init_branch_weights,
+    switch_to_deploy,
+    trans_I_fuse_bn,
+    trans_III_1x1_kxk,
+    trans_V_avg,
+    trans_VI_pad,
+)
 from designspace.models import build
 from designspace.models.counting import measure
-from designspace.families.rep.dbb import (BNAndPad, DiverseBranchBlock, RepVGGBlock, init_branch_weights, switch_to_deploy,
-                                    trans_I_fuse_bn, trans_III_1x1_kxk, trans_V_avg, trans_VI_pad)
 from designspace.spaces import get_space
 from designspace.spec import ModelSpec, StageSpec
 

@@ -1,11 +1,11 @@
 """Stop-gradient variants (seed-families.md §1.5, §1.7): forward unchanged, gradients cut as stated."""
 import pytest
 import torch
+from test_family_prn import check_space, randomize_bn, zero_last_bn
 from torch import nn
 
 from designspace import ModelSpec, StageSpec, build, complexity
 from designspace.families.ode.models import RKBlock
-from test_family_prn import check_space, randomize_bn, zero_last_bn
 
 
 def _spec(variant, depth=3, width=16, stride=2, stem=8):

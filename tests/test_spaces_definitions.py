@@ -16,7 +16,7 @@ from designspace.spaces.columns import batch_columns
 from designspace.spaces.common import adjust_block_compatibility
 from designspace.spaces.definition import SpaceDef
 from designspace.spaces.distributions import Param
-from designspace.spaces.regnet import regnet_spec, regnet_stages
+from designspace.spaces.regnet import regnet_stages
 
 DATA_SPACES = [d["name"] for d in BUILTIN]
 REFERENCE = Path(__file__).parent / "data" / "spaces_reference.npz"

@@ -59,6 +59,14 @@ def test_canonical_text_parses_back_to_the_same_expression(text):
     ("d" + " + d" * 1500, "longer than"),
     ("(" * 100 + "d" + ")" * 100, "nested too deeply"),
     ("1e999", "too large"),
+    ("d // 2", "operator '//' is not allowed"),
+    ("1 if d else 2", "if-else is not allowed"),
+    ("(d, 2) == d", "a tuple is not allowed"),
+    ("min(d, key=1)", "use =="),
+    ("min(*d, 2)", "no keywords or *"),
+    ("[d for d in w]", "a comprehension is not allowed"),
+    ("d is 1", "operator 'is' is not allowed"),
+    ("-" * 200 + "d", "nested too deeply"),
 ])
 def test_malformed_or_malicious_text_is_one_usage_error(text, needle):
     with pytest.raises(UsageError, match=".*") as err:

@@ -145,7 +145,7 @@ def test_failed_trials_exit_1_and_per_epoch_rows(ray_cluster, explode_family, tm
     assert ep["test_error"].iloc[-1] == pytest.approx(got["done"]["error"])
     assert (ep["lr"].diff().dropna() < 0).all() and (ep["seconds"] > 0).all() and ep["train_loss"].notna().all()
     # The checkpoint of the finished trial loads into its model (the file `deploy` reads).
-    from designspace.families.rep import load_checkpoint
+    from designspace.deploy import load_checkpoint
 
     ckpt = tmp_path / "checkpoints" / "f" / f"{got['done']['trial_id']}.pt"
     model, spec, regime, _ = load_checkpoint(str(ckpt))

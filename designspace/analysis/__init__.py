@@ -23,7 +23,7 @@ from .edf import (choose_bins, common_range, complexity_bins, edf, edf_values, e
                   normalized_weights)
 from .efit import THRESHOLDS, block_widths, fit_regnet, model_efit, stage_arrays
 from .fidelity import match_models, proxy_fidelity, rank_correlation, top_k_overlap
-from .population import add_population_args, model_table, pooled_std, read_population, read_table
+from .population import model_table, pooled_std, read_population, read_table
 from .search import best_of_m, search_efficiency
 from .stats import bootstrap_edf, bootstrap_statistics, edf_bands, ks_pairs, ks_test, rank_spaces
 from .full import analyze
@@ -44,6 +44,6 @@ __all__ = ["edf", "edf_values", "error_grid", "normalized_weights", "complexity_
            "block_widths", "stage_arrays", "design_parameters", "error_trend", "error_trends", "best_ranges",
            "best_model_trends", "complexity_fits", "best_range", "linear_fit", "best_of_m", "search_efficiency",
            "done_trials", "PARAMETERS", "choose_bins", "common_range", "group_weights", "THRESHOLDS",
-           "match_models", "proxy_fidelity", "rank_correlation", "top_k_overlap", "add_population_args",
+           "match_models", "proxy_fidelity", "rank_correlation", "top_k_overlap",
            "model_table", "pooled_std", "read_population", "read_table", "best_complexity_fits",
            "best_model_bands", "flops_bins", "edf_bands", "analyze", "AnalysisResult", "Settings"]

@@ -110,24 +110,38 @@ def fit_regnet(widths, depths, grid: dict | None = None, refine: int = 2, metric
             out.loc[keep, ["w0", "wa", "wm", "e_fit"]] = fit[["w0", "wa", "wm", "e_fit"]].to_numpy()
         return out
     bw, d = block_widths(widths, depths)
-    n = len(d)
-    if n == 0:
+    if len(d) == 0:
         return pd.DataFrame(columns=["d", "w0", "wa", "wm", "e_fit"])
     grid = default_grid() if grid is None else grid
+    L = np.log(np.maximum(bw, 1.0))  # padding -> 0, so it drops out of the products
+    w0, wa, wm = _grid_search(L, d, grid)
+    err = _errors(L, d, w0, wa, wm, metric)
+    W, D = stage_arrays(widths, depths)
+    for guess in (None, wm.copy()):  # stages as consecutive levels; levels placed by the grid's wm
+        s0, sa, sm = _stage_seed(W, D, guess)
+        serr = _errors(L, d, s0, sa, sm, metric)
+        use = serr < err
+        w0, wa, wm, err = (np.where(use, a, b) for a, b in ((s0, w0), (sa, wa), (sm, wm), (serr, err)))
+    wa, wm, err = _pattern_search(L, d, w0, wa, wm, err, grid, refine, metric)
+    return pd.DataFrame({"d": d, "w0": w0, "wa": wa, "wm": wm, "e_fit": err})
+
+
+def _grid_search(L: np.ndarray, d: np.ndarray, grid: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The grid point nearest each model's log block widths L (squared error): (w0, wa, wm) per model.
+
+    One matrix product per bucket of similar d (d rounded up to a multiple of 8): few, large BLAS
+    calls. |L_i|^2 is constant per model, so the argmin needs only |Lhat_g[:d]|^2 - 2 L_i.Lhat_g;
+    both terms come out of one product: L_i is extended by a one-hot of its d within the bucket,
+    -2 Lhat by the matching rows of the prefix sums. L's zero padding past d drops out."""
     g0, ga, gm = (g.ravel() for g in np.meshgrid(grid["w0"], grid["wa"], grid["wm"], indexing="ij"))
     dmax = int(d.max())
     lhat = _log_widths(g0, ga, gm, np.full(g0.size, dmax))  # (G, dmax)
     lhat_sq_prefix = np.cumsum(lhat**2, axis=1)  # |Lhat_g[:d]|^2 = prefix[:, d-1]
-    L = np.log(np.maximum(bw, 1.0))  # padding -> 0, so it drops out of the products
-    # One matrix product per bucket of similar d (d rounded up to a multiple of 8): few, large BLAS
-    # calls. |L_i|^2 is constant per model, so the argmin needs only |Lhat_g[:d]|^2 - 2 L_i.Lhat_g;
-    # both terms come out of one product: L_i is extended by a one-hot of its d within the bucket,
-    # -2 Lhat by the matching rows of the prefix sums. L's zero padding past d drops out.
     neg2_lhat_t = np.ascontiguousarray(-2.0 * lhat.T, np.float32)  # (dmax, G)
     sq_t = np.ascontiguousarray(lhat_sq_prefix.T, np.float32)  # (dmax, G): row d-1 = |Lhat_g[:d]|^2
     L32 = L.astype(np.float32)
     bucket = -(-d // 8) * 8
-    best = np.zeros(n, np.int64)
+    best = np.zeros(len(d), np.int64)
     for top in np.unique(bucket):
         rows = np.flatnonzero(bucket == top)
         width = min(int(top), dmax)
@@ -139,15 +153,12 @@ def fit_regnet(widths, depths, grid: dict | None = None, refine: int = 2, metric
             left[:, :width] = L32[r, :width]
             left[np.arange(len(r)), width + d[r] - 1 - first] = 1.0
             best[r] = np.argmin(left @ right, axis=1)
-    w0, wa, wm = g0[best], ga[best], gm[best]
-    err = _errors(L, d, w0, wa, wm, metric)
-    W, D = stage_arrays(widths, depths)
-    for guess in (None, wm.copy()):  # stages as consecutive levels; levels placed by the grid's wm
-        s0, sa, sm = _stage_seed(W, D, guess)
-        serr = _errors(L, d, s0, sa, sm, metric)
-        use = serr < err
-        w0, wa, wm, err = (np.where(use, a, b) for a, b in ((s0, w0), (sa, wa), (sm, wm), (serr, err)))
-    # pattern search over (wa, wm) in log space; steps start at the coarse grid's spacing
+    return g0[best], ga[best], gm[best]
+
+
+def _pattern_search(L, d, w0, wa, wm, err, grid, refine, metric):
+    """`refine` rounds of pattern search over (wa, wm) in log space, steps halving from the coarse grid's
+    spacing; each model keeps the best of its 8 neighbours when it lowers its error."""
     step_a = np.log(grid["wa"][1] / grid["wa"][0]) if len(grid["wa"]) > 1 else 0.1
     step_m = np.log(grid["wm"][1] / grid["wm"][0]) if len(grid["wm"]) > 1 else 0.05
     lo_a, hi_a = RegNetSpace.wa_range
@@ -168,7 +179,7 @@ def fit_regnet(widths, depths, grid: dict | None = None, refine: int = 2, metric
         sel = todo[better]
         flat = (np.arange(len(todo)) * k + pick)[better]
         wa[sel], wm[sel], err[sel] = cwa[flat], cwm[flat], cerr[better, pick[better]]
-    return pd.DataFrame({"d": d, "w0": w0, "wa": wa, "wm": wm, "e_fit": err})
+    return wa, wm, err
 
 
 def _stage_seed(W, D, wm_guess=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -4,7 +4,6 @@
                                             (.csv/.parquet/.jsonl), one DataFrame with `source`
     model_table(df, how="mean")             one row per distinct model: the unit of every statistic
     pooled_std(models)                      the seed-to-seed spread of an error, pooled over models
-    add_population_args(parser)             SOURCE... and --sweep NAME (repeatable, `all`) for a command
 
 A *model* is a spec trained with one recipe on one dataset. Several trials of one model (repeats
 with other seeds, or the same model in two pooled sweeps) are one unit of analysis: EDFs, tests,
@@ -35,10 +34,6 @@ TABLE_EXTENSIONS = (".csv", ".parquet", ".jsonl", ".json")
 AGGREGATIONS = ("mean", "median", "min")
 # what makes two trials the same model
 MODEL_KEY = ("source", "population", "spec_id", "recipe_key", "dataset", "regime")
-
-
-# the flags live in a module without pandas: `designspace sample` builds every subcommand's parser
-from ..commands.population_args import add_population_args  # noqa: E402
 
 
 def read_population(sources: Sequence[str], sweeps: Sequence[str] | None = None) -> pd.DataFrame:

@@ -1,7 +1,6 @@
 """designspace describe: per-stage table and totals of one model."""
 import json
 
-
 DESCRIPTION = (
     "Print one model's per-stage table (depth, width, stride, bottleneck ratio, group width, flops, "
     "params, acts) and its totals: a spec file, a row of a sample table (built for its own regime), or a "
@@ -13,7 +12,7 @@ def register(sub):
                        description=DESCRIPTION)
     p.add_argument("spec", nargs="?", help="SPEC.json (a spec, or a sample row holding one), or a table of sample "
                                            "rows (.jsonl, .csv, .parquet)")
-    p.add_argument("--row", type=int, default=None, help="row number in a table of rows (default: the first)")
+    p.add_argument("--row", type=int, default=None, help="row number in a table of rows (needed when it has several)")
     p.add_argument("--id", default=None, help="the row of a table whose id is this")
     p.add_argument("--regnet", help="d,w0,wa,wm,g[,se]: a RegNet from its parameters (g = group width)")
     p.add_argument("--bottleneck", type=float, default=1.0, help="bottleneck ratio b for --regnet (default 1)")
@@ -58,6 +57,9 @@ def run(args):
         spec, own_regime = parse_regnet(args.regnet, args.bottleneck), None
     else:
         found = read_spec_row(args.spec, row=args.row, id=args.id)
+        if found["rows"] > 1 and args.row is None and args.id is None:
+            last = found["rows"] - 1
+            raise UsageError(f"{args.spec} holds {found['rows']} models; pick one with --row N (0..{last}) or --id ID")
         spec, own_regime = found["spec"], found["regime"]
     regime = get_regime(args.regime or own_regime or "imagenet")
     if args.gradient_paths:

@@ -12,15 +12,12 @@ DESCRIPTION = (
 
 
 def register(sub):
+    from .population_args import add_population_args
+
     p = sub.add_parser("refine", help="rank candidate refinements (constraints) of a trained population's space",
                        description=DESCRIPTION)
-    # the flags of analysis.population.add_population_args, declared here so that building the
-    # parser does not import pandas (every command would pay for it at start-up)
-    p.add_argument("sources", nargs="+", metavar="SOURCE",
-                   help="result store (.db) or tidy table (.csv/.parquet/.jsonl with the columns "
-                        "`designspace sample` writes plus error)")
-    p.add_argument("--sweep", action="append", default=None, metavar="NAME",
-                   help="sweep(s) to read (repeatable; `all` pools every sweep)")
+    add_population_args(p, sources_help="result store (.db) or tidy table (.csv/.parquet/.jsonl with the columns "
+                                        "`designspace sample` writes plus error)")
     p.add_argument("--space", default=None,
                    help="which space's models to refine (needed when the population holds several)")
     p.add_argument("--try", dest="tries", action="append", default=[], metavar="EXPR",

@@ -104,36 +104,27 @@ class _Progress:
 
 def run(args):
     import json
+    import os
     import sys
 
-    from ..data import load_dataset
+    from ..data import DATASET_REGIME, load_dataset, training_dataset
     from ..errors import UsageError
-    from ..limits import MAX_SEED, check_int
+    from ..limits import Seed
+    from ..schema import check
     from ..train import Recipe, default_threads, train
-
-    from ..data import DATASET_REGIME, REGIME_DATASET
-    from ..regimes import base_name
 
     spec, own_regime = read_spec(args.spec, row=args.row, id=args.id)
     regime = args.regime or own_regime
-    if args.data is None and regime is not None and base_name(regime) not in REGIME_DATASET:
-        raise UsageError(f"no built-in dataset trains the {regime} regime; pass --data (e.g. imagefolder) "
-                         f"and --data-dir")
-    data_name = args.data or REGIME_DATASET.get(base_name(regime or ""), "fashion-mnist")
-    own_base = base_name(own_regime or "")  # NAME@SIZE trains NAME's dataset, resized
-    if args.regime is None and own_regime and DATASET_REGIME.get(data_name, own_base) != own_base:
-        raise UsageError(f"{args.spec}: the row was sampled for the {own_regime} regime, but --data {data_name} "
-                         f"trains the {DATASET_REGIME[data_name]} regime; pass --regime {DATASET_REGIME[data_name]} "
-                         f"to build it for that dataset (its complexity changes)")
+    data_name = training_dataset(args.data, args.regime, own_regime, where=args.spec)
     overrides = {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "train_size", "test_size")
                  if getattr(args, k) is not None}
     if args.augment:
         overrides["augment"] = True
     recipe = Recipe.from_dict(overrides)
-    check_int(args.seed, "--seed", 0, MAX_SEED)
+    check(Seed, args.seed, "--seed")
     if args.threads is not None and args.threads <= 0:
         raise UsageError(f"--threads must be positive, got {args.threads}")
-    if args.save is not None and (not args.save or "\0" in args.save or __import__("os").path.isdir(args.save)):
+    if args.save is not None and (not args.save or "\0" in args.save or os.path.isdir(args.save)):
         raise UsageError(f"--save needs a file path, got {args.save!r}")
     data = load_dataset(data_name, args.data_dir)
 
@@ -157,7 +148,8 @@ def run(args):
         from ..safeload import save_checkpoint
 
         try:
-            save_checkpoint(args.save, spec, used_regime, state, error=float(metrics["error"]), epochs=metrics["epochs"])
+            save_checkpoint(args.save, spec, used_regime, state, error=float(metrics["error"]),
+                            epochs=metrics["epochs"])
         except OSError as exc:
             raise UsageError(f"cannot write checkpoint {args.save}: {exc.strerror}") from None
         metrics["checkpoint"] = args.save

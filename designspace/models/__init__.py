@@ -10,7 +10,7 @@ from .anynet import AnyNet
 __all__ = ["build", "AnyNet"]
 
 
-def build(spec: ModelSpec, regime: "str | Regime" = "imagenet") -> nn.Module:
+def build(spec: ModelSpec, regime: str | Regime = "imagenet") -> nn.Module:
     """A torch.nn.Module for `spec` taking (N, C, H, W) inputs of the regime; its parameter count
     equals complexity(spec, regime)["params"] exactly."""
     from ..registry import family_build, family_of

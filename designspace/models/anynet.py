@@ -6,7 +6,7 @@ from torch import nn
 from ..regimes import Regime
 from ..spec import ModelSpec, StageSpec
 from .blocks import make_block
-from .layers import ConvBN, conv2d, init_weights, norm2d, activation
+from .layers import ConvBN, activation, conv2d, init_weights, norm2d
 
 
 class Stem(ConvBN):

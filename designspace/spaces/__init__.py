@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 
 from ..errors import UsageError, did_you_mean
 from ..registry import load_families, loaded
-from .base import DesignSpace, Draw, WrappedSpace, parse_flops
+from .base import DesignSpace, Draw, Origin, WrappedSpace, parse_flops
 from .regnet import generate_regnet, regnet_stages
 
 _SPACES: dict[str, Callable[[], DesignSpace]] = {}
@@ -54,7 +54,7 @@ def modifier_names() -> list[str]:
     return list(loaded(_MODIFIERS))
 
 
-def _find(table: Mapping, name: str) -> "str | None":
+def _find(table: Mapping, name: str) -> str | None:
     """`name` as registered in `table` (spaces or modifiers), case-insensitively. The families, which
     register most of both, are imported only on a miss: naming a core space imports none of them."""
     for attempt in range(2):
@@ -74,7 +74,7 @@ def modifier_descriptions() -> dict[str, str]:
             extra = list(space.free_params)[len(probe.free_params):]
             text = "adds " + ", ".join(p + (f" ({d})" if d.startswith("fixed") else "") for p, d in extra) \
                 if extra else space.description.removeprefix(probe.description).strip(" +;")
-        except Exception as exc:  # noqa: BLE001 - a listing must not fail on one modifier
+        except Exception as exc:  # a listing must not fail on one modifier
             text = f"(cannot describe: {exc})"
         out[name] = text
     return out
@@ -108,8 +108,7 @@ def _defined(d: dict) -> DesignSpace:
 
 
 def _apply_modifiers(space: DesignSpace, mods: list[str], label: str) -> DesignSpace:
-    core = getattr(space, "_core", space)
-    done = list(getattr(space, "_modifiers", []))
+    origin = space.origin or Origin(space, ())
     for mod in mods:
         key = _find(_MODIFIERS, mod)
         if key is None:
@@ -117,18 +116,18 @@ def _apply_modifiers(space: DesignSpace, mods: list[str], label: str) -> DesignS
             raise UsageError(f"unknown space modifier {mod!r} in {label!r}{did_you_mean(mod, modifier_names())}; "
                              f"valid: {known}")
         space = _MODIFIERS[key](space)
-        done.append(key)
-        space._core, space._modifiers = core, tuple(done)  # what definition() reports
+        origin = Origin(origin.core, (*origin.modifiers, key))
+        space.origin = origin  # what definition() reports
     return space
 
 
 def space_from_dict(d: Mapping, validate: bool = True) -> DesignSpace:
     """A space from a definition dict (the YAML schema; `base` allowed)."""
-    from .definition import merge, validate_schema
+    from .definition import check_definition, merge
 
     d = dict(d)
     if validate:
-        validate_schema(d)
+        check_definition(d)
     if "base" in d:
         base_space = get_space(d["base"])
         base_def = base_space.definition()
@@ -190,6 +189,7 @@ def get_space(x) -> DesignSpace:
     return space
 
 
-__all__ = ["DesignSpace", "Draw", "WrappedSpace", "get_space", "space_names", "modifier_names", "register_space",
+__all__ = ["DesignSpace", "Draw", "Origin", "WrappedSpace", "get_space", "space_names", "modifier_names",
+           "register_space",
            "register_definition", "register_modifier", "space_from_dict", "space_from_yaml",
            "generate_regnet", "regnet_stages", "parse_flops"]

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..complexity import SpecArrays, complexity_arrays
-from .columns import COMPLEXITY, batch_columns
 from ..errors import UsageError
 from ..regimes import Regime, get_regime
 from ..spec import BLOCK_TYPES, FrozenDict, ModelSpec, StageSpec
+from .columns import COMPLEXITY, batch_columns
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Draw:
     def __len__(self):
         return len(self.widths)
 
-    def take(self, idx) -> "Draw":
+    def take(self, idx) -> Draw:
         return Draw(self.widths[idx], self.depths[idx], self.bottleneck_ratios[idx], self.group_widths[idx],
                     {k: v[idx] for k, v in self.meta.items()})
 
@@ -49,9 +49,19 @@ def parse_flops(text: str) -> tuple[float, float]:
     return lo, hi
 
 
+@dataclasses.dataclass(frozen=True)
+class Origin:
+    """Where a modified space comes from: the space it was built on (`core`, a data-defined or coded space)
+    and the modifiers applied on top, in order (AnyNetXE+csp+prn: AnyNetXE, ("csp", "prn"))."""
+
+    core: DesignSpace
+    modifiers: tuple[str, ...]
+
+
 class DesignSpace:
     """A named design space. Subclasses define `draw(rng, m) -> Draw`; this class does the rest."""
 
+    origin: Origin | None = None  # set by get_space on the space a modifier returns; None: not modified
     name = ""
     description = ""
     block = "res_bottleneck"
@@ -74,10 +84,10 @@ class DesignSpace:
 
     @property
     def constraints(self) -> tuple:
-        """Constraint expressions (spaces.expr.Expr) a sample must satisfy; a wrapping space (e.g.
-        AnyNetXE+csp) keeps those of the space it wraps."""
-        base = getattr(self, "base", None) or getattr(self, "_core", None)
-        return base.constraints if isinstance(base, DesignSpace) and base is not self else ()
+        """Constraint expressions (spaces.expr.Expr) a sample must satisfy; a modified space keeps those
+        of the space it was built on."""
+        core = self.origin.core if self.origin is not None else None
+        return core.constraints if core is not None and core is not self else ()
 
     def column_extras(self, dr: Draw) -> dict:
         """(m,) columns besides the stage lists that expressions may read (RegNet's w0, wa, wm)."""
@@ -87,10 +97,9 @@ class DesignSpace:
     def definition(self) -> dict:
         """The resolved definition in the space-file schema (JSON-able); loading it gives the same
         samples. Spaces written as code (some seed-family spaces) refer to themselves by name."""
-        core = getattr(self, "_core", None)
-        if core is not None and core is not self:
-            d = core.definition()
-            d["modifiers"] = list(d.get("modifiers", [])) + list(self._modifiers)
+        if self.origin is not None and self.origin.core is not self:
+            d = self.origin.core.definition()
+            d["modifiers"] = list(d.get("modifiers", [])) + list(self.origin.modifiers)
             return d
         return {"name": self.name, "description": self.description, "base": self.name}
 
@@ -128,13 +137,13 @@ class DesignSpace:
         packed = np.ascontiguousarray(np.concatenate(cols, axis=1) + 0.0)  # + 0.0: -0.0 -> 0.0
         return packed.view(np.dtype((np.void, packed.shape[1] * 8))).ravel()
 
-    def _columns(self, dr: Draw, cx: "dict | None" = None, names=None) -> dict:
+    def _columns(self, dr: Draw, cx: dict | None = None, names=None) -> dict:
         extra = dict(self.column_extras(dr))
         if cx is not None:
             extra.update({k: cx[k] for k in ("flops", "params", "acts")})
         return batch_columns(dr.widths, dr.depths, dr.bottleneck_ratios, dr.group_widths, extra, names)
 
-    def sample_arrays(self, n: int, seed: int = 0, flops=None, regime: "str | Regime" = "imagenet"):
+    def sample_arrays(self, n: int, seed: int = 0, flops=None, regime: str | Regime = "imagenet"):
         """n distinct candidates inside the flops band that satisfy the space's constraints ->
         (Draw, complexity dict), deterministic in seed.
 
@@ -146,81 +155,47 @@ class DesignSpace:
         rg = get_regime(regime)
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
             raise UsageError(f"number of models must be a positive integer, got {n!r}")
-        seed = check_seed(seed)
+        rng = np.random.default_rng(check_seed(seed))
         lo, hi = parse_flops(flops) if isinstance(flops, str) else (flops or rg.default_flops)
-        rng = np.random.default_rng(seed)
-        exprs = tuple(self.constraints)
-        pre = [e for e in exprs if not e.names & set(COMPLEXITY)]
-        post = [e for e in exprs if e.names & set(COMPLEXITY)]
-        rejected = dict.fromkeys((str(e) for e in exprs), 0)
-        seen_by = dict.fromkeys((str(e) for e in exprs), 0)
-        kept: list[Draw] = []
-        kept_cx: list[dict] = []
-        seen = np.zeros(0, np.void)
-        have = drawn = in_band = last_new = 0
+        screen, pool = _Screen(self), _Pool(n)
+        drawn = in_band = last_new = 0
         batch = min(4096, self.max_batch)
-        f_min, f_max = np.inf, -np.inf
-
-        needed = set().union(*(e.names for e in exprs)) if exprs else set()
-
-        def apply(cols, group, ok):
-            for e in group:
-                passed = np.asarray(e.evaluate(cols), bool)
-                seen_by[str(e)] += int(ok.sum())
-                rejected[str(e)] += int((ok & ~passed).sum())
-                ok &= passed
-            return ok
-
-        while have < n:
-            dr = self.draw(rng, batch)
+        reach = [np.inf, -np.inf]  # flops range of the buildable candidates that passed the constraints
+        while pool.have < n:
+            dr = screen.before_measure(self.draw(rng, batch))
             drawn += batch
-            if len(dr) and pre:
-                ok = apply(self._columns(dr, names=needed), pre, np.ones(len(dr), bool))
-                dr = dr.take(np.flatnonzero(ok)) if not ok.all() else dr
             if len(dr):
                 cx, ok = self.measure(dr, rg)
-                if post and ok.any():
-                    ok = apply(self._columns(dr, cx, needed), post, ok.copy())
+                ok = screen.after_measure(dr, cx, ok)
                 f = cx["flops"]
                 if ok.any():
-                    f_min, f_max = min(f_min, f[ok].min()), max(f_max, f[ok].max())
+                    reach = [min(reach[0], f[ok].min()), max(reach[1], f[ok].max())]
                 idx = np.flatnonzero(ok & (f >= lo) & (f <= hi))
                 in_band += len(idx)
-                if len(idx):
-                    keys = self._keys(dr, idx)
-                    _, first = np.unique(keys, return_index=True)
-                    first = np.sort(first)  # keep the first of identical architectures
-                    new = first[~np.isin(keys[first], seen)][: n - have]
-                    if len(new):
-                        seen = np.concatenate([seen, keys[new]]) if len(seen) else keys[new]
-                        fresh = idx[new]
-                        kept.append(dr.take(fresh))
-                        kept_cx.append({k: v[fresh] for k, v in cx.items()})
-                        have += len(fresh)
-                        last_new = drawn
-            if have >= n:
+                if len(idx) and pool.add(self._keys(dr, idx), dr, cx, idx):
+                    last_new = drawn
+            if pool.have >= n:
                 break
-            if have:  # size the next batch from the rate of new models so far (+25%)
-                batch = int(1.25 * (n - have) * drawn / have) + 1024
-            else:
-                batch *= 2
-            batch = int(min(max(batch, 2048), self.max_batch))
-            window = max(self.give_up_after, self.STALL_FACTOR * last_new / have) if have else self.give_up_after
+            batch = self._next_batch(batch, n, pool.have, drawn)
+            window = max(self.give_up_after, self.STALL_FACTOR * last_new / pool.have) if pool.have \
+                else self.give_up_after
             if drawn - last_new >= window or drawn >= self.max_draws:
-                raise UsageError(self._shortfall(n, have, drawn, lo, hi, rg, f_min, f_max, in_band,
-                                                 rejected, seen_by))
-        dr = Draw(*(np.concatenate([getattr(k, a) for k in kept]) for a in
-                    ("widths", "depths", "bottleneck_ratios", "group_widths")),
-                  meta={key: np.concatenate([k.meta[key] for k in kept]) for key in kept[0].meta})
-        return dr, {k: np.concatenate([c[k] for c in kept_cx]) for k in kept_cx[0]}
+                raise UsageError(self._shortfall(n, pool.have, drawn, lo, hi, rg, reach, in_band, screen))
+        return pool.result()
 
-    def _shortfall(self, n, have, drawn, lo, hi, rg, f_min, f_max, in_band, rejected, seen_by) -> str:
-        reach = f"{_fmt(f_min)}..{_fmt(f_max)}" if np.isfinite(f_min) else "none"
+    def _next_batch(self, batch: int, n: int, have: int, drawn: int) -> int:
+        """Size the next batch from the rate of new models so far (+25%); double it while none came."""
+        batch = int(1.25 * (n - have) * drawn / have) + 1024 if have else batch * 2
+        return int(min(max(batch, 2048), self.max_batch))
+
+    def _shortfall(self, n, have, drawn, lo, hi, rg, reach, in_band, screen) -> str:
+        f_min, f_max = reach
+        span = f"{_fmt(f_min)}..{_fmt(f_max)}" if np.isfinite(f_min) else "none"
         msg = (f"{self.name}: only {have} of {n} models fall in the band {_fmt(lo)}:{_fmt(hi)} ({rg.name}) "
-               f"after {drawn:,} draws; flops reachable in this space: {reach}")
-        if rejected and any(rejected.values()):
-            worst = max(rejected, key=rejected.get)
-            share = rejected[worst] / max(seen_by[worst], 1)
+               f"after {drawn:,} draws; flops reachable in this space: {span}")
+        if any(screen.rejected.values()):
+            worst = max(screen.rejected, key=screen.rejected.get)
+            share = screen.rejected[worst] / max(screen.seen_by[worst], 1)
             msg += f"; the constraint rejecting most candidates: {worst!r} ({share:.1%} of those it saw)"
         if have and in_band > have:
             msg += f"; in-band draws now repeat models already kept ({in_band - have:,} repeats)"
@@ -242,12 +217,75 @@ class DesignSpace:
                                    stem_stride=stem_stride))
         return specs
 
-    def sample(self, n: int, seed: int = 0, flops=None, regime: "str | Regime" = "imagenet") -> list[ModelSpec]:
+    def sample(self, n: int, seed: int = 0, flops=None, regime: str | Regime = "imagenet") -> list[ModelSpec]:
         """n distinct specs drawn from this space inside the flops band (default: the regime's band)."""
         return self.specs_from(self.sample_arrays(n, seed, flops, regime)[0])
 
     def __repr__(self):
         return f"<DesignSpace {self.name}>"
+
+
+class _Screen:
+    """A space's constraints on candidate batches: those on the architecture before its complexity is
+    measured, those on flops / params / acts after; counts what each saw and rejected (for the error)."""
+
+    def __init__(self, space: DesignSpace):
+        exprs = tuple(space.constraints)
+        self.space = space
+        self.pre = [e for e in exprs if not e.names & set(COMPLEXITY)]
+        self.post = [e for e in exprs if e.names & set(COMPLEXITY)]
+        self.needed = set().union(*(e.names for e in exprs)) if exprs else set()
+        self.rejected = dict.fromkeys((str(e) for e in exprs), 0)
+        self.seen_by = dict.fromkeys((str(e) for e in exprs), 0)
+
+    def _apply(self, cols, group, ok):
+        for e in group:
+            passed = np.asarray(e.evaluate(cols), bool)
+            self.seen_by[str(e)] += int(ok.sum())
+            self.rejected[str(e)] += int((ok & ~passed).sum())
+            ok &= passed
+        return ok
+
+    def before_measure(self, dr: Draw) -> Draw:
+        if len(dr) and self.pre:
+            ok = self._apply(self.space._columns(dr, names=self.needed), self.pre, np.ones(len(dr), bool))
+            dr = dr.take(np.flatnonzero(ok)) if not ok.all() else dr
+        return dr
+
+    def after_measure(self, dr: Draw, cx: dict, ok: np.ndarray) -> np.ndarray:
+        if self.post and ok.any():
+            ok = self._apply(self.space._columns(dr, cx, self.needed), self.post, ok.copy())
+        return ok
+
+
+class _Pool:
+    """The distinct candidates kept so far, in draw order (the first of identical architectures)."""
+
+    def __init__(self, n: int):
+        self.n, self.have = n, 0
+        self.kept: list[Draw] = []
+        self.kept_cx: list[dict] = []
+        self.seen = np.zeros(0, np.void)
+
+    def add(self, keys: np.ndarray, dr: Draw, cx: dict, idx: np.ndarray) -> int:
+        """Keep the candidates idx of dr (their identity keys `keys`) not seen before; how many were new."""
+        _, first = np.unique(keys, return_index=True)
+        first = np.sort(first)
+        new = first[~np.isin(keys[first], self.seen)][: self.n - self.have]
+        if len(new):
+            self.seen = np.concatenate([self.seen, keys[new]]) if len(self.seen) else keys[new]
+            fresh = idx[new]
+            self.kept.append(dr.take(fresh))
+            self.kept_cx.append({k: v[fresh] for k, v in cx.items()})
+            self.have += len(fresh)
+        return len(new)
+
+    def result(self) -> tuple[Draw, dict]:
+        kept = self.kept
+        dr = Draw(*(np.concatenate([getattr(k, a) for k in kept]) for a in
+                    ("widths", "depths", "bottleneck_ratios", "group_widths")),
+                  meta={key: np.concatenate([k.meta[key] for k in kept]) for key in kept[0].meta})
+        return dr, {k: np.concatenate([c[k] for c in self.kept_cx]) for k in self.kept_cx[0]}
 
 
 class WrappedSpace(DesignSpace):
@@ -280,6 +318,10 @@ class WrappedSpace(DesignSpace):
     @property
     def free_params(self) -> list[tuple[str, str]]:
         return list(self.base.free_params)
+
+    @property
+    def constraints(self) -> tuple:
+        return self.base.constraints
 
     def draw(self, rng: np.random.Generator, m: int) -> Draw:
         return self.base.draw(rng, m)

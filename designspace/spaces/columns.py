@@ -16,11 +16,11 @@ import json
 import numpy as np
 
 from ..errors import UsageError
+from ..limits import MAX_STAGES  # names d1..d16 etc. are known to the parser even where a space has fewer stages
 
 STAGE_FIELDS = {"d": "depths", "w": "widths", "b": "bottleneck_ratios", "g": "group_widths"}
 REGNET = ("w0", "wa", "wm")
 COMPLEXITY = ("flops", "params", "acts")
-MAX_STAGES = 8  # names d1..d8 etc. are known to the parser even where a space has fewer stages
 
 
 def column_names(num_stages: int = MAX_STAGES) -> list[str]:

@@ -24,51 +24,53 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
 
 from ..errors import UsageError
+from ..limits import MAX_STAGES, MAX_STRIDE, MAX_WIDTH
+from ..schema import STRICT, Integer, Number, validate
 from ..spec import BLOCK_TYPES
 from .columns import column_names
 from .distributions import KINDS, Param
 from .expr import parse
 
 KIND_PARAMS = {"anynet": ("d", "w", "b", "g"), "regnet": ("d", "w0", "wa", "wm", "b", "g")}
-MAX_STAGES = 8
 MAX_FILE_BYTES = 1 << 20  # a space file is a few hundred bytes; refuse anything near a megabyte
-TOP_KEYS = ("name", "description", "base", "kind", "stages", "block", "se", "stem_width", "stride",
-            "params", "tie", "constraints", "modifiers")
-
-# The schema of an input definition (validated with jsonschema when a user file or dict is loaded;
-# the checks in SpaceDef cover the same ground, with one-line messages, where jsonschema is absent).
-_DIST = {"type": ["object", "number"]}
-SCHEMA = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "designspace space definition",
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "description": {"type": "string", "maxLength": 2000},
-        "base": {"type": "string", "minLength": 1},
-        "kind": {"enum": list(KIND_PARAMS)},
-        "stages": {"type": "integer", "minimum": 1, "maximum": MAX_STAGES},
-        "block": {"enum": list(BLOCK_TYPES)},
-        "se": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
-        "stem_width": {"type": "integer", "minimum": 1},
-        "stride": {"type": "integer", "minimum": 1},
-        "params": {"type": "object", "maxProperties": 64, "additionalProperties": _DIST},
-        "tie": {"type": "object", "maxProperties": 64, "additionalProperties": {"type": "string"}},
-        "constraints": {"type": "array", "maxItems": 64, "items": {"type": "string", "maxLength": 2000}},
-        "modifiers": {"type": "array", "maxItems": 8, "items": {"type": "string"}},
-    },
-}
 DEFAULTS = {"description": "", "stages": 4, "block": "res_bottleneck", "se": 0.0, "stem_width": 32, "stride": 2}
+Constraint = Annotated[str, Field(min_length=1, max_length=2000)]
+Modifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$", max_length=200)]
 
 
-def _int(v, key, lo, hi=None):
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
-        rng = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
-        raise UsageError(f"space key {key} must be an integer {rng}, got {v!r}")
-    return v
+class SpaceInput(BaseModel):
+    """The schema of a definition as written (a file, a dict): every key, its type and range. A resolved
+    definition is the same without `base`; SpaceDef adds the checks that relate keys (a kind's
+    parameters, ties, constraints over the columns)."""
+    model_config = STRICT
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    description: Annotated[str, Field(max_length=2000)] = ""
+    base: Annotated[str, Field(min_length=1, max_length=10_000)] | None = None
+    kind: Literal[tuple(KIND_PARAMS)] = "anynet"
+    stages: Annotated[Integer, Field(ge=1, le=MAX_STAGES)] = DEFAULTS["stages"]
+    block: Literal[BLOCK_TYPES] = DEFAULTS["block"]
+    se: Annotated[Number, Field(ge=0, lt=1)] = DEFAULTS["se"]
+    stem_width: Annotated[Integer, Field(ge=1, le=MAX_WIDTH)] = DEFAULTS["stem_width"]
+    stride: Annotated[Integer, Field(ge=1, le=MAX_STRIDE)] = DEFAULTS["stride"]
+    params: Annotated[dict[str, Any], Field(max_length=64)] = {}  # name -> distribution (distributions.py)
+    tie: Annotated[dict[str, str], Field(max_length=64)] = {}
+    constraints: Annotated[list[Constraint], Field(max_length=64)] = []
+    modifiers: Annotated[list[Modifier], Field(max_length=8)] = []
+
+
+TOP_KEYS = tuple(SpaceInput.model_fields)
+
+
+def check_definition(d) -> SpaceInput:
+    """An input definition against the schema: one-line UsageError naming the key."""
+    if not isinstance(d, dict):
+        raise UsageError(f"a space definition must be a mapping, got {type(d).__name__}")
+    return validate(SpaceInput, d, "space definition", noun="space key")
 
 
 @dataclass(frozen=True)
@@ -90,15 +92,7 @@ class SpaceDef:
     _exprs: tuple = field(default=(), compare=False, repr=False)
 
     def __post_init__(self):
-        if self.kind not in KIND_PARAMS:
-            raise UsageError(f"space {self.name!r}: kind must be one of {', '.join(KIND_PARAMS)}, got {self.kind!r}")
-        _int(self.stages, "stages", 1, MAX_STAGES)
-        _int(self.stem_width, "stem_width", 1)
-        _int(self.stride, "stride", 1)
-        if self.block not in BLOCK_TYPES:
-            raise UsageError(f"space key block must be one of {', '.join(BLOCK_TYPES)}, got {self.block!r}")
-        if isinstance(self.se, bool) or not isinstance(self.se, (int, float)) or not 0 <= self.se < 1:
-            raise UsageError(f"space key se must be a number in [0, 1), got {self.se!r}")
+        """The checks that relate keys; each key's own type and range are SpaceInput's (from_dict)."""
         params = dict(self.params)
         names = self.param_names
         for p in KIND_PARAMS[self.kind]:
@@ -147,9 +141,6 @@ class SpaceDef:
             exprs.append(e)
         object.__setattr__(self, "constraints", tuple(str(e) for e in exprs))
         object.__setattr__(self, "_exprs", tuple(exprs))
-        for m in self.modifiers:
-            if not isinstance(m, str) or not re.fullmatch(r"[A-Za-z0-9_]+", m):
-                raise UsageError(f"space key modifiers: bad modifier name {m!r}")
 
     @property
     def param_names(self) -> list[str]:
@@ -174,45 +165,26 @@ class SpaceDef:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SpaceDef":
+    def from_dict(cls, d: dict) -> SpaceDef:
         """A resolved definition (no `base`) -> SpaceDef; every problem is a one-line UsageError."""
-        _check_keys(d)
-        if "base" in d:
+        given = check_definition(d)
+        if given.base is not None:
             raise UsageError("a resolved definition has no base; use space_from_dict")
-        name = d.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise UsageError(f"space key name must be a non-empty string, got {name!r}")
-        params = d.get("params")
-        if not isinstance(params, dict):
-            raise UsageError(f"space {name!r}: params must be a mapping of parameter -> distribution")
-        kind = d.get("kind", "anynet")
-        order = {p: i for i, p in enumerate(_order(kind, d.get("stages", 4)))}
-        plist = []
-        for p in sorted(params, key=lambda p: (order.get(p, len(order)), str(p))):
-            plist.append((str(p), Param.from_dict(params[p], f"space {name!r} parameter {p!r}")))
-        tie = d.get("tie") or {}
-        if not isinstance(tie, dict) or not all(isinstance(v, str) for v in tie.values()):
-            raise UsageError(f"space {name!r}: tie must be a mapping such as {{w0: wa}}")
-        cons = d.get("constraints") or []
-        if not isinstance(cons, list) or not all(isinstance(c, str) for c in cons):
-            raise UsageError(f"space {name!r}: constraints must be a list of expressions such as 'd <= 40'")
-        mods = d.get("modifiers") or []
-        if not isinstance(mods, list):
-            raise UsageError(f"space {name!r}: modifiers must be a list of names such as [csp]")
-        desc = d.get("description", "")
-        if not isinstance(desc, str):
-            raise UsageError(f"space {name!r}: description must be a string")
-        return cls(name=name, kind=kind, params=tuple(plist), description=desc,
-                   stages=d.get("stages", 4), block=d.get("block", "res_bottleneck"), se=d.get("se", 0.0),
-                   stem_width=d.get("stem_width", 32), stride=d.get("stride", 2),
-                   tie=tuple((str(k), v) for k, v in tie.items()), constraints=tuple(cons),
-                   modifiers=tuple(mods))
+        if given.name is None or not given.name.strip():
+            raise UsageError(f"space key name must be a non-empty string, got {given.name!r}")
+        name = given.name
+        order = {p: i for i, p in enumerate(_order(given.kind, given.stages))}
+        params = tuple((p, Param.from_dict(given.params[p], f"space {name!r} parameter {p!r}"))
+                       for p in sorted(given.params, key=lambda p: (order.get(p, len(order)), p)))
+        return cls(name=name, kind=given.kind, params=params, description=given.description, stages=given.stages,
+                   block=given.block, se=given.se, stem_width=given.stem_width, stride=given.stride,
+                   tie=tuple(given.tie.items()), constraints=tuple(given.constraints),
+                   modifiers=tuple(given.modifiers))
 
 
 def _order(kind, stages):
     if kind == "regnet":
         return list(KIND_PARAMS["regnet"])
-    stages = stages if isinstance(stages, int) and not isinstance(stages, bool) else 4
     return [f"{p}{i}" if i else p for p in KIND_PARAMS["anynet"] for i in range(min(stages, MAX_STAGES) + 1)]
 
 
@@ -232,28 +204,8 @@ def _integral(dist) -> bool:
         return all(float(v).is_integer() for v in d["choice"])
     if "fixed" in d:
         return float(d["fixed"]).is_integer()
-    return d.get("int", False) or ("power2_or_log_uniform" in d) or float(d.get("q", 0.5)).is_integer() and d.get("q", 0) >= 1
-
-
-def _check_keys(d):
-    if not isinstance(d, dict):
-        raise UsageError(f"a space definition must be a mapping, got {type(d).__name__}")
-    for k in d:
-        if k not in TOP_KEYS:
-            raise UsageError(f"unknown space key {k!r}; valid: {', '.join(TOP_KEYS)}")
-
-
-def validate_schema(d) -> None:
-    """Validate an input definition against SCHEMA (jsonschema, where installed): one-line errors."""
-    _check_keys(d)
-    try:
-        import jsonschema
-    except ImportError:  # SpaceDef's own checks cover the same ground
-        return
-    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SCHEMA).iter_errors(d))
-    if err is not None:
-        where = "/".join(str(p) for p in err.absolute_path) or "definition"
-        raise UsageError(f"space definition {where}: {err.message}")
+    stepped = float(d.get("q", 0.5)).is_integer() and d.get("q", 0) >= 1
+    return d.get("int", False) or ("power2_or_log_uniform" in d) or stepped
 
 
 # --- merging a definition onto its base ------------------------------------------------------------

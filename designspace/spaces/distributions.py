@@ -12,17 +12,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
+from pydantic import AllowInfNan, BaseModel, Field, Strict, model_validator
 
 from ..errors import UsageError
+from ..schema import STRICT, Flag, validate
 from .common import _quantize, log_uniform, uniform
-
-
-def _num(v, what: str):
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
-        raise UsageError(f"{what} must be a finite number, got {v!r}")
-    return int(v) if float(v).is_integer() and isinstance(v, (int, np.integer)) else float(v)
 
 
 def _canon(v):
@@ -179,46 +176,60 @@ class Fixed:
 
 Distribution = "Uniform | Power2OrLogUniform | Choice | Fixed"
 KINDS = ("uniform", "log_uniform", "int", "log_int", "power2_or_log_uniform", "choice", "fixed")
-OPTIONS = ("q", "int")  # modifiers of a range distribution
+RANGES = ("uniform", "log_uniform", "int", "log_int", "power2_or_log_uniform")  # the kinds that take [low, high]
+TAKES_Q = ("uniform", "log_uniform", "int", "log_int", "power2_or_log_uniform")
+# A number as written: an integer stays one (choice: [1, 2] draws integers), a float stays a float.
+Value = Annotated[Annotated[int, Strict()] | Annotated[float, Strict(), AllowInfNan(False)],
+                  Field(union_mode="left_to_right")]
+Range = Annotated[list[Value], Field(min_length=2, max_length=2)]
 
 
-def _pair(v, what):
-    if not isinstance(v, (list, tuple)) or len(v) != 2:
-        raise UsageError(f"{what} needs [low, high], got {v!r}")
-    return _num(v[0], what + " low"), _num(v[1], what + " high")
+class ParamInput(BaseModel):
+    """A parameter as written: one distribution kind, its step q, and the per-stage flags."""
+    model_config = STRICT
+    uniform: Range | None = None
+    log_uniform: Range | None = None
+    int_: Annotated[Range | bool | None, Field(alias="int")] = None  # a range, or (with uniform) the integer flag
+    log_int: Range | None = None
+    power2_or_log_uniform: Range | None = None
+    choice: Annotated[list[Value], Field(min_length=1, max_length=10_000)] | None = None
+    fixed: Value | None = None
+    q: Annotated[Value, Field(ge=0)] = 0
+    per_stage: Flag = False
+    non_decreasing: Flag = False
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        kinds = self.kinds()
+        if len(kinds) != 1:
+            raise ValueError(f"needs exactly one of {', '.join(KINDS)} (found {', '.join(kinds) or 'none'})")
+        if isinstance(self.int_, bool) and kinds[0] not in ("uniform", "log_uniform"):
+            raise ValueError(f"{kinds[0]} takes no 'int' option")
+        if "q" in self.model_fields_set and kinds[0] not in TAKES_Q:
+            raise ValueError(f"{kinds[0]} takes no 'q' option")
+        return self
+
+    def kinds(self) -> list[str]:
+        given = {"int" if k == "int_" else k: getattr(self, k) for k in self.model_fields_set}
+        return [k for k in KINDS if given.get(k) is not None and not (k == "int" and isinstance(given[k], bool))]
+
+    def distribution(self):
+        kind = self.kinds()[0]
+        value = getattr(self, "int_" if kind == "int" else kind)
+        if kind in ("uniform", "log_uniform"):
+            return Uniform(*value, q=self.q, log=kind == "log_uniform", integer=self.int_ is True)
+        if kind in ("int", "log_int"):
+            return Uniform(*value, q=self.q or 1, log=kind == "log_int", integer=True)
+        if kind == "power2_or_log_uniform":
+            return Power2OrLogUniform(*value, q=self.q or 1)
+        if kind == "choice":
+            return Choice(tuple(value))
+        return Fixed(value)
 
 
 def distribution_from_dict(d: dict, where: str = "parameter"):
     """The distribution a mapping such as {log_uniform: [8, 1024], q: 8} declares (one kind key)."""
-    if not isinstance(d, dict):
-        raise UsageError(f"{where}: expected a mapping such as {{choice: [1, 2, 4]}}, got {d!r}")
-    kinds = [k for k in d if k in KINDS and not (k == "int" and isinstance(d[k], bool))]  # int: true is a flag
-    if len(kinds) != 1:
-        found = ", ".join(kinds) if kinds else "none"
-        raise UsageError(f"{where}: needs exactly one of {', '.join(KINDS)} (found {found})")
-    kind = kinds[0]
-    v = d[kind]
-    q = _num(d.get("q", 0), f"{where}: q")
-    if kind in ("uniform", "log_uniform"):
-        extra = set(d) - {kind, "q", "int"}
-        if extra:
-            raise UsageError(f"{where}: {kind} takes no {sorted(extra)[0]!r} option")
-        integer = d.get("int", False)
-        if not isinstance(integer, bool):
-            raise UsageError(f"{where}: int must be true or false")
-        return Uniform(*_pair(v, f"{where}: {kind}"), q=q, log=kind == "log_uniform", integer=integer)
-    extra = set(d) - {kind} - ({"q"} if kind in ("int", "log_int", "power2_or_log_uniform") else set())
-    if extra:
-        raise UsageError(f"{where}: {kind} takes no {sorted(extra)[0]!r} option")
-    if kind in ("int", "log_int"):
-        return Uniform(*_pair(v, f"{where}: {kind}"), q=q or 1, log=kind == "log_int", integer=True)
-    if kind == "power2_or_log_uniform":
-        return Power2OrLogUniform(*_pair(v, f"{where}: {kind}"), q=q or 1)
-    if kind == "choice":
-        if not isinstance(v, (list, tuple)):
-            raise UsageError(f"{where}: choice needs a list of numbers, got {v!r}")
-        return Choice(tuple(_num(x, f"{where}: choice value") for x in v))
-    return Fixed(_num(v, f"{where}: fixed"))
+    return Param.from_dict(d, where).dist
 
 
 @dataclass(frozen=True)
@@ -239,19 +250,15 @@ class Param:
         return out
 
     @classmethod
-    def from_dict(cls, d, where: str = "parameter") -> "Param":
+    def from_dict(cls, d, where: str = "parameter") -> Param:
         if not isinstance(d, dict):
             d = {"fixed": d}  # a bare number fixes the parameter
-        extra = set(d) - set(KINDS) - set(OPTIONS) - {"per_stage", "non_decreasing"}
-        if extra:
-            raise UsageError(f"{where}: unknown key {sorted(extra)[0]!r}; valid: "
-                             f"{', '.join(KINDS)}, q, per_stage, non_decreasing")
-        flags = {k: d.get(k, False) for k in ("per_stage", "non_decreasing")}
-        for k, v in flags.items():
-            if not isinstance(v, bool):
-                raise UsageError(f"{where}: {k} must be true or false, got {v!r}")
-        dist = distribution_from_dict({k: v for k, v in d.items() if k not in flags}, where)
-        return cls(dist, **flags)
+        given = validate(ParamInput, d, where)
+        try:
+            dist = given.distribution()
+        except UsageError as exc:  # a range the distribution cannot draw from (low > high, ...)
+            raise UsageError(f"{where}: {exc}") from None
+        return cls(dist, per_stage=given.per_stage, non_decreasing=given.non_decreasing)
 
     def describe(self) -> str:
         return (("per stage, " if self.per_stage else "") + self.dist.describe()

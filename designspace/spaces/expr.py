@@ -2,24 +2,16 @@
 
     parse("params <= 2.5 * flops ** 0.5 and 12 <= d <= 28").evaluate(columns) -> bool array
 
-Own tokenizer and recursive-descent parser: user text is never given to eval/compile, and only the
-grammar below exists (no attributes, subscripts, strings, lambdas or calls beyond FUNCTIONS).
-
-    expr    := or
-    or      := and ('or' and)*
-    and     := not ('and' not)*
-    not     := 'not' not | compare
-    compare := sum (('<' | '<=' | '>' | '>=' | '==' | '!=') sum)*      (chained as in Python)
-    sum     := term (('+' | '-') term)*
-    term    := unary (('*' | '/' | '%') unary)*
-    unary   := ('-' | '+') unary | power
-    power   := atom ('**' unary)?                                    (right-associative)
-    atom    := NUMBER | NAME | FUNCTION '(' expr (',' expr)* ')' | '(' expr ')'
+Python's own parser (`ast.parse(mode="eval")`) reads the text; only a whitelist of its nodes becomes
+an expression: numbers, column names, + - * / % **, unary - + not, chained comparisons, and / or, and
+calls of FUNCTIONS by name. Attributes, subscripts, strings, lambdas and every other node are refused,
+the text is bounded in length and nesting, and it is never given to eval/compile.
 
 NUMBER may carry a K, M or G suffix (x 1e3, 1e6, 1e9), optionally followed by F: 400M, 400MF, 1.6G.
 """
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,7 +21,7 @@ import numpy as np
 from ..errors import UsageError
 
 MAX_LENGTH = 2000  # characters; constraints are one-liners
-MAX_DEPTH = 60  # nesting; bounds the recursion of the parser
+MAX_DEPTH = 60  # nesting of parentheses and operators
 
 FUNCTIONS = {
     "min": (np.minimum, 2, None), "max": (np.maximum, 2, None),  # (numpy ufunc, min args, max args)
@@ -41,14 +33,20 @@ SUFFIXES = {"K": 1e3, "M": 1e6, "G": 1e9}
 COMPARE = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
            "==": np.equal, "!=": np.not_equal}
 ARITH = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "%": np.mod, "**": np.power}
-KEYWORDS = ("and", "or", "not")
-
-_TOKEN = re.compile(r"""
-    (?P<space>\s+)
-  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?:[KMG]F?)?)
-  | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
-  | (?P<op>\*\*|<=|>=|==|!=|[-+*/%<>(),])
-""", re.VERBOSE)
+# the whitelist: Python's operator nodes -> the language's operators
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Mod: "%", ast.Pow: "**"}
+_UNARY = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not"}
+_CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+_SYMBOLS = {ast.FloorDiv: "//", ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^",
+            ast.MatMult: "@", ast.Invert: "~", ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not"}
+_NAMES = {ast.IfExp: "if-else", ast.Tuple: "a tuple", ast.List: "a list", ast.Set: "a set", ast.Dict: "a mapping",
+          ast.ListComp: "a comprehension", ast.GeneratorExp: "a comprehension", ast.SetComp: "a comprehension",
+          ast.DictComp: "a comprehension", ast.Starred: "*", ast.NamedExpr: ":="}
+_REFUSED = {ast.Attribute: "attribute access is not allowed", ast.Subscript: "subscripts are not allowed",
+            ast.Lambda: "lambdas are not allowed", ast.JoinedStr: "strings are not allowed"}
+# characters the language never uses (quotes and brackets get their own messages from the node they make)
+_STRAY = re.compile(r"[^A-Za-z0-9_\s.+\-*/%<>=!(),'\"\[\]]|!(?!=)|(?<![<>=!])=(?!=)")
+_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?P<suffix>[KMG]F?)?")
 
 
 # --- nodes: small frozen objects; str() is the canonical text ------------------------------------
@@ -152,169 +150,130 @@ def _wrap(node: _Node, prec: int) -> str:
     return f"({node})" if node.prec < prec else str(node)
 
 
-# --- parser ---------------------------------------------------------------------------------------
-class _Parser:
+# --- parser: Python's, then the whitelist ---------------------------------------------------------
+class _Reader:
+    """Text -> node tree. Numbers with K/M/G suffixes are written out first (Python has no such literal);
+    `shift` maps positions in that text back to the user's."""
+
     def __init__(self, text: str):
         self.text = text
-        self.tokens = list(self._tokenize(text))
-        self.i = 0
-        self.depth = 0
+        self.source, self.shift = self._numbers(text)
 
-    def fail(self, what: str, pos: "int | None" = None):
-        pos = self.tokens[self.i][2] if pos is None and self.i < len(self.tokens) else (
-            len(self.text) if pos is None else pos)
+    def fail(self, what: str, pos: int | None = None):
+        pos = len(self.text) if pos is None else pos
         raise UsageError(f"bad expression {self.text!r}: {what} at character {pos + 1}")
 
-    def _tokenize(self, text):
-        pos = 0
-        while pos < len(text):
-            m = _TOKEN.match(text, pos)
-            if not m:  # an error token: the parser reports it when it gets there
-                ch = text[pos]
-                why = {".": "attribute access is not allowed", "=": "use == to compare",
-                       "[": "subscripts are not allowed", "'": "strings are not allowed",
-                       '"': "strings are not allowed"}.get(ch, f"unexpected character {ch!r}")
-                yield "error", why, pos
-                return
-            kind = m.lastgroup
-            if kind == "number" and m.end() < len(text) and (text[m.end()].isalnum() or text[m.end()] in "_."):
-                yield "error", f"malformed number {text[pos:m.end() + 1]!r}", pos
-                return
-            if kind != "space":
-                yield kind, m.group(), pos
-            pos = m.end()
-
-    def peek(self):
-        tok = self.tokens[self.i] if self.i < len(self.tokens) else ("end", "", len(self.text))
-        if tok[0] == "error":
-            self.fail(tok[1], tok[2])
-        return tok
-
-    def accept(self, *values):
-        kind, val, _ = self.peek()
-        if kind in ("op", "name") and val in values:
-            self.i += 1
-            return val
-        return None
-
-    def expect(self, value):
-        if not self.accept(value):
-            kind, val, _ = self.peek()
-            self.fail(f"expected {value!r}, found " + ("the end" if kind == "end" else repr(val)))
-
-    def parse(self) -> _Node:
-        dot = re.search(r"\.\s*[A-Za-z_]", self.text)  # x.attr: say so, whatever precedes it
-        if dot and not re.match(r"\d", self.text[dot.start() - 1: dot.start()] or " "):
-            self.fail("attribute access is not allowed", dot.start())
-        if not self.tokens:
-            self.fail("empty expression", 0)
-        node = self.or_()
-        kind, val, _ = self.peek()
-        if kind != "end":
-            hint = " (use == to compare)" if val == "=" else ""
-            self.fail(f"unexpected {val!r}{hint}")
-        return node
-
-    def _nest(self):
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            self.fail("nested too deeply")
-
-    def or_(self):
-        values = [self.and_()]
-        while self.accept("or"):
-            values.append(self.and_())
-        return values[0] if len(values) == 1 else BoolOp("or", tuple(values))
-
-    def and_(self):
-        values = [self.not_()]
-        while self.accept("and"):
-            values.append(self.not_())
-        return values[0] if len(values) == 1 else BoolOp("and", tuple(values))
-
-    def not_(self):
-        if self.accept("not"):
-            self._nest()
-            node = Unary("not", self.not_())
-            self.depth -= 1
-            return node
-        return self.compare()
-
-    def compare(self):
-        first = self.sum_()
-        ops, rest = [], []
-        while (op := self.accept(*COMPARE)) is not None:
-            ops.append(op)
-            rest.append(self.sum_())
-        return Compare(first, tuple(ops), tuple(rest)) if ops else first
-
-    def sum_(self):
-        node = self.term()
-        while (op := self.accept("+", "-")) is not None:
-            node = Binary(op, node, self.term())
-        return node
-
-    def term(self):
-        node = self.unary()
-        while (op := self.accept("*", "/", "%")) is not None:
-            node = Binary(op, node, self.unary())
-        return node
-
-    def unary(self):
-        if (op := self.accept("-", "+")) is not None:
-            self._nest()
-            node = Unary(op, self.unary())
-            self.depth -= 1
-            return node
-        return self.power()
-
-    def power(self):
-        base = self.atom()
-        if self.accept("**"):
-            self._nest()
-            node = Binary("**", base, self.unary())
-            self.depth -= 1
-            return node
-        return base
-
-    def atom(self):
-        kind, val, pos = self.peek()
-        if kind == "number":
-            self.i += 1
-            scale = 1.0
-            core = val[:-1] if val.endswith("F") else val
-            if core[-1:] in SUFFIXES:
-                scale, core = SUFFIXES[core[-1]], core[:-1]
-            value = float(core) * scale
+    def _numbers(self, text: str) -> tuple[str, list]:
+        out, shift, last = [], [], 0
+        for m in _NUMBER.finditer(text):
+            end = m.end()
+            if end < len(text) and (text[end].isalnum() or text[end] in "_."):
+                self.fail(f"malformed number {text[m.start():end + 1]!r}", m.start())
+            suffix = m.group("suffix") or ""
+            try:
+                value = float(m.group()[:len(m.group()) - len(suffix)]) * SUFFIXES.get(suffix[:1], 1.0)
+            except OverflowError:
+                value = float("inf")
             if not np.isfinite(value):
-                self.fail(f"number {val!r} is too large", pos)
-            return Num(value)
-        if kind == "name" and val not in KEYWORDS:
-            self.i += 1
-            if self.accept("("):
-                if val not in FUNCTIONS:
-                    self.fail(f"unknown function {val!r} (known: {', '.join(FUNCTIONS)})", pos)
-                self._nest()
-                args = [self.or_()]
-                while self.accept(","):
-                    args.append(self.or_())
-                self.expect(")")
-                self.depth -= 1
-                _, lo, hi = FUNCTIONS[val]
-                if len(args) < lo or (hi is not None and len(args) > hi):
-                    want = f"{lo}" if lo == hi else f"at least {lo}"
-                    self.fail(f"{val}() takes {want} argument{'s' * (want != '1')}, got {len(args)}", pos)
-                return Call(val, tuple(args))
-            return Name(val)
-        if self.accept("("):
-            self._nest()
-            node = self.or_()
-            self.expect(")")
-            self.depth -= 1
-            return node
-        if kind == "end":
-            self.fail("unexpected end")
-        self.fail(f"unexpected {val!r}")
+                self.fail(f"number {m.group()!r} is too large", m.start())
+            written = repr(value)
+            out += [text[last:m.start()], written]
+            shift.append((sum(len(p) for p in out), end))  # (position after it in source, in text)
+            last = end
+        out.append(text[last:])
+        return "".join(out), shift
+
+    def position(self, offset: int) -> int:
+        """The user's character position of `offset` in the rewritten source."""
+        back = 0
+        for after_source, after_text in self.shift:
+            if offset >= after_source:
+                back = after_text - after_source
+        return max(offset + back, 0)
+
+    def read(self) -> _Node:
+        if not self.text.strip():
+            self.fail("empty expression", 0)
+        stray = _STRAY.search(self.text)
+        if stray:
+            what = "use == to compare" if stray.group() == "=" else f"unexpected character {stray.group()[0]!r}"
+            self.fail(what, stray.start())
+        depth = np.cumsum([(ch == "(") - (ch == ")") for ch in self.text])
+        if depth.size and depth.max() > MAX_DEPTH:
+            self.fail("nested too deeply", int(np.argmax(depth > MAX_DEPTH)))
+        try:
+            tree = ast.parse(self.source, mode="eval")
+        except SyntaxError as exc:
+            self._syntax_error(exc)
+        except (RecursionError, MemoryError):
+            self.fail("nested too deeply", 0)
+        return self.node(tree.body, 0)
+
+    def _syntax_error(self, exc: SyntaxError):
+        msg, offset = exc.msg or "invalid syntax", (exc.offset or 1) - 1
+        if "never closed" in msg:
+            self.fail("expected ')', found the end")
+        if "unmatched" in msg:
+            self.fail(f"unexpected {msg.split()[-1]}", self.position(offset))
+        if offset >= len(self.source.rstrip()) or "unexpected EOF" in msg or _parses(self.source + " x"):
+            self.fail("unexpected end")  # the text stops where an operand should follow
+        self.fail(msg.removesuffix(".").replace("invalid syntax", "not an expression"), self.position(offset))
+
+    def node(self, n: ast.AST, depth: int) -> _Node:
+        if depth > MAX_DEPTH:
+            self.fail("nested too deeply", self.position(n.col_offset))
+        kind = type(n)
+        if kind is ast.Constant:
+            return self._constant(n)
+        if kind is ast.Name:
+            return Name(n.id)
+        if kind is ast.Call:
+            return self._call(n, depth)
+        if kind is ast.UnaryOp and type(n.op) in _UNARY:
+            return Unary(_UNARY[type(n.op)], self.node(n.operand, depth + 1))
+        if kind is ast.BinOp and type(n.op) in _BINOPS:
+            return Binary(_BINOPS[type(n.op)], self.node(n.left, depth + 1), self.node(n.right, depth + 1))
+        if kind is ast.Compare and all(type(op) in _CMPOPS for op in n.ops):
+            return Compare(self.node(n.left, depth + 1), tuple(_CMPOPS[type(op)] for op in n.ops),
+                           tuple(self.node(c, depth + 1) for c in n.comparators))
+        if kind is ast.BoolOp:
+            return BoolOp("and" if type(n.op) is ast.And else "or", tuple(self.node(v, depth + 1) for v in n.values))
+        op = getattr(n, "op", None) or next(iter(getattr(n, "ops", ())), None)
+        what = _REFUSED.get(kind) or (f"operator {_SYMBOLS.get(type(op), type(op).__name__)!r} is not allowed"
+                                      if op is not None and kind is not ast.BoolOp else
+                                      f"{_NAMES.get(kind, kind.__name__)} is not allowed")
+        self.fail(what, self.position(n.col_offset))
+
+    def _constant(self, n: ast.Constant) -> _Node:
+        if isinstance(n.value, bool) or n.value is None:  # True, False, None read as (unknown) column names
+            return Name(str(n.value))
+        if isinstance(n.value, (int, float)):
+            return Num(float(n.value))
+        self.fail("strings are not allowed" if isinstance(n.value, (str, bytes)) else "only numbers are allowed",
+                  self.position(n.col_offset))
+
+    def _call(self, n: ast.Call, depth: int) -> _Node:
+        pos = self.position(n.col_offset)
+        if type(n.func) is not ast.Name:
+            return self.node(n.func, depth + 1)  # (d.f)(): refused as what it calls
+        name = n.func.id
+        if name not in FUNCTIONS:
+            self.fail(f"unknown function {name!r} (known: {', '.join(FUNCTIONS)})", pos)
+        if n.keywords or any(type(a) is ast.Starred for a in n.args):
+            self.fail(f"{name}() takes numbers only, no keywords or *", pos)
+        _, lo, hi = FUNCTIONS[name]
+        if len(n.args) < lo or (hi is not None and len(n.args) > hi):
+            want = f"{lo}" if lo == hi else f"at least {lo}"
+            self.fail(f"{name}() takes {want} argument{'s' * (want != '1')}, got {len(n.args)}", pos)
+        return Call(name, tuple(self.node(a, depth + 1) for a in n.args))
+
+
+def _parses(source: str) -> bool:
+    try:
+        ast.parse(source, mode="eval")
+    except SyntaxError:
+        return False
+    return True
 
 
 def _names(node: _Node) -> set:
@@ -394,7 +353,7 @@ class Expr:
             out = np.asarray(_eval(self._node, columns))
         return np.broadcast_to(out, (n,)) if out.ndim == 0 else out
 
-    def check_names(self, allowed) -> "Expr":
+    def check_names(self, allowed) -> Expr:
         """Raise UsageError naming the first column not in `allowed`; returns self."""
         bad = sorted(self.names - set(allowed))
         if bad:
@@ -423,5 +382,5 @@ def parse(text: str, allowed=None) -> Expr:
         raise UsageError(f"expression longer than {MAX_LENGTH} characters")
     if "\n" in text or "\r" in text:
         text = " ".join(text.split())
-    expr = Expr(_Parser(text).parse())
+    expr = Expr(_Reader(text).read())
     return expr.check_names(allowed) if allowed is not None else expr

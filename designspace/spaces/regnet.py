@@ -1,9 +1,9 @@
 """RegNet: the quantized linear width generator (the RegNetX / RegNetY spaces are data, builtin.py)."""
 from __future__ import annotations
 
-import numpy as np
-
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from .common import adjust_block_compatibility
 
@@ -26,7 +26,8 @@ def generate_regnet(w0, wa, wm, d, q: int = 8):
     ws = (np.round(w0[:, None] * np.power(wm[:, None], ks) / q) * q).astype(np.int64)
     ks = np.where(valid, ks, -1).astype(np.int64)
     ws = np.where(valid, ws, 0)
-    changes = np.sum(valid[:, 1:] & (ws[:, 1:] != ws[:, :-1]), axis=1) if ws.shape[1] > 1 else np.zeros(len(d), np.int64)
+    changes = (np.sum(valid[:, 1:] & (ws[:, 1:] != ws[:, :-1]), axis=1) if ws.shape[1] > 1
+               else np.zeros(len(d), np.int64))
     num_stages = np.where(d > 0, 1 + changes, 0)
     total_stages = ks.max(axis=1, initial=-1) + 1
     return ws, ks, num_stages, total_stages
@@ -88,7 +89,7 @@ class RegNetSpace:
 
 
 def regnet_spec(d: int, w0: float, wa: float, wm: float, group_width: int, bottleneck_ratio: float = 1.0,
-                se_ratio: float = 0.0, stem_width: int = 32, space: str = "") -> "ModelSpec":
+                se_ratio: float = 0.0, stem_width: int = 32, space: str = "") -> ModelSpec:
     """The ModelSpec of one RegNet (any number of stages), widths and groups made compatible."""
     from ..errors import UsageError
     from ..spec import ModelSpec, StageSpec

@@ -28,8 +28,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ...errors import UsageError
-from ...spec import MAX_DEPTH, MAX_STAGES, MAX_WIDTH, FrozenDict, ModelSpec
 from ...registry import Family, TrainHook, register_family
+from ...spec import MAX_DEPTH, MAX_STAGES, MAX_WIDTH, FrozenDict, ModelSpec
 
 KEY = "condensenetv2"
 INT_KEYS = ("groups", "condense", "sfr", "sfr_groups", "bottleneck", "stem", "fc", "se_from", "hswish_from", "head_se")
@@ -158,7 +158,8 @@ def condensenet_complexity_arrays(cfgs, regime) -> dict:
                    bk * hw]
         lgc_train = [cin * bk * hw, cin * bk + 2 * cin, bk * hw]
         rows = gt[:, None] * cin // s_safe[:, None]
-        sfr_dep = [np.where(sfr, k * cin // s_safe[:, None] * hw, 0), np.where(sfr, k * cin // s_safe[:, None] + 2 * k, 0),
+        sfr_dep = [np.where(sfr, k * cin // s_safe[:, None] * hw, 0),
+                   np.where(sfr, k * cin // s_safe[:, None] + 2 * k, 0),
                    np.where(sfr, rows * hw, 0)]
         sfr_train = [np.where(sfr, k * cin * hw, 0), np.where(sfr, k * cin + 2 * k, 0), np.where(sfr, cin * hw, 0)]
         for tot, parts in ((dep, (lgc_dep, conv3, se_cx, sfr_dep)), (train, (lgc_train, conv3, se_cx, sfr_train))):
@@ -209,8 +210,8 @@ def build_condensenet(spec: ModelSpec, regime):
 
 def build_converted(spec: ModelSpec, regime):
     """The converted (deploy) architecture with placeholder weights; load a converted state_dict into it."""
-    from .model import converted_skeleton
     from ...regimes import get_regime
+    from .model import converted_skeleton
 
     return converted_skeleton(build_condensenet(spec, get_regime(regime)))
 
@@ -299,8 +300,8 @@ register_family(Family(name=KEY, kind="macro", keys=(KEY,), recipe_keys=(RECIPE_
 
 # --- design spaces ---------------------------------------------------------------------------------
 def _make_space(with_sfr: bool):
-    from ...spaces.base import DesignSpace, Draw
     from ...regimes import get_regime
+    from ...spaces.base import DesignSpace, Draw
 
     class CondenseNetSpace(DesignSpace):
         """Dense networks, §5.2 ranges: G in {2, 4, 8}, C1 = S in {2, 4, 8}, k in {8, 16, 32} (growth

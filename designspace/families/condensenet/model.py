@@ -13,13 +13,10 @@ The SFR BN starts at gamma = beta = 0, so r = 0 and the layer starts as a Conden
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...errors import UsageError
 from .config import CondenseConfig
 
 
@@ -287,7 +284,7 @@ class CondensedLGC(nn.Module):
 
     @classmethod
     @torch.no_grad()
-    def from_masked(cls, lgc: LearnedGroupConv) -> "CondensedLGC":
+    def from_masked(cls, lgc: LearnedGroupConv) -> CondensedLGC:
         g, c_out = lgc.groups, lgc.out_channels
         new = cls(lgc.in_channels, c_out, g, lgc.factor, lgc.act_kind)
         per_in, per_out = new.index.numel() // g, c_out // g
@@ -338,7 +335,7 @@ class CondensedSFR(nn.Module):
 
     @classmethod
     @torch.no_grad()
-    def from_masked(cls, sfr: SparseFeatureReactivation) -> "CondensedSFR":
+    def from_masked(cls, sfr: SparseFeatureReactivation) -> CondensedSFR:
         g, k = sfr.groups, sfr.in_channels
         new = cls(k, sfr.out_channels, g, sfr.factor, sfr.act_kind)
         per_row = new.conv.out_channels // g
@@ -400,12 +397,12 @@ def feature_reuse_map(model: CondenseNetV2) -> list:
         c0 = layers[0].lgc.in_channels
         k = layers[0].conv[2].out_channels
         grid = torch.full((len(layers), len(layers) + 1), float("nan"))
-        for l, layer in enumerate(layers):
+        for li, layer in enumerate(layers):
             if not isinstance(layer.lgc, LearnedGroupConv):
                 raise RuntimeError("feature_reuse_map needs the masked form (before convert)")
             w = (layer.lgc.conv.weight * layer.lgc.mask).abs()[:, :, 0, 0].mean(0)  # per input channel
-            grid[l, 0] = w[:c0].mean()
-            for s in range(1, l + 1):
-                grid[l, s] = w[c0 + (s - 1) * k:c0 + s * k].mean()
+            grid[li, 0] = w[:c0].mean()
+            for s in range(1, li + 1):
+                grid[li, s] = w[c0 + (s - 1) * k:c0 + s * k].mean()
         maps.append(grid.numpy())
     return maps

@@ -17,52 +17,41 @@ Recipe option (a sweep config's ``recipe: {dyrep: {...}}``), all keys optional:
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import Annotated, Literal
 
-from ...errors import UsageError
+from pydantic import BaseModel, Field
+
 from ...registry import Family, TrainContext, TrainHook, register_family
+from ...schema import STRICT, Flag, Integer, Number, validate
 
 KEY = "dyrep"  # the recipe key this family owns
-DYREP_KEYS = ("metric", "interval", "stop", "recal_batches", "branches", "internal_mult", "grow_top", "deploy")
 
 
 # --- options ---------------------------------------------------------------------------------------
-def _int(value, key, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or value < minimum:
-        raise UsageError(f"recipe.{key} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+METRICS = ("synflow", "grad_norm", "snip", "random")  # saliency metrics (.model scores them)
+
+
+class DyRepOptions(BaseModel):
+    """recipe.dyrep as written; interval and stop default from the epochs (parse_dyrep)."""
+    model_config = STRICT
+    metric: Literal[METRICS] = "synflow"
+    interval: Annotated[Integer, Field(ge=1)] | None = None
+    stop: Number | None = None
+    recal_batches: Annotated[Integer, Field(ge=0)] = 20
+    branches: Annotated[list[Annotated[Integer, Field(ge=0, le=6)]], Field(max_length=7)] = list(range(7))
+    internal_mult: Annotated[Integer, Field(ge=1, le=2)] = 1
+    grow_top: Annotated[Integer, Field(ge=1)] = 1
+    deploy: Flag = True
 
 
 def parse_dyrep(option, epochs: float) -> dict:
     """Resolved DyRep options; one-line UsageError naming the bad key."""
-    from .model import METRICS
-
-    if option is True:
-        option = {}
-    if not isinstance(option, Mapping):
-        raise UsageError(f"recipe.dyrep must be a mapping (or true), got {option!r}")
-    unknown = set(option) - set(DYREP_KEYS)
-    if unknown:
-        raise UsageError(f"unknown recipe.dyrep key(s) {', '.join(sorted(unknown))}; valid: {', '.join(DYREP_KEYS)}")
+    given = validate(DyRepOptions, {} if option is True else option, "", at="recipe.dyrep")
     e = max(int(round(epochs)), 1)
-    out = {"metric": option.get("metric", "synflow"),
-           "interval": _int(option.get("interval", max(1, e // 8)), "dyrep.interval", 1),
-           "stop": float(option.get("stop", 0.8 * e)),
-           "recal_batches": _int(option.get("recal_batches", 20), "dyrep.recal_batches", 0),
-           "internal_mult": option.get("internal_mult", 1),
-           "grow_top": _int(option.get("grow_top", 1), "dyrep.grow_top", 1),
-           "deploy": option.get("deploy", True)}
-    if out["metric"] not in METRICS:
-        raise UsageError(f"recipe.dyrep.metric must be one of {', '.join(METRICS)}, got {out['metric']!r}")
-    if out["internal_mult"] not in (1, 2) or isinstance(out["internal_mult"], bool):
-        raise UsageError(f"recipe.dyrep.internal_mult must be 1 or 2, got {out['internal_mult']!r}")
-    if not isinstance(out["deploy"], bool):
-        raise UsageError(f"recipe.dyrep.deploy must be true or false, got {out['deploy']!r}")
-    branches = option.get("branches", list(range(7)))
-    if isinstance(branches, (str, bytes)) or not isinstance(branches, (list, tuple)) or not all(
-            not isinstance(b, bool) and isinstance(b, int) and 0 <= b <= 6 for b in branches):
-        raise UsageError(f"recipe.dyrep.branches must be a list of branch indices 0-6, got {branches!r}")
-    out["branches"] = tuple(sorted(set(branches) | {3}))
+    out = given.model_dump()
+    out["interval"] = given.interval if given.interval is not None else max(1, e // 8)
+    out["stop"] = float(given.stop if given.stop is not None else 0.8 * e)
+    out["branches"] = tuple(sorted(set(given.branches) | {3}))
     return out
 
 

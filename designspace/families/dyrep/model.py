@@ -15,10 +15,19 @@ import random
 import torch
 from torch import nn
 
-from ..rep.dbb import (ALL_BRANCHES, BRANCH_NAMES, ORIGIN, DiverseBranchBlock, fold_bias_into_bn,
-                  conv_without_bias, init_branch_weights, iter_parents, switch_to_deploy)
+from ..rep.dbb import (
+    ALL_BRANCHES,
+    BRANCH_NAMES,
+    ORIGIN,
+    DiverseBranchBlock,
+    conv_without_bias,
+    fold_bias_into_bn,
+    init_branch_weights,
+    iter_parents,
+    switch_to_deploy,
+)
+from . import METRICS  # declared with the options, which do not import torch
 
-METRICS = ("synflow", "grad_norm", "snip", "random")
 NEW_BRANCH_GAMMA = 0.01  # last BN of each new branch: the new branches start almost silent
 CUT_STD, CUT_BELOW = 0.02, 0.1
 

@@ -22,8 +22,8 @@ import numpy as np
 from ...complexity import SpecArrays
 from ...errors import UsageError
 from ...registry import Family, register_family
-from .options import STAGE_OPTIONS, parse_spec
 from .complexity import MAX_STAGE_OUTPUT, FamilyArrays, family_complexity_arrays
+from .options import STAGE_OPTIONS, parse_spec
 
 
 def family_arrays(specs: Sequence) -> tuple[SpecArrays, FamilyArrays]:
@@ -38,7 +38,8 @@ def stage_complexity(specs: Sequence, regime, per_stage: bool = False) -> dict:
     if not valid.all():
         i, j = np.argwhere(~valid)[0]
         st = specs[i].stages[j]
-        raise UsageError(f"stage {j + 1}: width {st.width} is too narrow (or its concat too wide) for its {', '.join(st.family)} options "
+        raise UsageError(f"stage {j + 1}: width {st.width} is too narrow (or its concat too wide) for its "
+                         f"{', '.join(st.family)} options "
                          f"(a CSP split needs both parts non-empty; an MP entry needs an even input width; a "
                          f"stage without transitions may hand on at most {MAX_STAGE_OUTPUT:,} channels)")
     return cx

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ...complexity import RES_BOTTLENECK, SpecArrays, VANILLA, _bn, _conv, block_complexity, stem_output_size
+from ...complexity import RES_BOTTLENECK, VANILLA, SpecArrays, _bn, _conv, block_complexity, stem_output_size
 from ...regimes import Regime, get_regime
 from ...spaces.common import adjust_block_compatibility
 from ..ode import complexity as ode_cx
@@ -32,7 +32,8 @@ COLUMNS = {
     "elan_rho": (np.float64, 0.25), "elan_eta": (np.float64, 1.0), "elan_m": (np.int64, 4),
     "elan_r": (np.int64, 2), "elan_blocks": (np.int64, 1), "elan_transition": (bool, True),
     "elan_mp": (bool, True),
-    "csp_osa": (bool, False), "osa_hidden": (np.int64, 8), "osa_m": (np.int64, 5), "osa_transition": (np.int64, OSA_ALL),
+    "csp_osa": (bool, False), "osa_hidden": (np.int64, 8), "osa_m": (np.int64, 5),
+    "osa_transition": (np.int64, OSA_ALL),
     "osa_ceil": (bool, False), **ode_cx.COLUMNS,
 }
 
@@ -44,11 +45,11 @@ class FamilyArrays:
     cols: dict
 
     @classmethod
-    def empty(cls, n: int, s: int) -> "FamilyArrays":
+    def empty(cls, n: int, s: int) -> FamilyArrays:
         return cls({k: np.full((n, s), v, dt) for k, (dt, v) in COLUMNS.items()})
 
     @classmethod
-    def from_options(cls, options: list[list[StageOptions]], s: int) -> "FamilyArrays":
+    def from_options(cls, options: list[list[StageOptions]], s: int) -> FamilyArrays:
         fam = cls.empty(len(options), s)
         c = fam.cols
         for i, stages in enumerate(options):
@@ -70,7 +71,7 @@ class FamilyArrays:
                     c[k][i, j] = v
         return fam
 
-    def take(self, idx) -> "FamilyArrays":
+    def take(self, idx) -> FamilyArrays:
         return FamilyArrays({k: v[idx] for k, v in self.cols.items()})
 
 
@@ -191,7 +192,7 @@ def _osa(c):
 TOPOLOGY_CX = (_residual, _csp, _elan, _osa)  # indexed like options.TOPOLOGIES
 
 
-def family_complexity_arrays(arr: SpecArrays, fam: FamilyArrays, regime: "str | Regime" = "imagenet",
+def family_complexity_arrays(arr: SpecArrays, fam: FamilyArrays, regime: str | Regime = "imagenet",
                              per_stage: bool = False) -> dict:
     """{"flops", "params", "acts"} (N,) int64 and "valid" (N, S) bool (a width too narrow for a CSP
     split or an odd width into an MP entry); per_stage adds "stage_*" (N, S) columns."""

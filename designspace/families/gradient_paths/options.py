@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from ...errors import UsageError
 from ...spec import MAX_WIDTH
 from ..common import choice, count, flag, option_fields, ratio
-from ..ode.options import KEY as ODE, OdeOptions, check_depth, parse_ode
+from ..ode.options import KEY as ODE
+from ..ode.options import OdeOptions, check_depth, parse_ode
 
 STAGE_OPTIONS = ("prn", "csp", "elan", "osa", "stopgrad", ODE, "act")
 ACTIVATIONS = ("relu", "silu", "leaky_relu", "hswish")
@@ -60,7 +61,7 @@ class StageOptions:
     prn_ratio: float = 1.0  # 1 = full shortcut (ResNet)
     prn_slice: bool = False
     stopgrad: str = "none"
-    ode: "OdeOptions | None" = None  # None: one Euler unit per residual function
+    ode: OdeOptions | None = None  # None: one Euler unit per residual function
     csp_variant: str = "csp"
     csp_ratio: float = 0.5
     csp_conv_split: bool = True
@@ -96,13 +97,29 @@ def parse_stage(stage) -> StageOptions:
     unknown = set(fam) - set(STAGE_OPTIONS)
     if unknown:
         raise UsageError(f"unknown stage option(s) {', '.join(sorted(unknown))}; valid: {', '.join(STAGE_OPTIONS)}")
-    kw: dict = {}
+    kw = _topology(stage)
+    kw.update(_shortcut_options(stage))
+    for name, parse in (("csp", _csp), ("elan", _elan), ("osa", _osa)):
+        if name in fam and (name != "csp" or kw["topology"] == "csp"):
+            kw.update(parse(stage, _fields(name, fam[name]), kw))
+    if stage.block == "res_bottleneck" and (kw["topology"] == "residual" or
+                                            (kw["topology"] == "csp" and not kw["csp_conv_entry"])):
+        stage.check_groups()  # X blocks at the stage width (a CSP body runs at its own, adjusted width)
+    opts = StageOptions(**kw)
+    if opts.ode is not None:
+        offset = opts.body_depth_offset
+        check_depth(opts.ode, stage.depth, offset, " (+1 for the CSP entry block)" if offset else "")
+    return opts
+
+
+def _topology(stage) -> dict:
+    """What the stage's block graph is (residual, csp, elan, osa, or csp over osa), and whether the
+    residual-only options can apply to it."""
+    fam = stage.family
     topologies = [k for k in ("csp", "elan", "osa") if k in fam]
-    kw["csp_osa"] = csp_osa = topologies == ["csp", "osa"]
+    csp_osa = topologies == ["csp", "osa"]
     if len(topologies) > 1 and not csp_osa:
         raise UsageError(f"a stage takes one of csp, elan, osa (or csp with osa); got {', '.join(topologies)}")
-    topology = topologies[0] if topologies else "residual"
-    kw["topology"] = topology
     residual_opts = [k for k in ("prn", "stopgrad", ODE) if k in fam]
     if ("elan" in fam or "osa" in fam) and residual_opts:
         raise UsageError(f"{'elan' if 'elan' in fam else 'osa'} stages have no residual blocks; "
@@ -110,6 +127,12 @@ def parse_stage(stage) -> StageOptions:
     if residual_opts and stage.block == "vanilla":
         raise UsageError(f"{', '.join(residual_opts)} need residual blocks (res_basic or res_bottleneck), "
                          f"not vanilla")
+    return {"csp_osa": csp_osa, "topology": topologies[0] if topologies else "residual"}
+
+
+def _shortcut_options(stage) -> dict:
+    """prn, stopgrad, ode (what the shortcut and the residual functions do) and the activation."""
+    fam, kw = stage.family, {}
     if "prn" in fam:
         o = _fields("prn", fam["prn"])
         kw.update(has_prn=True, prn_ratio=ratio("prn", "partial_ratio", o["partial_ratio"], 0, 1, lo_open=False),
@@ -124,48 +147,49 @@ def parse_stage(stage) -> StageOptions:
             raise UsageError("ode.shortcut zeropad and prn both set the shortcut; use one")
         if ode.high_order and ("prn" in fam or kw.get("stopgrad", "none") != "none"):
             raise UsageError(f"ode scheme {ode.scheme} combines with neither prn nor stopgrad (only euler does)")
-    if topology == "csp":
-        o = _fields("csp", fam["csp"])
-        kw.update(csp_variant=choice("csp", "variant", o["variant"], CSP_VARIANTS),
-                  csp_ratio=ratio("csp", "split_ratio", o["split_ratio"], 0, 1, hi_open=True),
-                  csp_conv_split=choice("csp", "split", o["split"], ("conv", "slice")) == "conv",
-                  csp_conv_entry=choice("csp", "entry", o["entry"], ("block", "conv")) == "conv")
-        if stage.block == "vanilla" and not csp_osa:
-            raise UsageError("csp stages need residual blocks (res_basic or res_bottleneck), not vanilla")
-        if csp_osa and not kw["csp_conv_entry"]:
-            raise UsageError('csp over osa modules needs csp.entry "conv"')
-    if topology == "elan":
-        o = _fields("elan", fam["elan"])
-        kw.update(elan_rho=ratio("elan", "partial_ratio", o["partial_ratio"], 0, 1),
-                  elan_eta=ratio("elan", "hidden_ratio", o["hidden_ratio"], 0, 1),
-                  elan_m=count("elan", "convs", o["convs"]), elan_r=count("elan", "agg_every", o["agg_every"]),
-                  elan_blocks=count("elan", "blocks", o["blocks"]),
-                  elan_transition=flag("elan", "transition", o["transition"]),
-                  elan_mp=choice("elan", "entry", o["entry"], ("mp", "conv")) == "mp")
-        if kw["elan_m"] % kw["elan_r"]:
-            raise UsageError(f"elan.agg_every r={kw['elan_r']} must divide elan.convs m={kw['elan_m']}")
-        if stage.depth != kw["elan_m"] * kw["elan_blocks"]:
-            raise UsageError(f"elan stage depth must be convs * blocks = {kw['elan_m'] * kw['elan_blocks']}, "
-                             f"got {stage.depth}")
-    if "osa" in fam:
-        o = _fields("osa", fam["osa"])
-        if o["hidden"] is None:
-            raise UsageError("osa.hidden (the hidden width c_h) is required")
-        kw.update(osa_hidden=count("osa", "hidden", o["hidden"], maximum=MAX_WIDTH), osa_m=count("osa", "convs", o["convs"]))
-        t = o["transition"]
-        if isinstance(t, (list, dict)) or t not in OSA_TRANSITIONS or (not isinstance(t, bool) and isinstance(t, int)):
-            raise UsageError(f"osa.transition must be true, false, all, last or none, got {t!r}")
-        kw["osa_transition"] = OSA_TRANSITIONS[t]
-        kw["osa_ceil"] = choice("osa", "pool", o["pool"], ("pad", "ceil")) == "ceil"
-        if stage.depth % kw["osa_m"]:
-            raise UsageError(f"osa stage depth {stage.depth} must be a multiple of osa.convs {kw['osa_m']}")
-    if stage.block == "res_bottleneck" and (topology == "residual" or (topology == "csp" and not kw["csp_conv_entry"])):
-        stage.check_groups()  # X blocks at the stage width (a CSP body runs at its own, adjusted width)
-    opts = StageOptions(**kw)
-    if opts.ode is not None:
-        offset = opts.body_depth_offset
-        check_depth(opts.ode, stage.depth, offset, " (+1 for the CSP entry block)" if offset else "")
-    return opts
+    return kw
+
+
+def _csp(stage, o: dict, kw: dict) -> dict:
+    out = dict(csp_variant=choice("csp", "variant", o["variant"], CSP_VARIANTS),
+               csp_ratio=ratio("csp", "split_ratio", o["split_ratio"], 0, 1, hi_open=True),
+               csp_conv_split=choice("csp", "split", o["split"], ("conv", "slice")) == "conv",
+               csp_conv_entry=choice("csp", "entry", o["entry"], ("block", "conv")) == "conv")
+    if stage.block == "vanilla" and not kw["csp_osa"]:
+        raise UsageError("csp stages need residual blocks (res_basic or res_bottleneck), not vanilla")
+    if kw["csp_osa"] and not out["csp_conv_entry"]:
+        raise UsageError('csp over osa modules needs csp.entry "conv"')
+    return out
+
+
+def _elan(stage, o: dict, kw: dict) -> dict:
+    out = dict(elan_rho=ratio("elan", "partial_ratio", o["partial_ratio"], 0, 1),
+               elan_eta=ratio("elan", "hidden_ratio", o["hidden_ratio"], 0, 1),
+               elan_m=count("elan", "convs", o["convs"]), elan_r=count("elan", "agg_every", o["agg_every"]),
+               elan_blocks=count("elan", "blocks", o["blocks"]),
+               elan_transition=flag("elan", "transition", o["transition"]),
+               elan_mp=choice("elan", "entry", o["entry"], ("mp", "conv")) == "mp")
+    if out["elan_m"] % out["elan_r"]:
+        raise UsageError(f"elan.agg_every r={out['elan_r']} must divide elan.convs m={out['elan_m']}")
+    if stage.depth != out["elan_m"] * out["elan_blocks"]:
+        raise UsageError(f"elan stage depth must be convs * blocks = {out['elan_m'] * out['elan_blocks']}, "
+                         f"got {stage.depth}")
+    return out
+
+
+def _osa(stage, o: dict, kw: dict) -> dict:
+    if o["hidden"] is None:
+        raise UsageError("osa.hidden (the hidden width c_h) is required")
+    out = dict(osa_hidden=count("osa", "hidden", o["hidden"], maximum=MAX_WIDTH),
+               osa_m=count("osa", "convs", o["convs"]))
+    t = o["transition"]
+    if isinstance(t, (list, dict)) or t not in OSA_TRANSITIONS or (not isinstance(t, bool) and isinstance(t, int)):
+        raise UsageError(f"osa.transition must be true, false, all, last or none, got {t!r}")
+    out["osa_transition"] = OSA_TRANSITIONS[t]
+    out["osa_ceil"] = choice("osa", "pool", o["pool"], ("pad", "ceil")) == "ceil"
+    if stage.depth % out["osa_m"]:
+        raise UsageError(f"osa stage depth {stage.depth} must be a multiple of osa.convs {out['osa_m']}")
+    return out
 
 
 def parse_spec(spec) -> list[StageOptions]:

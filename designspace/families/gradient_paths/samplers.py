@@ -67,7 +67,7 @@ class CSP(Family):
             ("entry", "shared: block (the first host block downsamples) or conv (CBA 3x3 stride 2, "
                       "CSPDarknet's and timm's)")]
 
-    def __init__(self, variant: "str | None" = None):
+    def __init__(self, variant: str | None = None):
         self.variant = variant
         if variant:
             self.name = f"csp_{variant}"
@@ -131,7 +131,7 @@ class OSA(Family):
             ("transition", "shared: all, or planned (only the last module of the last stage)"),
             ("pool", "shared: pad (3x3 s2 max pool, padding 1) or ceil (VoVNet's ceil_mode, no padding)")]
 
-    def __init__(self, transition: "str | None" = None):
+    def __init__(self, transition: str | None = None):
         self.transition = transition
         if transition:
             self.name = f"osa_{transition}"
@@ -185,7 +185,7 @@ class StopGrad(Family):
     name = "stopgrad"
     dims = [("stopgrad", "shared: none, residual (sg on the shortcut) or block (sg on the block input)")]
 
-    def __init__(self, variant: "str | None" = None):
+    def __init__(self, variant: str | None = None):
         self.variant = variant
         if variant:
             self.name = f"stopgrad_{variant}"
@@ -207,7 +207,7 @@ class Act(Family):
     name = "act"
     dims = [("act", "shared: " + ", ".join(ACTIVATIONS))]
 
-    def __init__(self, kind: "str | None" = None):
+    def __init__(self, kind: str | None = None):
         self.kinds = ACTIVATIONS if kind is None else (kind,)
         if kind:
             self.name = f"act_{kind}"

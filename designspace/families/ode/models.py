@@ -20,7 +20,7 @@ from ...models.layers import activation
 from .tableaus import stages_of, tableau
 
 
-def partial_add(shortcut: torch.Tensor, out: torch.Tensor, keep: "int | None") -> torch.Tensor:
+def partial_add(shortcut: torch.Tensor, out: torch.Tensor, keep: int | None) -> torch.Tensor:
     """out + shortcut on the first min(keep, C_shortcut, C_out) channels (all when keep is None)."""
     c_out, c_sc = out.shape[1], shortcut.shape[1]
     c = min(c_out, c_sc) if keep is None else min(keep, c_out, c_sc)
@@ -38,8 +38,8 @@ def _scaled(coef: float, t: torch.Tensor) -> torch.Tensor:
 class RKBlock(nn.Module):
     """One Runge-Kutta step over residual functions `f` (a ModuleList), see the module docstring."""
 
-    def __init__(self, fs, proj: "nn.Module | None", scheme: str = "euler", suppress: float = 1.0,
-                 keep: "int | None" = None, stopgrad: str = "none"):
+    def __init__(self, fs, proj: nn.Module | None, scheme: str = "euler", suppress: float = 1.0,
+                 keep: int | None = None, stopgrad: str = "none"):
         super().__init__()
         a, b = tableau(scheme)
         if len(fs) != len(b):
@@ -117,7 +117,7 @@ class PreActBasic(nn.Sequential):
                          conv2d(w_out, w_out, 3))
 
 
-def stack_units(fs: list, first_proj: "nn.Module | None", opts=None, keep: "int | None" = None,
+def stack_units(fs: list, first_proj: nn.Module | None, opts=None, keep: int | None = None,
                 stopgrad: str = "none") -> nn.Sequential:
     """A stage's residual functions `fs` (the first carries the stride and width change, `first_proj`
     its shortcut) grouped into the units of its OdeOptions `opts` (None: Euler, one unit per

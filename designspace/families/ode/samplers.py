@@ -25,7 +25,7 @@ class ODE:
     dims = [("ode scheme", "shared: " + ", ".join(SCHEMES)),
             ("n1..nS", "RK blocks per stage, ceil(d_i / s); depth d_i = s * n_i sub-functions")]
 
-    def __init__(self, scheme: "str | None" = None, suppress=(1.0,), ho: bool = False):
+    def __init__(self, scheme: str | None = None, suppress=(1.0,), ho: bool = False):
         self.schemes = SCHEMES if scheme is None else (scheme,)
         self.suppress, self.ho = suppress, ho
         if scheme:

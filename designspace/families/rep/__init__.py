@@ -30,9 +30,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ...errors import UsageError
-from ...spec import FrozenDict, ModelSpec
 from ...registry import Family, family_of, register_family
 from ...spaces.base import WrappedSpace
+from ...spec import FrozenDict, ModelSpec
 
 KEY = "rep"
 OPTIONAL_BRANCHES = (0, 1, 2, 4, 5, 6)
@@ -75,7 +75,8 @@ def strip_rep(spec: ModelSpec) -> ModelSpec:
     """The spec without any "rep" option: the deploy (base) network."""
     stages = tuple(dataclasses.replace(st, family=FrozenDict({k: v for k, v in st.family.items() if k != KEY}))
                    for st in spec.stages)
-    return dataclasses.replace(spec, stages=stages, family=FrozenDict({k: v for k, v in spec.family.items() if k != KEY}))
+    family = FrozenDict({k: v for k, v in spec.family.items() if k != KEY})
+    return dataclasses.replace(spec, stages=stages, family=family)
 
 
 def with_rep(spec: ModelSpec, branches, internal_mult: int = 1) -> ModelSpec:
@@ -353,9 +354,3 @@ def _register_modifier():
 
 
 _register_modifier()
-
-
-
-
-# the checkpoint functions moved to designspace.deploy (family-agnostic); kept importable here
-from ...deploy import deploy_checkpoint, deploy_model, load_checkpoint  # noqa: E402,F401

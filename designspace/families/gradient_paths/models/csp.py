@@ -14,10 +14,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..complexity import csp_widths
 from ....complexity import BLOCK_CODE
 from ....models.blocks import make_block
 from ....models.layers import ConvBN
+from ..complexity import csp_widths
 from .osa import make_osa_modules
 from .residual import make_residual_units
 

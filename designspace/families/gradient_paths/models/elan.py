@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..complexity import elan_widths
 from ....models.layers import ConvBN
+from ..complexity import elan_widths
 
 
 def elan_concat_indices(m: int, r: int) -> list[int]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..options import parse_spec
 from ....models.anynet import Head, Stem
 from ....models.layers import init_weights, swap_activations
+from ..options import parse_spec
 from .csp import CSPStage
 from .elan import ELANStage
 from .osa import OSAStage

@@ -13,7 +13,7 @@ from ....models.layers import ConvBN
 
 
 class OSAModule(nn.Module):
-    def __init__(self, w_in: int, hidden: int, m: int, w_out: "int | None"):
+    def __init__(self, w_in: int, hidden: int, m: int, w_out: int | None):
         super().__init__()
         self.convs = nn.ModuleList(ConvBN(w_in if j == 0 else hidden, hidden, 3) for j in range(m))
         cat_width = w_in + m * hidden

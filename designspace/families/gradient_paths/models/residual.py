@@ -27,7 +27,7 @@ class StridedSlice(nn.Module):
         return x[:, :, :: self.stride, :: self.stride]
 
 
-def make_shortcut(w_in: int, w_out: int, stride: int, slice_: bool, zeropad: bool = False) -> "nn.Module | None":
+def make_shortcut(w_in: int, w_out: int, stride: int, slice_: bool, zeropad: bool = False) -> nn.Module | None:
     if w_in == w_out and stride == 1:
         return None
     if zeropad:

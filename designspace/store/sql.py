@@ -1,33 +1,19 @@
-"""SQLite result store: one row per trial, WAL mode, writes keyed by trial id that never replace a
-finished row.
-
-Tables: `trials` (one row per trial), `epochs` (one row per trial and epoch), `sweeps` (the config as
-given, the resolved space definitions, the result-defining identity and the stored plan: every
-planned trial id) and `drivers` (the lock that keeps one driver per sweep; a killed driver's lock is
-recognised as stale by its pid, host and process start time, or, across hosts, by its heartbeat).
-
-Readers (a notebook, `designspace status`) work while a sweep writes, and open the file read-only:
-they never create or change a file. A file that is not a designspace store (empty, not SQLite, or
-another program's SQLite database) is refused before anything is written to it.
-`load(db)` returns a tidy pandas DataFrame: one row per trial, spec fields flattened into columns.
-"""
+"""The SQL store: its schema, opening a file safely (read-only readers, foreign files refused), and the
+writes of trials and sweeps (a finished row is never replaced)."""
 from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .errors import UsageError
+from ..errors import UsageError
 
 STATUSES = ("done", "failed", "diverged", "timeout")
 RETRYABLE = ("failed", "timeout")  # the only rows a later attempt may replace
 APPLICATION_ID = 0x44535031  # "DSP1", in the SQLite header of every store this module creates
-LOCK_STALE_S = 120.0  # a driver on another host that has not beaten its heart for this long is gone
-HEARTBEAT_S = 15.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
@@ -272,7 +258,6 @@ def record_sweep(con: sqlite3.Connection, name: str, config: Mapping[str, Any], 
     """Record (or update) a sweep: its config, planned count, and where given its plan (trial ids),
     identity (what defines its results) and resolved space definitions."""
     now = time.time()
-    dump = lambda v: None if v is None else json.dumps(v, sort_keys=True, default=str)  # noqa: E731
     with con:
         con.execute(
             "INSERT INTO sweeps (name, config, planned, created_at, plan, identity, spaces, updated_at) "
@@ -280,7 +265,11 @@ def record_sweep(con: sqlite3.Connection, name: str, config: Mapping[str, Any], 
             "planned = excluded.planned, plan = COALESCE(excluded.plan, sweeps.plan), "
             "identity = COALESCE(excluded.identity, sweeps.identity), "
             "spaces = COALESCE(excluded.spaces, sweeps.spaces), updated_at = excluded.updated_at",
-            (name, dump(config), planned, now, dump(plan), dump(identity), dump(spaces), now))
+            (name, _dump(config), planned, now, _dump(plan), _dump(identity), _dump(spaces), now))
+
+
+def _dump(value) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
 
 
 def get_sweep(con: sqlite3.Connection, name: str) -> dict | None:
@@ -308,218 +297,9 @@ def archive_sweep(con: sqlite3.Connection, name: str, keep_ids: Iterable[str]) -
         moved = con.execute("UPDATE trials SET sweep = ? WHERE sweep = ? AND trial_id NOT IN "
                             "(SELECT value FROM json_each(?))", (old, name, keep)).rowcount
         cols = [r[1] for r in con.execute("PRAGMA table_info(sweeps)")]
-        con.execute(f"INSERT INTO sweeps ({', '.join(cols)}) SELECT {', '.join('?' if c == 'name' else c for c in cols)} "
-                    "FROM sweeps WHERE name = ?", (old, name))
+        picked = ", ".join("?" if c == "name" else c for c in cols)
+        con.execute(f"INSERT INTO sweeps ({', '.join(cols)}) SELECT {picked} FROM sweeps WHERE name = ?", (old, name))
     return old, moved
-
-
-# --- one driver per sweep ---
-def _process_start(pid: int) -> str | None:
-    """The start time of process `pid` (Linux: /proc), None when there is no such process."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rpartition(")")[2].split()[19]
-    except FileNotFoundError:
-        return None
-    except OSError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return ""
-
-
-def _holder_alive(host: str, pid: int, pid_start: str | None, heartbeat_at: float | None) -> bool:
-    if host == socket.gethostname():
-        now_start = _process_start(pid)
-        return now_start is not None and (not pid_start or not now_start or now_start == pid_start)
-    return heartbeat_at is not None and time.time() - heartbeat_at < LOCK_STALE_S
-
-
-def lock_holder(con: sqlite3.Connection, sweep: str) -> dict | None:
-    """The live driver holding `sweep`, or None (no lock, or a stale one): host, pid, pid_start,
-    started_at, heartbeat_at and running (trials in flight; None where the store predates it)."""
-    try:
-        cur = con.execute("SELECT * FROM drivers WHERE sweep = ?", (sweep,))
-    except sqlite3.OperationalError:  # a store from before the drivers table
-        return None
-    row = cur.fetchone()
-    if row is None:
-        return None
-    holder = dict(zip((d[0] for d in cur.description), row))
-    if not _holder_alive(holder["host"], holder["pid"], holder["pid_start"], holder["heartbeat_at"]):
-        return None
-    holder.pop("sweep")
-    holder.setdefault("running", None)
-    return holder
-
-
-def _describe(holder: dict) -> str:
-    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder["started_at"] or 0))
-    return f"pid {holder['pid']} on {holder['host']}, since {since}"
-
-
-def acquire_lock(con: sqlite3.Connection, sweep: str, store_path: str = "the store") -> None:
-    """Become the one driver of `sweep`, or raise a one-line UsageError naming the live one."""
-    me = (socket.gethostname(), os.getpid(), _process_start(os.getpid()) or "")
-    con.execute("BEGIN IMMEDIATE")  # one writer decides at a time
-    try:
-        holder = lock_holder(con, sweep)
-        if holder is not None and (holder["host"], holder["pid"]) != me[:2]:
-            raise UsageError(f"sweep {sweep} in {store_path} is being run by another driver "
-                             f"({_describe(holder)}); wait for it or stop it first")
-        now = time.time()
-        con.execute("INSERT OR REPLACE INTO drivers (sweep, host, pid, pid_start, started_at, heartbeat_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", (sweep, *me, now, now))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-
-
-def heartbeat(con: sqlite3.Connection, sweep: str, running: int | None = None) -> None:
-    """The driver is alive; with `running`, it has that many trials in flight."""
-    with con:
-        con.execute("UPDATE drivers SET heartbeat_at = ?, running = COALESCE(?, running) "
-                    "WHERE sweep = ? AND pid = ? AND host = ?",
-                    (time.time(), running, sweep, os.getpid(), socket.gethostname()))
-
-
-def release_lock(con: sqlite3.Connection, sweep: str) -> None:
-    with con:
-        con.execute("DELETE FROM drivers WHERE sweep = ? AND pid = ? AND host = ?",
-                    (sweep, os.getpid(), socket.gethostname()))
-
-
-# --- per-epoch records ---
-def load_epochs(db: str, sweep: str | None = None, trial_ids: Iterable[str] | None = None):
-    """Per-epoch records as a tidy DataFrame: one row per trial and epoch, with trial_id, sweep,
-    space, spec_id, seed, epoch, train_loss, test_error (%), lr, seconds (of `sweep` and of the
-    trials `trial_ids` where given)."""
-    import pandas as pd
-
-    con = connect(db, create=False)
-    try:
-        has = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'epochs'").fetchone()
-        if not has:  # a store from before per-epoch records
-            return pd.DataFrame(columns=["trial_id", "sweep", "space", "spec_id", "seed", *EPOCH_COLUMNS])
-        q = ("SELECT e.trial_id, t.sweep, t.space, t.spec_id, t.seed, e.epoch, e.train_loss, e.test_error, e.lr, "
-             "e.seconds FROM epochs e JOIN trials t ON t.trial_id = e.trial_id")
-        where, args = [], []
-        if sweep is not None:
-            where.append("t.sweep = ?")
-            args.append(sweep)
-        if trial_ids is not None:
-            where.append("e.trial_id IN (SELECT value FROM json_each(?))")
-            args.append(json.dumps(list(trial_ids)))
-        if where:
-            q += " WHERE " + " AND ".join(where)
-        return pd.read_sql_query(q + " ORDER BY t.sweep, e.trial_id, e.epoch", con, params=tuple(args))
-    finally:
-        con.close()
-
-
-def load(db: str, sweep: str | None = None, flatten: bool = True):
-    """The store as a tidy DataFrame: one row per trial, one column per variable.
-
-    recipe and extra are dicts, started_at/finished_at UTC timestamps (pandas datetimes), spec
-    the ModelSpec JSON text. With flatten (default) the spec's fields become columns: widths,
-    depths, strides, bottleneck_ratios, group_widths (per-stage lists), num_stages, d (total
-    blocks; RegNet's d where the spec is a RegNet), w1..wS, d1..dS, b1..bS, g1..gS, se_ratio,
-    family, and RegNet w0, wa, wm where the spec has them."""
-    import pandas as pd
-
-    con = connect(db, create=False)
-    try:
-        q, args = "SELECT * FROM trials", ()
-        if sweep is not None:
-            q, args = q + " WHERE sweep = ?", (sweep,)
-        df = pd.read_sql_query(q + " ORDER BY finished_at, trial_id", con, params=args)
-    finally:
-        con.close()
-    for key in ("recipe", "extra"):
-        df[key] = _json_column(df[key])
-    for key in ("started_at", "finished_at"):
-        df[key] = pd.to_datetime(pd.to_numeric(df[key], errors="coerce"), unit="s", utc=True)
-    return flatten_specs(df) if flatten else df
-
-
-def _json_column(col):
-    """JSON text -> dicts (None stays None); each distinct text is parsed once (recipes repeat)."""
-    parsed = {t: json.loads(t) for t in col.dropna().unique()}
-    return col.map(lambda t: None if t is None or t != t else parsed[t])
-
-
-LIST_COLUMNS = ("widths", "depths", "strides", "bottleneck_ratios", "group_widths")
-
-
-def flatten_specs(df):
-    """Add the flattened spec columns to a DataFrame holding a `spec` column (JSON text or dicts)."""
-    import pandas as pd
-
-    if df.empty:
-        out = df.copy()
-        for col in (*LIST_COLUMNS, "num_stages", "d", "se_ratio", "family"):
-            out[col] = pd.Series(dtype=object)
-        return out
-    specs = [json.loads(s) if isinstance(s, str) else s for s in df["spec"]]
-    stages = [s["stages"] for s in specs]
-    cols: dict[str, list] = {
-        "widths": [[st["width"] for st in ss] for ss in stages],
-        "depths": [[st["depth"] for st in ss] for ss in stages],
-        "strides": [[st["stride"] for st in ss] for ss in stages],
-        "bottleneck_ratios": [[st["bottleneck_ratio"] for st in ss] for ss in stages],
-        "group_widths": [[st["group_width"] for st in ss] for ss in stages],
-        "se_ratio": [max([st["se_ratio"] for st in ss], default=0.0) for ss in stages],
-    }
-    for key in ("w0", "wa", "wm"):
-        vals = [s.get("meta", {}).get(key, float("nan")) for s in specs]
-        if any(v == v for v in vals):  # any not-NaN
-            cols[key] = vals
-    families = [sorted({k for st in ss for k in st.get("family", {})} | set(s.get("family", {})))
-                for s, ss in zip(specs, stages)]
-    cols["family"] = ["+".join(f) for f in families]
-    out = df.copy()
-    for key, values in cols.items():
-        out[key] = values
-    return stage_columns(out)
-
-
-def stage_columns(df):
-    """From the per-stage list columns (widths, depths, bottleneck_ratios, group_widths), add
-    num_stages, d (total blocks) and w1..wS, d1..dS, b1..bS, g1..gS (NaN past a model's stages)."""
-    import numpy as np
-
-    out = df.copy()
-    depths = list(out["depths"])
-    out["num_stages"] = [len(v) for v in depths]
-    out["d"] = [int(sum(v)) for v in depths]
-    max_s = int(out["num_stages"].max()) if len(out) else 0
-    for key, short in (("widths", "w"), ("depths", "d"), ("bottleneck_ratios", "b"), ("group_widths", "g")):
-        if key not in out:
-            continue
-        values = list(out[key])
-        for j in range(max_s):
-            out[f"{short}{j + 1}"] = [v[j] if j < len(v) else np.nan for v in values]
-    return out
-
-
-def export(db: str, out: str) -> None:
-    """Export a store to .parquet or .csv (lists and JSON as strings in CSV)."""
-    df = load(db)
-    df = df.assign(**{c: df[c].map(lambda v: None if v is None else json.dumps(v, sort_keys=True))
-                      for c in ("recipe", "extra")})  # free-form mappings: JSON text in both formats
-    ext = os.path.splitext(out)[1].lower()
-    if ext == ".parquet":
-        df.to_parquet(out, index=False)
-    elif ext == ".csv":
-        df.assign(**{c: df[c].map(json.dumps) for c in df.columns if df[c].map(type).eq(list).any()}).to_csv(
-            out, index=False)
-    else:
-        raise UsageError(f"unknown export format {ext!r}; use .parquet or .csv")
 
 
 def planned(con: sqlite3.Connection) -> dict[str, int]:
@@ -527,44 +307,6 @@ def planned(con: sqlite3.Connection) -> dict[str, int]:
     return {name: n for name, n in con.execute("SELECT name, planned FROM sweeps")}
 
 
-def summary(db: str) -> list[dict]:
-    """Per sweep: planned vs stored, and per space: counts by status, best and median error.
-
-    Reads with plain SQL (no spec flattening), so it is cheap enough to poll while a sweep writes."""
-    import statistics
-
-    con = connect(db, create=False)
-    try:
-        plans = planned(con) if con.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='sweeps'").fetchone() else {}
-        rows = con.execute("SELECT sweep, space, status, error, images_per_s, seconds FROM trials").fetchall()
-    finally:
-        con.close()
-    sweeps: dict[str, dict] = {name: {"sweep": name, "planned": n, "spaces": {}} for name, n in plans.items()}
-    for sweep, space, status, error, ips, seconds in rows:
-        sw = sweeps.setdefault(sweep, {"sweep": sweep, "planned": None, "spaces": {}})
-        sp = sw["spaces"].setdefault(space, {"space": space, **{s: 0 for s in STATUSES}, "errors": [],
-                                             "images_per_s": [], "seconds": 0.0})
-        sp[status] = sp.get(status, 0) + 1
-        if status == "done" and error is not None:
-            sp["errors"].append(error)
-            if ips:
-                sp["images_per_s"].append(ips)
-        sp["seconds"] += seconds or 0.0
-    out = []
-    for sw in sweeps.values():
-        spaces = []
-        for sp in sw["spaces"].values():
-            errs = sp.pop("errors")
-            ips = sp.pop("images_per_s")
-            sp["stored"] = sum(sp[s] for s in STATUSES)
-            sp["best_error"] = min(errs) if errs else None
-            sp["median_error"] = statistics.median(errs) if errs else None
-            sp["median_images_per_s"] = statistics.median(ips) if ips else None
-            spaces.append(sp)
-        sw["spaces"] = sorted(spaces, key=lambda s: s["space"])
-        sw["stored"] = sum(s["stored"] for s in spaces)
-        for s in STATUSES:
-            sw[s] = sum(sp[s] for sp in spaces)
-        out.append(sw)
-    return sorted(out, key=lambda s: s["sweep"])
+def has_table(con: sqlite3.Connection, name: str) -> bool:
+    """Whether the store has table `name` (stores from before the sweeps and epochs tables lack them)."""
+    return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None

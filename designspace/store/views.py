@@ -1,0 +1,178 @@
+"""Views of a store for analysis: tidy DataFrames (one row per trial, spec fields flattened; one row per
+epoch), exports to parquet/CSV, and the per-sweep summary `status` polls."""
+from __future__ import annotations
+
+import json
+import os
+
+from ..errors import UsageError
+from .sql import EPOCH_COLUMNS, STATUSES, connect, has_table, planned
+
+
+def load_epochs(db: str, sweep: str | None = None, trial_ids=None):
+    """Per-epoch records as a tidy DataFrame: one row per trial and epoch, with trial_id, sweep,
+    space, spec_id, seed, epoch, train_loss, test_error (%), lr, seconds (of `sweep` and of the
+    trials `trial_ids` where given)."""
+    import pandas as pd
+
+    con = connect(db, create=False)
+    try:
+        if not has_table(con, "epochs"):  # a store from before per-epoch records
+            return pd.DataFrame(columns=["trial_id", "sweep", "space", "spec_id", "seed", *EPOCH_COLUMNS])
+        q = ("SELECT e.trial_id, t.sweep, t.space, t.spec_id, t.seed, e.epoch, e.train_loss, e.test_error, e.lr, "
+             "e.seconds FROM epochs e JOIN trials t ON t.trial_id = e.trial_id")
+        where, args = [], []
+        if sweep is not None:
+            where.append("t.sweep = ?")
+            args.append(sweep)
+        if trial_ids is not None:
+            where.append("e.trial_id IN (SELECT value FROM json_each(?))")
+            args.append(json.dumps(list(trial_ids)))
+        if where:
+            q += " WHERE " + " AND ".join(where)
+        return pd.read_sql_query(q + " ORDER BY t.sweep, e.trial_id, e.epoch", con, params=tuple(args))
+    finally:
+        con.close()
+
+
+def load(db: str, sweep: str | None = None, flatten: bool = True):
+    """The store as a tidy DataFrame: one row per trial, one column per variable.
+
+    recipe and extra are dicts, started_at/finished_at UTC timestamps (pandas datetimes), spec
+    the ModelSpec JSON text. With flatten (default) the spec's fields become columns: widths,
+    depths, strides, bottleneck_ratios, group_widths (per-stage lists), num_stages, d (total
+    blocks; RegNet's d where the spec is a RegNet), w1..wS, d1..dS, b1..bS, g1..gS, se_ratio,
+    family, and RegNet w0, wa, wm where the spec has them."""
+    import pandas as pd
+
+    con = connect(db, create=False)
+    try:
+        q, args = "SELECT * FROM trials", ()
+        if sweep is not None:
+            q, args = q + " WHERE sweep = ?", (sweep,)
+        df = pd.read_sql_query(q + " ORDER BY finished_at, trial_id", con, params=args)
+    finally:
+        con.close()
+    for key in ("recipe", "extra"):
+        df[key] = _json_column(df[key])
+    for key in ("started_at", "finished_at"):
+        df[key] = pd.to_datetime(pd.to_numeric(df[key], errors="coerce"), unit="s", utc=True)
+    return flatten_specs(df) if flatten else df
+
+
+def _json_column(col):
+    """JSON text -> dicts (None stays None); each distinct text is parsed once (recipes repeat)."""
+    parsed = {t: json.loads(t) for t in col.dropna().unique()}
+    return col.map(lambda t: None if t is None or t != t else parsed[t])
+
+
+LIST_COLUMNS = ("widths", "depths", "strides", "bottleneck_ratios", "group_widths")
+
+
+def flatten_specs(df):
+    """Add the flattened spec columns to a DataFrame holding a `spec` column (JSON text or dicts)."""
+    import pandas as pd
+
+    if df.empty:
+        out = df.copy()
+        for col in (*LIST_COLUMNS, "num_stages", "d", "se_ratio", "family"):
+            out[col] = pd.Series(dtype=object)
+        return out
+    specs = [json.loads(s) if isinstance(s, str) else s for s in df["spec"]]
+    stages = [s["stages"] for s in specs]
+    cols: dict[str, list] = {
+        "widths": [[st["width"] for st in ss] for ss in stages],
+        "depths": [[st["depth"] for st in ss] for ss in stages],
+        "strides": [[st["stride"] for st in ss] for ss in stages],
+        "bottleneck_ratios": [[st["bottleneck_ratio"] for st in ss] for ss in stages],
+        "group_widths": [[st["group_width"] for st in ss] for ss in stages],
+        "se_ratio": [max([st["se_ratio"] for st in ss], default=0.0) for ss in stages],
+    }
+    for key in ("w0", "wa", "wm"):
+        vals = [s.get("meta", {}).get(key, float("nan")) for s in specs]
+        if any(v == v for v in vals):  # any not-NaN
+            cols[key] = vals
+    families = [sorted({k for st in ss for k in st.get("family", {})} | set(s.get("family", {})))
+                for s, ss in zip(specs, stages)]
+    cols["family"] = ["+".join(f) for f in families]
+    out = df.copy()
+    for key, values in cols.items():
+        out[key] = values
+    return stage_columns(out)
+
+
+def stage_columns(df):
+    """From the per-stage list columns (widths, depths, bottleneck_ratios, group_widths), add
+    num_stages, d (total blocks) and w1..wS, d1..dS, b1..bS, g1..gS (NaN past a model's stages)."""
+    import numpy as np
+
+    out = df.copy()
+    depths = list(out["depths"])
+    out["num_stages"] = [len(v) for v in depths]
+    out["d"] = [int(sum(v)) for v in depths]
+    max_s = int(out["num_stages"].max()) if len(out) else 0
+    for key, short in (("widths", "w"), ("depths", "d"), ("bottleneck_ratios", "b"), ("group_widths", "g")):
+        if key not in out:
+            continue
+        values = list(out[key])
+        for j in range(max_s):
+            out[f"{short}{j + 1}"] = [v[j] if j < len(v) else np.nan for v in values]
+    return out
+
+
+def export(db: str, out: str) -> None:
+    """Export a store to .parquet or .csv (lists and JSON as strings in CSV)."""
+    df = load(db)
+    df = df.assign(**{c: df[c].map(lambda v: None if v is None else json.dumps(v, sort_keys=True))
+                      for c in ("recipe", "extra")})  # free-form mappings: JSON text in both formats
+    ext = os.path.splitext(out)[1].lower()
+    if ext == ".parquet":
+        df.to_parquet(out, index=False)
+    elif ext == ".csv":
+        df.assign(**{c: df[c].map(json.dumps) for c in df.columns if df[c].map(type).eq(list).any()}).to_csv(
+            out, index=False)
+    else:
+        raise UsageError(f"unknown export format {ext!r}; use .parquet or .csv")
+
+
+
+def summary(db: str) -> list[dict]:
+    """Per sweep: planned vs stored, and per space: counts by status, best and median error.
+
+    Reads with plain SQL (no spec flattening), so it is cheap enough to poll while a sweep writes."""
+    import statistics
+
+    con = connect(db, create=False)
+    try:
+        plans = planned(con) if has_table(con, "sweeps") else {}
+        rows = con.execute("SELECT sweep, space, status, error, images_per_s, seconds FROM trials").fetchall()
+    finally:
+        con.close()
+    sweeps: dict[str, dict] = {name: {"sweep": name, "planned": n, "spaces": {}} for name, n in plans.items()}
+    for sweep, space, status, error, ips, seconds in rows:
+        sw = sweeps.setdefault(sweep, {"sweep": sweep, "planned": None, "spaces": {}})
+        sp = sw["spaces"].setdefault(space, {"space": space, **{s: 0 for s in STATUSES}, "errors": [],
+                                             "images_per_s": [], "seconds": 0.0})
+        sp[status] = sp.get(status, 0) + 1
+        if status == "done" and error is not None:
+            sp["errors"].append(error)
+            if ips:
+                sp["images_per_s"].append(ips)
+        sp["seconds"] += seconds or 0.0
+    out = []
+    for sw in sweeps.values():
+        spaces = []
+        for sp in sw["spaces"].values():
+            errs = sp.pop("errors")
+            ips = sp.pop("images_per_s")
+            sp["stored"] = sum(sp[s] for s in STATUSES)
+            sp["best_error"] = min(errs) if errs else None
+            sp["median_error"] = statistics.median(errs) if errs else None
+            sp["median_images_per_s"] = statistics.median(ips) if ips else None
+            spaces.append(sp)
+        sw["spaces"] = sorted(spaces, key=lambda s: s["space"])
+        sw["stored"] = sum(s["stored"] for s in spaces)
+        for s in STATUSES:
+            sw[s] = sum(sp[s] for sp in spaces)
+        out.append(sw)
+    return sorted(out, key=lambda s: s["sweep"])

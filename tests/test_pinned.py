@@ -1,0 +1,154 @@
+"""Pinned outputs: what a restructure of the sweep, store, spaces and validation must not change.
+
+tests/data/pinned.json holds, computed before the restructure: the spec ids of the first models of a
+few spaces (built-in, RegNet, a modifier, an inline refinement, a defined file), the planned trial ids
+of every sweep config in experiments/ and every sweep of every claims suite in experiments/paper/
+(hashed per config, on fixed stand-in dataset files so that the ids do not depend on the machine),
+the store schema (sqlite_master) and a few CLI outputs. Regenerate (only on purpose, when a change is
+meant to alter them) with `python tests/test_pinned.py`.
+"""
+from __future__ import annotations
+
+import contextlib
+import glob
+import gzip
+import hashlib
+import io
+import json
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PINNED = os.path.join(ROOT, "tests", "data", "pinned.json")
+SAMPLED = {  # space -> (n, flops band, regime)
+    "AnyNetXA": (6, "360M:400M", "imagenet"),
+    "AnyNetXE": (6, "3M:8M", "fashion-mnist"),
+    "RegNetX": (6, "360M:400M", "imagenet"),
+    "AnyNetXE+csp": (4, "3M:8M", "fashion-mnist"),
+    "AnyNetXA[b=1,g>=8,d<=20]": (4, None, "fashion-mnist"),
+}
+# Data a user keeps (JSON lines, a definition); the human-facing listings may be reworded freely.
+CLI = (["sample", "--space", "RegNetX", "-n", "3", "--seed", "1"], ["spaces", "--show", "AnyNetXE"],
+       ["sample", "--space", "AnyNetXE+csp", "-n", "2", "--regime", "fashion-mnist", "--flops", "3M:8M"])
+
+
+def stand_in_data(root: str) -> str:
+    """Fixed little files where fashion-mnist and CIFAR-10 are looked for: trial ids hash the
+    dataset's files, and these make them the same on every machine."""
+    fm = os.path.join(root, "fashion-mnist")
+    os.makedirs(fm, exist_ok=True)
+    for p in ("train", "t10k"):
+        for k in ("images-idx3", "labels-idx1"):
+            with open(os.path.join(fm, f"{p}-{k}-ubyte.gz"), "wb") as fh:
+                fh.write(gzip.compress(f"{p}{k}".encode(), mtime=0))
+    return root
+
+
+def sample_ids() -> dict:
+    from designspace.spaces import get_space
+
+    out = {}
+    for name, (n, flops, regime) in SAMPLED.items():
+        specs = get_space(name).sample(n, seed=0, flops=flops, regime=regime)
+        out[name] = [s.id for s in specs]
+    return out
+
+
+def _configs():
+    from designspace.claims.suite import load_suite
+    from designspace.sweep import load_config
+
+    for path in sorted(glob.glob(os.path.join(ROOT, "experiments", "*.yaml"))):
+        yield os.path.relpath(path, ROOT), load_config(path)
+    for path in sorted(glob.glob(os.path.join(ROOT, "experiments", "paper", "*.yaml"))):
+        if os.path.basename(path).startswith("calibration"):
+            continue
+        suite = load_suite(path)
+        for key in suite.sweeps:
+            yield f"{os.path.relpath(path, ROOT)}:{key}", suite.sweep_config(key, "/nonexistent-stores")
+
+
+def _data_dir(cfg, tmp):
+    if cfg.dataset["name"] == "fashion-mnist":
+        return os.path.join(tmp, "fashion-mnist")
+    if cfg.dataset["name"] in ("cifar10", "cifar", "cifar-10"):
+        folder = os.path.join(tmp, "cifar10")
+        os.makedirs(folder, exist_ok=True)
+        for f in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            with open(os.path.join(folder, f), "wb") as fh:
+                fh.write(f.encode())
+        return folder
+    return None
+
+
+def planned_ids(tmp: str) -> dict:
+    from designspace.sweep import plan_trials
+
+    stand_in_data(tmp)
+    out = {}
+    for key, cfg in _configs():
+        ids = [t["trial_id"] for t in plan_trials(cfg, _data_dir(cfg, tmp))]
+        out[key] = {"n": len(ids), "sha1": hashlib.sha1("\n".join(ids).encode()).hexdigest(), "first": ids[:2]}
+    return out
+
+
+def store_schema(tmp: str) -> list:
+    from designspace import store
+
+    con = store.connect(os.path.join(tmp, "pin.db"))
+    try:
+        return [list(r) for r in con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name")]
+    finally:
+        con.close()
+
+
+def cli_outputs() -> dict:
+    from designspace.cli import main
+
+    out = {}
+    for argv in CLI:
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            assert main(list(argv)) == 0
+        out[" ".join(argv)] = buf.getvalue()
+    return out
+
+
+@pytest.fixture(scope="module")
+def pinned():
+    with open(PINNED) as fh:
+        return json.load(fh)
+
+
+def test_samples_are_pinned(pinned):
+    assert sample_ids() == pinned["samples"]
+
+
+def test_planned_trial_ids_are_pinned(pinned, tmp_path):
+    now = planned_ids(str(tmp_path))
+    assert sorted(now) == sorted(pinned["plans"])  # every config and suite sweep still plans
+    for key in now:
+        assert now[key] == pinned["plans"][key], key
+
+
+def test_store_schema_is_pinned(pinned, tmp_path):
+    assert store_schema(str(tmp_path)) == pinned["store_schema"]
+
+
+def test_cli_outputs_are_pinned(pinned):
+    assert cli_outputs() == pinned["cli"]
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    sys.path.insert(0, ROOT)
+    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+        pins = {"samples": sample_ids(), "plans": planned_ids(a), "store_schema": store_schema(b),
+                "cli": cli_outputs()}
+    with open(PINNED, "w") as fh:
+        json.dump(pins, fh, indent=1, sort_keys=True)
+        fh.write("\n")
+    print(f"wrote {PINNED}: {len(pins['plans'])} plans")

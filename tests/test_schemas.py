@@ -1,0 +1,127 @@
+"""Every user-facing schema (designspace.schema's one layer) rejects a wrong type, an out-of-range value
+and an unknown key with one line naming the key; one source for each limit."""
+import pytest
+
+from designspace.errors import UsageError
+
+
+def sweep(raw):
+    from designspace.sweep import parse_config
+
+    base = {"name": "t", "spaces": ["RegNetX"], "models_per_space": 2, "flops": "0.2M:1M",
+            "dataset": {"name": "synthetic", "train_size": 64, "test_size": 32}}
+    return parse_config({**base, **raw}, "cfg.yaml")
+
+
+def recipe(raw):
+    from designspace.train import Recipe
+
+    return Recipe.from_dict(raw)
+
+
+def space(raw):
+    from designspace.spaces import get_space
+
+    return get_space({"name": "x", "base": "AnyNetXA", **raw})
+
+
+def param(raw):
+    from designspace.spaces.distributions import Param
+
+    return Param.from_dict(raw, "parameter 'w'")
+
+
+def spec(raw):
+    from designspace.spec import ModelSpec
+
+    return ModelSpec.from_dict({"stages": [{"depth": 1, "width": 16, "block": "res_basic", **raw}]})
+
+
+def synthetic(raw):
+    from designspace.data import check_synthetic_options
+
+    return check_synthetic_options(**raw)
+
+
+def dyrep(raw):
+    from designspace.train import Recipe
+
+    return Recipe.from_dict({"epochs": 2, "dyrep": raw})
+
+
+def prn(raw):
+    from designspace.families.gradient_paths.options import parse_stage
+    from designspace.spec import StageSpec
+
+    return parse_stage(StageSpec(depth=2, width=32, block="res_basic", family={"prn": raw}))
+
+
+CASES = [  # (schema, input, words the one line must hold)
+    (sweep, {"models_per_space": "many"}, ["config key 'models_per_space'", "must be an integer", "'many'"]),
+    (sweep, {"models_per_space": 0}, ["config key 'models_per_space'", "must be >= 1"]),
+    (sweep, {"modles_per_space": 3}, ["unknown config key 'modles_per_space'", "valid: name, store, spaces"]),
+    (sweep, {"resources": {"cpus": "two"}}, ["config key 'resources.cpus'", "finite number"]),
+    (sweep, {"resources": {"cpus": 1e9}}, ["config key 'resources.cpus'", "<= 4,096"]),
+    (sweep, {"resources": {"tpus": 1}}, ["unknown config key 'resources.tpus'", "valid: cpus, gpus"]),
+    (sweep, {"dataset": {"name": "mnist"}}, ["config key 'dataset.name'", "fashion-mnist", "synthetic"]),
+    (sweep, {"dataset": {"name": "cifar10", "noise": 1.0}}, ["config key 'dataset'", "no option 'noise'"]),
+    (sweep, {"checkpoints": "yes"}, ["config key 'checkpoints'", "true or false"]),
+    (sweep, {"timeout": 0}, ["config key 'timeout'", "must be > 0"]),
+    (sweep, {"train_seed": -1}, ["config key 'train_seed'", "must be >= 0"]),
+    (sweep, {"recipe": {"epochs": "1"}}, ["config key 'recipe.epochs'", "finite number"]),
+    (recipe, {"batch_size": 1.5}, ["'recipe.batch_size'", "must be an integer"]),
+    (recipe, {"epochs": 10**6}, ["'recipe.epochs'", "<= 10,000"]),
+    (recipe, {"momentum": 1.0}, ["'recipe.momentum'", "< 1"]),
+    (recipe, {"learning_rate": 0.1}, ["unknown recipe key recipe.learning_rate", "valid:"]),
+    (space, {"stages": "four"}, ["space key 'stages'", "must be an integer"]),
+    (space, {"stages": 99}, ["space key 'stages'", "<= 16"]),
+    (space, {"stagse": 4}, ["unknown space key 'stagse'", "valid: name, description, base"]),
+    (space, {"block": "res_huge"}, ["space key 'block'", "res_bottleneck"]),
+    (param, {"uniform": ["a", 2]}, ["'uniform.0'", "finite number"]),
+    (param, {"uniform": [1, 2], "q": -1}, ["'q'", ">= 0"]),
+    (param, {"gaussian": [1, 2]}, ["unknown key 'gaussian'", "valid: uniform, log_uniform, int"]),
+    (spec, {"width": "wide"}, ["'stage.width'", "must be an integer"]),
+    (spec, {"width": 10**9}, ["'stage.width'", "<= 16,384"]),
+    (synthetic, {"train_size": "x"}, ["option 'train_size'", "must be an integer"]),
+    (synthetic, {"image_size": 10**6}, ["option 'image_size'", "<= 512"]),
+    (synthetic, {"colour": 3}, ["unknown option 'colour'", "valid: train_size"]),
+    (dyrep, {"interval": "often"}, ["'recipe.dyrep.interval'", "must be an integer"]),
+    (dyrep, {"interval": 0}, ["'recipe.dyrep.interval'", ">= 1"]),
+    (dyrep, {"metric": "snap"}, ["'recipe.dyrep.metric'", "synflow"]),
+    (dyrep, {"branchez": [1]}, ["unknown key 'recipe.dyrep.branchez'", "valid: metric, interval"]),
+    (prn, {"partial_ratio": "half"}, ["prn.partial_ratio", "finite number"]),
+    (prn, {"partial_ratio": 2}, ["prn.partial_ratio", "<= 1"]),
+    (prn, {"ratio": 0.5}, ["unknown key 'ratio'", "valid: partial_ratio, shape_change"]),
+]
+
+
+@pytest.mark.parametrize("schema, raw, words", CASES, ids=[f"{c[0].__name__}-{list(c[1])[0]}" for c in CASES])
+def test_each_schema_names_the_key_in_one_line(schema, raw, words):
+    with pytest.raises(UsageError) as exc:
+        schema(raw)
+    text = str(exc.value)
+    assert "\n" not in text
+    for word in words:
+        assert word in text, text
+
+
+def test_each_limit_has_one_source():
+    from designspace import limits, spec, train
+    from designspace.spaces import columns, definition
+
+    assert spec.MAX_STAGES is limits.MAX_STAGES and not hasattr(definition, "SCHEMA")
+    assert columns.MAX_STAGES == limits.MAX_STAGES and definition.MAX_STAGES == limits.MAX_STAGES
+    assert not hasattr(train, "RECIPE_LIMITS")
+    fields = train.RecipeFields.model_fields
+    assert fields["batch_size"].metadata[-1].le == limits.MAX_BATCH
+    assert fields["epochs"].metadata[-1].le == limits.MAX_EPOCHS
+
+
+def test_a_space_and_a_spec_take_the_same_number_of_stages():
+    from designspace.limits import MAX_STAGES
+    from designspace.spaces import get_space
+
+    s = get_space({"name": "deep", "base": "AnyNetXA", "stages": MAX_STAGES,
+                   "params": {"d": {"int": [1, 2]}, "w": {"log_uniform": [8, 64], "q": 8, "int": True}}})
+    models = s.sample(2, regime="cifar", flops="0:1000G")
+    assert all(len(m.stages) == MAX_STAGES for m in models)
