@@ -31,5 +31,6 @@ def __getattr__(name):
     raise AttributeError(f"module 'designspace' has no attribute {name!r}")
 
 
-__all__ = ["ModelSpec", "StageSpec", "load_spec", "get_space", "space_from_dict", "space_from_yaml", "space_names", "complexity", "build",
+__all__ = ["ModelSpec", "StageSpec", "load_spec", "get_space", "space_from_dict", "space_from_yaml", "space_names",
+           "complexity", "build",
            "load", "train", "get_regime", "Regime", "REGIMES", "UsageError", "__version__"]

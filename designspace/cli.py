@@ -9,7 +9,8 @@ import sys
 
 from .errors import UsageError, did_you_mean
 
-COMMANDS = ["spaces", "sample", "describe", "train", "sweep", "status", "analyze", "refine", "reproduce", "power", "calibrate",
+COMMANDS = ["spaces", "sample", "describe", "train", "sweep", "status", "analyze", "refine", "reproduce", "power",
+            "calibrate",
             "deploy", "dashboard"]
 # commands whose work is kept when interrupted: rerunning them goes on where they stopped
 RESUMABLE = {"sweep", "reproduce", "calibrate"}

@@ -5,8 +5,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from designspace.analysis import (best_of_m, choose_bins, common_range, edf, group_weights, proxy_fidelity,
-                                  rank_correlation, search_efficiency, top_k_overlap)
+from designspace.analysis import (
+    best_of_m,
+    choose_bins,
+    common_range,
+    edf,
+    group_weights,
+    proxy_fidelity,
+    rank_correlation,
+    search_efficiency,
+    top_k_overlap,
+)
 
 
 def two_spaces(rng, n=300, gap=False):

@@ -4,8 +4,16 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from designspace.analysis import (bootstrap_edf, bootstrap_statistics, done_trials, edf_values, ks_pairs,
-                                  ks_test, normalized_weights, rank_spaces)
+from designspace.analysis import (
+    bootstrap_edf,
+    bootstrap_statistics,
+    done_trials,
+    edf_values,
+    ks_pairs,
+    ks_test,
+    normalized_weights,
+    rank_spaces,
+)
 from designspace.analysis.synthetic import write_synthetic_store
 from designspace.store import load
 

@@ -3,9 +3,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from designspace.analysis import (best_model_trends, best_of_m, best_range, complexity_fits, design_parameters,
-                                  done_trials, error_trend, error_trends, linear_fit, model_efit,
-                                  search_efficiency)
+from designspace.analysis import (
+    best_model_trends,
+    best_of_m,
+    best_range,
+    complexity_fits,
+    design_parameters,
+    done_trials,
+    error_trend,
+    error_trends,
+    linear_fit,
+    model_efit,
+    search_efficiency,
+)
 from designspace.analysis.synthetic import write_synthetic_store
 from designspace.store import load
 

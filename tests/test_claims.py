@@ -265,7 +265,8 @@ def test_the_gpu_tier_covers_the_issue_claims_with_the_seed_arms_the_cpu_tier_dr
     (0.9, 1.4, "greater", 1, 0, NOT_RESOLVED),
     (-0.4, 0.4, "equivalent", 0, 0.5, HOLDS), (0.6, 2, "equivalent", 0, 0.5, CONTRADICTED),
     (-2, -0.6, "equivalent", 0, 0.5, CONTRADICTED), (-0.4, 0.7, "equivalent", 0, 0.5, NOT_RESOLVED),
-    (0.2, 0.9, "at_most", 0, 1, HOLDS), (1.1, 3, "at_most", 0, 1, CONTRADICTED), (0.5, 1.5, "at_most", 0, 1, NOT_RESOLVED),
+    (0.2, 0.9, "at_most", 0, 1, HOLDS), (1.1, 3, "at_most", 0, 1, CONTRADICTED),
+    (0.5, 1.5, "at_most", 0, 1, NOT_RESOLVED),
     (-0.9, 0.3, "at_least", 0, 1, HOLDS), (-3, -1.1, "at_least", 0, 1, CONTRADICTED),
     (float("nan"), float("nan"), "less", 0, 0, NOT_RESOLVED),
 ])
@@ -300,7 +301,7 @@ def test_the_summary_line_shows_the_deciding_part(tmp_path, capsys):
     write_synthetic_store(str(tmp_path / "s1.db"), spaces=("AnyNetXE", "RegNetX"), n=30, shift={"RegNetX": -3.0},
                           slope=0.0, penalty=0.0, noise=1.0, sweep="s1", seed=4)
     assert main(["reproduce", str(path), "--analyze-only", "--out", str(tmp_path), "--no-figures"]) == 0
-    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("claim  1"))
+    line = next(text for text in capsys.readouterr().out.splitlines() if text.startswith("claim  1"))
     res = json.loads((tmp_path / "t" / "claims.json").read_text())["claims"][0]
     assert [p["verdict"] for p in res["parts"]] == [HOLDS, CONTRADICTED] and res["verdict"] == CONTRADICTED
     assert line.split()[2] == CONTRADICTED and line.endswith("(part 2 of 2)"), line

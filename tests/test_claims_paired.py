@@ -1,5 +1,4 @@
 """Paired claims: arms holding the same architectures (with and without an option) matched model to model."""
-import json
 import os
 
 import numpy as np
@@ -40,12 +39,14 @@ def test_a_pair_with_a_missing_value_is_left_out_with_a_warning():
 def test_architecture_key_ignores_meta_and_the_named_option():
     plain = get_space("RegNetX").sample(3, seed=7, flops="3M:8M", regime="fashion-mnist")
     dbb = get_space("RegNetX+rep_dbb").sample(3, seed=7, flops="3M:8M", regime="fashion-mnist")
-    assert [architecture_key(p.to_json(), ["rep"]) for p in plain] == [architecture_key(d.to_json(), ["rep"]) for d in dbb]
+    assert [architecture_key(p.to_json(), ["rep"]) for p in plain] == \
+        [architecture_key(d.to_json(), ["rep"]) for d in dbb]
     assert architecture_key(plain[0].to_json(), ["rep"]) != architecture_key(dbb[0].to_json())  # rep counts
     assert architecture_key(plain[0].to_json()) != architecture_key(plain[1].to_json())
     v1 = get_space("CondenseNetV2").sample(2, seed=1, flops="3M:8M", regime="fashion-mnist")
     twin = get_space("CondenseNetTwin").sample(2, seed=1, flops="3M:8M", regime="fashion-mnist")
-    assert [architecture_key(t.to_json(), ["sfr"]) for t in twin] == [architecture_key(v.to_json(), ["sfr"]) for v in v1]
+    assert [architecture_key(t.to_json(), ["sfr"]) for t in twin] == \
+        [architecture_key(v.to_json(), ["sfr"]) for v in v1]
 
 
 def _paired_store(path, n=8, effect=-1.0, extra_b=1):

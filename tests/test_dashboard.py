@@ -1,7 +1,6 @@
 """designspace dashboard without a browser: its data endpoints on real stores, read-only (bytes and
 folder listing unchanged, also beside a live writer), path requests and tokenless requests refused,
 bad input refused in one line; the sweep progress and ETA it derives from a live driver."""
-import http.client
 import json
 import multiprocessing as mp
 import os

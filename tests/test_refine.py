@@ -10,8 +10,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from designspace.analysis.refine import (adjust_pvalues, bootstrap_shifts, candidates, prepare, rank_candidates,
-                                         refine, shift_statistics)
+from designspace.analysis.refine import (
+    adjust_pvalues,
+    bootstrap_shifts,
+    candidates,
+    prepare,
+    rank_candidates,
+    refine,
+    shift_statistics,
+)
 from designspace.analysis.synthetic import synthetic_trials
 from designspace.cli import main
 from designspace.spaces import get_space

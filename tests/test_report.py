@@ -6,10 +6,9 @@ import sqlite3
 import numpy as np
 import pytest
 
+from designspace.analysis.figures import TITLES
 from designspace.analysis.synthetic import synthetic_trials, write_synthetic_store
 from designspace.cli import main
-from designspace import report
-from designspace.analysis.figures import TITLES
 from designspace.report import write_report
 from designspace.store import connect, write_trials
 

@@ -7,8 +7,17 @@ import pytest
 from scipy import stats as st
 
 from designspace.stats import intervals as iv
-from designspace.stats.decisions import (CONTRADICTED, HOLDS, NOT_RESOLVED, adjust, adjust_suite, borderline,
-                                         decision_pvalue, rule, rule_pvalue)
+from designspace.stats.decisions import (
+    CONTRADICTED,
+    HOLDS,
+    NOT_RESOLVED,
+    adjust,
+    adjust_suite,
+    borderline,
+    decision_pvalue,
+    rule,
+    rule_pvalue,
+)
 from designspace.stats.power import decision_rate, search_n
 
 REPS = 1000

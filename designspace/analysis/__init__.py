@@ -19,18 +19,37 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .edf import (choose_bins, common_range, complexity_bins, edf, edf_values, error_grid, group_weights,
-                  normalized_weights)
+from .edf import (
+    choose_bins,
+    common_range,
+    complexity_bins,
+    edf,
+    edf_values,
+    error_grid,
+    group_weights,
+    normalized_weights,
+)
 from .efit import THRESHOLDS, block_widths, fit_regnet, model_efit, stage_arrays
 from .fidelity import match_models, proxy_fidelity, rank_correlation, top_k_overlap
+from .full import analyze
 from .population import model_table, pooled_std, read_population, read_table
+from .result import AnalysisResult, Settings
 from .search import best_of_m, search_efficiency
 from .stats import bootstrap_edf, bootstrap_statistics, edf_bands, ks_pairs, ks_test, rank_spaces
-from .full import analyze
-from .result import AnalysisResult, Settings
-from .trends import (PARAMETERS, best_complexity_fits, best_model_bands, best_model_trends, best_range,
-                     best_ranges, complexity_fits, design_parameters, error_trend, error_trends, flops_bins,
-                     linear_fit)
+from .trends import (
+    PARAMETERS,
+    best_complexity_fits,
+    best_model_bands,
+    best_model_trends,
+    best_range,
+    best_ranges,
+    complexity_fits,
+    design_parameters,
+    error_trend,
+    error_trends,
+    flops_bins,
+    linear_fit,
+)
 
 
 def done_trials(df: pd.DataFrame) -> pd.DataFrame:

@@ -118,7 +118,8 @@ def block_widths(widths, depths) -> list[list[float]]:
 def fitted_slope(curves) -> float:
     """The slope a of w_j = a (j + 1) fitted to per-block width curves (least squares in log space:
     a = exp(mean_j log(w_j / (j + 1))) over every block of every model)."""
-    logs = [np.log(np.maximum(np.asarray(c, np.float64), 1.0)) - np.log(np.arange(1, len(c) + 1)) for c in curves if len(c)]
+    logs = [np.log(np.maximum(np.asarray(c, np.float64), 1.0)) - np.log(np.arange(1, len(c) + 1))
+            for c in curves if len(c)]
     return float(np.exp(np.mean(np.concatenate(logs)))) if logs else float("nan")
 
 

@@ -52,12 +52,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
 from ..errors import UsageError
+from ..spaces.columns import column_names, table_columns
+from ..spaces.expr import parse
 from ..stats.decisions import adjust
 from ..stats.intervals import edf_quantile
 from ..stats.ks import KS_EXACT_MAX, ks_2samp
-from ..spaces.columns import column_names, table_columns
-from ..spaces.expr import parse
 
 CORRECTIONS = {"holm": "Holm step-down (family-wise error rate)",
                "bh": "Benjamini-Hochberg (false discovery rate)"}

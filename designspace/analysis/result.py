@@ -43,7 +43,7 @@ class Settings:
     top: int = 20  # models per space in the widths figure
     sweeps: tuple = field(default_factory=tuple)
 
-    def validate(self) -> "Settings":
+    def validate(self) -> Settings:
         if self.normalize not in ("flops", "params", "none"):
             raise UsageError(f"--normalize must be flops, params or none, got {self.normalize!r}")
         if self.search_weights not in ("normalized", "uniform"):
@@ -63,7 +63,7 @@ class Settings:
         return self
 
     @classmethod
-    def of(cls, overrides: Mapping) -> "Settings":
+    def of(cls, overrides: Mapping) -> Settings:
         """Settings from keyword overrides (other keys ignored)."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in overrides.items() if k in names})

@@ -15,10 +15,10 @@ best-of-m error: where a single random search with m models lands.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
-
-import warnings
 
 from .edf import DEFAULT_BINS, choose_bins, group_weights
 
@@ -58,7 +58,8 @@ def search_efficiency(df: pd.DataFrame, by: str = "space", value: str = "error",
 
     weights: "normalized" draws each model with its complexity-normalized weight (column
     `normalize`, `num_bins` bins over `bin_range`, as the normalized EDF; num_bins None: chosen by
-    choose_bins, its warnings issued as Python warnings), "uniform" draws every model alike. Tidy DataFrame with columns [by, m, expected, median, lo, hi, weights]."""
+    choose_bins, its warnings issued as Python warnings), "uniform" draws every model alike. Tidy DataFrame with
+    columns [by, m, expected, median, lo, hi, weights]."""
     if weights not in ("normalized", "uniform"):
         raise ValueError(f"weights must be 'normalized' or 'uniform', got {weights!r}")
     max_models = int(max_models or df.groupby(by).size().max())

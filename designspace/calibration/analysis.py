@@ -76,8 +76,10 @@ def fidelity(budget_err: pd.Series, ref_err: pd.Series, spaces: pd.Series, level
     n_eff = within.extra.get("n_eff", len(x))
     tau = _kendall_within(x, y, g)
     tau_p = float(_st.kendalltau(x, y).statistic)
-    kendall = lambda t, n: [math.tanh(math.atanh(max(min(t, 1 - 1e-12), -1 + 1e-12)) + s * iv._z(level) *  # noqa
-                                      math.sqrt(0.437 / max(n - 4, 1e-9))) for s in (-1, 1)]
+    def kendall(t, n):  # Fisher z with the variance 0.437 / (n - 4) (Fieller et al. 1957)
+        z = math.atanh(max(min(t, 1 - 1e-12), -1 + 1e-12))
+        half = iv.correlation_z(level) * math.sqrt(0.437 / max(n - 4, 1e-9))
+        return [math.tanh(z - half), math.tanh(z + half)]
     overlap = []
     for s in np.unique(g):
         m = g == s
@@ -246,7 +248,8 @@ def markdown(result: dict, cfg: CalibrationConfig) -> str:
                      f"{pr['seconds_per_test_image'] * 1e3:.2f} ms per test image, {pr['setup_seconds']:.1f} s setup, "
                      f"one thread, {pr['models']} models): **{rp['budget'] or 'none'}** ({rp['why']})")
     lines += ["",
-             "| budget | models | core-s/model (sweep; probe) | median err | spread sd | seed sd | test sd | reliability | "
+             "| budget | models | core-s/model (sweep; probe) | median err | spread sd | seed sd | test sd | "
+             "reliability | "
              "Spearman within [CI] | Kendall within | pooled Spearman | top-k overlap | space order | cap | "
              + " | ".join(f"n/arm, core-h for {e:g} pt (ref pts)" for e in dec.effects) + " |",
              "|" + "---|" * (14 + len(dec.effects))]

@@ -16,10 +16,9 @@ import pandas as pd
 from scipy import stats as _st
 
 from ..stats import intervals as iv
-from ..stats.ks import ks_2samp
 from ..stats.decisions import CONTRADICTED, HOLDS, NOT_RESOLVED, adjust_suite, borderline, decision_pvalue, rule
+from ..stats.ks import ks_2samp, ks_distance_rows
 from .rules import POINT_STATISTICS
-from ..stats.ks import ks_distance_rows
 from .statistics import MIN_MODELS, NOT_RUN, STATISTICS, _best_of_m_rows, combine, rule_text
 
 CLASSES = {"fashion-mnist": 10, "cifar10": 10}

@@ -90,8 +90,9 @@ def plan_part(suite, claim, part, frames: dict | None, seed: int = 0) -> dict:
 
 def _measured_values(part, frames, measured, rules) -> dict:
     """The values the judge compared (paired and complexity-adjusted as it did), rebuilt for resampling."""
-    from .decide import complexity_adjust, pair_arms, _default_ignore  # noqa: F401
     import pandas as pd
+
+    from .decide import _default_ignore, complexity_adjust, pair_arms  # noqa: F401
 
     name = part.statistic
     col = {k: pd.to_numeric(f[part.arms[k].value], errors="coerce").to_numpy(np.float64) for k, f in frames.items()}

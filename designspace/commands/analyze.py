@@ -24,8 +24,8 @@ DESCRIPTION = (
 
 
 def register(sub):
-    from .population_args import add_population_args
     from ..limits import MAX_BOOT
+    from .population_args import add_population_args
 
     p = sub.add_parser("analyze", help="analyse result stores or tables: EDFs, KS, e_fit, trends -> report.html",
                        description=DESCRIPTION)

@@ -28,8 +28,8 @@ def register(sub):
 
 
 def run(args):
-    from ..errors import UsageError
     from ..deploy import deploy_checkpoint
+    from ..errors import UsageError
 
     if not args.atol > 0:
         raise UsageError(f"--atol must be positive, got {args.atol:g}")

@@ -22,10 +22,10 @@ def run(args):
     import os
 
     from ..claims.power import plan_suite
-    from ..stats.power import MAX_N
     from ..claims.suite import load_suite
     from ..errors import UsageError
     from ..limits import MAX_SEED
+    from ..stats.power import MAX_N
 
     suite = load_suite(args.suite)
     if suite.schema != 2:

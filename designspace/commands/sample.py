@@ -40,5 +40,6 @@ def run(args):
         import sys
 
         lo, hi = (f"{v / 1e6:.3g}M" for v in (cx["flops"].min(), cx["flops"].max())) if len(specs) else ("-", "-")
-        print(f"wrote {len(specs)} model{'' if len(specs) == 1 else 's'} of {space.name} ({regime.name}, flops {lo} to {hi}) to {args.out}",
+        plural = "" if len(specs) == 1 else "s"
+        print(f"wrote {len(specs)} model{plural} of {space.name} ({regime.name}, flops {lo} to {hi}) to {args.out}",
               file=sys.stderr)

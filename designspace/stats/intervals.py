@@ -25,8 +25,8 @@ Methods (references in docs/claims.md):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 from scipy import stats as _st
@@ -55,6 +55,11 @@ def _nan_interval(method: str, n: dict) -> Interval:
 
 def _z(level: float) -> float:
     return float(_st.norm.ppf((1.0 + level) / 2.0))
+
+
+def correlation_z(level: float) -> float:
+    """The normal quantile of a two-sided interval at `level` (Fisher-z intervals)."""
+    return _z(level)
 
 
 def sorted_quantile(sorted_values: np.ndarray, q: float) -> np.ndarray:
@@ -105,15 +110,16 @@ def quantile_interval(values, q: float = 0.5) -> Interval:
 
 
 def quantile_se(values, q: float = 0.5) -> float:
-    """Standard error of the sample q-quantile from the order statistics around it (Price & Bonett
-    2001 for the median): (x_(u) - x_(l)) / (2 z*), where [x_(l), x_(u)] has exact coverage 1 - a*
-    and z* = z_(1 - a*/2). nan below 3 values."""
+    """Standard error of the sample q-quantile from the order statistics about two binomial standard
+    deviations either side of it (Price & Bonett 2001 for the median: ranks (n + 1) / 2 -+ sqrt(n)):
+    (x_(u) - x_(l)) / (2 z*), where [x_(l), x_(u)] has exact coverage 1 - a* and z* = z_(1 - a*/2).
+    nan below 3 values."""
     v = np.sort(np.asarray(values, np.float64))
     v = v[np.isfinite(v)]
     n = int(v.size)
     if n < 3:
         return float("nan")
-    half = math.sqrt(n * q * (1 - q))
+    half = 2.0 * math.sqrt(n * q * (1 - q))  # Price & Bonett: c = (n + 1) / 2 - sqrt(n) for the median
     l_rank = max(1, int(round(n * q + 0.5 - half)))
     u_rank = min(n, int(round(n * q + 0.5 + half)))
     if u_rank <= l_rank:
@@ -295,7 +301,7 @@ def quantile_rows(rows: np.ndarray, q: float, level: float) -> tuple[np.ndarray,
 def quantile_se_rows(sorted_rows: np.ndarray, q: float) -> np.ndarray:
     """quantile_se for each row of an already-sorted (R, n) matrix."""
     n = sorted_rows.shape[1]
-    half = math.sqrt(n * q * (1 - q))
+    half = 2.0 * math.sqrt(n * q * (1 - q))
     l_rank = max(1, int(round(n * q + 0.5 - half)))
     u_rank = min(n, int(round(n * q + 0.5 + half)))
     if u_rank <= l_rank:
