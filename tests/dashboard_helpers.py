@@ -66,6 +66,7 @@ def dashboard(*args, host="127.0.0.1", timeout=120):
         assert first.startswith("designspace dashboard: http://"), first
         url = first.split()[-1]
         base, _, token = url.partition("?token=")
+        base = base.rstrip("/")
         yield base, token or None, proc
     finally:
         if proc.poll() is None:
