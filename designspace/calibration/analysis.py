@@ -289,6 +289,7 @@ def figure(result: dict, cfg: CalibrationConfig, path: str) -> None:
     import matplotlib.pyplot as plt
 
     rows = [(b, e) for b, e in result["budgets"].items() if "fidelity" in e]
+    drawn: list = []
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     if not rows:
         for ax in axes:
@@ -301,15 +302,23 @@ def figure(result: dict, cfg: CalibrationConfig, path: str) -> None:
         rho = fid["spearman_within"]
         axes[0].errorbar([cost], [rho], yerr=[[rho - lo], [hi - rho]], fmt="o", capsize=4, ms=7, label=b)
         hours = e["decide"][f"{cfg.decision.effects[0]:g}"]["reference_points"]["core_hours"]
-        if hours:
+        if hours and hours > 0 and cost > 0:
             axes[1].scatter([cost], [hours], s=60, label=b)
             axes[1].annotate(b, (cost, hours), textcoords="offset points", xytext=(5, 5), fontsize=10)
+            drawn.append(hours)
     axes[0].axhline(cfg.decision.fidelity_bar, color="#999", ls=":", label=f"bar {cfg.decision.fidelity_bar:g}")
-    axes[0].set(xscale="log", xlabel="core-seconds per model", ylabel="within-space Spearman to the reference",
+    axes[0].set(xlabel="core-seconds per model", ylabel="within-space Spearman to the reference",
                 title="rank fidelity against cost")
+    if rows and all(e["core_seconds_per_model"] > 0 for _, e in rows):
+        axes[0].set_xscale("log")
     axes[0].legend(fontsize=9)
-    axes[1].set(xscale="log", yscale="log", xlabel="core-seconds per model",
-                ylabel=f"core-hours to decide {cfg.decision.effects[0]:g} pt", title="compute to decide against cost")
+    if drawn:
+        axes[1].set(xscale="log", yscale="log", xlabel="core-seconds per model",
+                    ylabel=f"core-hours to decide {cfg.decision.effects[0]:g} pt",
+                    title="compute to decide against cost")
+    else:
+        axes[1].axis("off")
+        axes[1].text(0.5, 0.5, "no budget has a compute-to-decide figure yet", ha="center", va="center")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
