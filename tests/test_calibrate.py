@@ -37,7 +37,9 @@ def test_calibrate_trains_the_same_specs_at_every_budget_and_resumes(tmp_path, c
     assert set(short["status"]) == {"done"} and len(short) == len(long) == 8
     entry = result["budgets"]["short"]
     assert entry["models"] == 6 and entry["core_seconds_per_model"] > 0 and entry["seed_pairs"] == 2
-    assert -1 <= entry["fidelity"]["spearman_within"] <= 1 and "fidelity" not in result["budgets"]["long"]
+    rho = entry["fidelity"]["spearman_within"]
+    assert entry["fidelity"]["n"] == 6 and "fidelity" not in result["budgets"]["long"]
+    assert rho != rho or -1 <= rho <= 1  # NaN when a tiny budget's errors all tie
     for name in ("calibration.json", "calibration.md", "calibration.png"):
         assert (tmp_path / "cal" / name).is_file()
     # rerun: every sweep resumes, nothing is trained again

@@ -50,7 +50,7 @@ def test_describe_uses_the_rows_own_regime(rows, capsys):
         assert main(["describe", path, "--id", sample[1]["id"], "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["id"] == sample[1]["id"]
     # an explicit --regime still wins
-    assert main(["describe", paths[".jsonl"], "--regime", "imagenet", "--json"]) == 0
+    assert main(["describe", paths[".jsonl"], "--row", "0", "--regime", "imagenet", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["flops"] > sample[0]["flops"]
 
 

@@ -56,8 +56,8 @@ def test_describe_spec_file_and_sample_row(tmp_path, capsys):
                  "--out", str(tmp_path / "rows.jsonl")]) == 0
     row = json.loads(open(tmp_path / "rows.jsonl").readline())
     (tmp_path / "spec.json").write_text(json.dumps(row["spec"]))
-    for path in ("spec.json", "rows.jsonl"):
-        assert main(["describe", str(tmp_path / path), "--regime", "fashion-mnist", "--json"]) == 0
+    for path, row_args in (("spec.json", []), ("rows.jsonl", ["--row", "0"])):  # a 2-row table names its row
+        assert main(["describe", str(tmp_path / path), *row_args, "--regime", "fashion-mnist", "--json"]) == 0
         obj = json.loads(capsys.readouterr().out)
         assert obj["id"] == row["id"] and obj["flops"] == row["flops"]
     with_bottleneck = main(["describe", "--regnet", "13,24,36.44,2.49,8", "--bottleneck", "2", "--json"])

@@ -98,7 +98,7 @@ def test_garbage_checkpoint_is_one_line(tmp_path, capsys, content):
 
 @pytest.mark.parametrize("payload, needle", [
     ({"spec": {"stages": "abc"}, "regime": "cifar", "state_dict": {}}, "bad spec"),
-    ({"spec": {"stages": [{"depth": 1, "width": 10**9}]}, "regime": "cifar", "state_dict": {}}, "limit"),
+    ({"spec": {"stages": [{"depth": 1, "width": 10**9}]}, "regime": "cifar", "state_dict": {}}, "width': must be <="),
     ({"spec": {"stages": [{"depth": 1, "width": 8}]}, "regime": "mars", "state_dict": {}}, "bad spec"),
     ({"spec": [], "regime": "cifar", "state_dict": {}}, "spec must be a dict"),
     ([1, 2, 3], "must hold a dict"),

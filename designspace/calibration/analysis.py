@@ -302,14 +302,15 @@ def figure(result: dict, cfg: CalibrationConfig, path: str) -> None:
         rho = fid["spearman_within"]
         axes[0].errorbar([cost], [rho], yerr=[[rho - lo], [hi - rho]], fmt="o", capsize=4, ms=7, label=b)
         hours = e["decide"][f"{cfg.decision.effects[0]:g}"]["reference_points"]["core_hours"]
-        if hours and hours > 0 and cost > 0:
+        if hours and hours > 0 and cost > 0 and math.isfinite(hours):
             axes[1].scatter([cost], [hours], s=60, label=b)
             axes[1].annotate(b, (cost, hours), textcoords="offset points", xytext=(5, 5), fontsize=10)
             drawn.append(hours)
     axes[0].axhline(cfg.decision.fidelity_bar, color="#999", ls=":", label=f"bar {cfg.decision.fidelity_bar:g}")
     axes[0].set(xlabel="core-seconds per model", ylabel="within-space Spearman to the reference",
                 title="rank fidelity against cost")
-    if rows and all(e["core_seconds_per_model"] > 0 for _, e in rows):
+    finite = [e for _, e in rows if math.isfinite(e["fidelity"]["spearman_within"]) and e["core_seconds_per_model"] > 0]
+    if finite and len(finite) == len(rows):  # a log axis needs every point positive and drawn
         axes[0].set_xscale("log")
     axes[0].legend(fontsize=9)
     if drawn:

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats as _st
 
+from ..stats.decisions import rule
 from ..stats.ks import ks_2samp, ks_distance_rows
 
 HOLDS, CONTRADICTED, NOT_RESOLVED, NOT_RUN = "holds", "contradicted", "not resolved", "not run"
@@ -254,19 +255,7 @@ def verdict(effect: Effect, expect: str, ref: float = 0.0, margin: float = 0.0) 
     lo, hi = effect.lo, effect.hi
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return NOT_RESOLVED
-    if expect == "less":
-        return HOLDS if hi < ref else CONTRADICTED if lo > ref else NOT_RESOLVED
-    if expect == "greater":
-        return HOLDS if lo > ref else CONTRADICTED if hi < ref else NOT_RESOLVED
-    if expect == "equivalent":
-        if ref - margin <= lo and hi <= ref + margin:
-            return HOLDS
-        return CONTRADICTED if hi < ref - margin or lo > ref + margin else NOT_RESOLVED
-    if expect == "at_most":
-        return HOLDS if hi < ref + margin else CONTRADICTED if lo > ref + margin else NOT_RESOLVED
-    if expect == "at_least":
-        return HOLDS if lo > ref - margin else CONTRADICTED if hi < ref - margin else NOT_RESOLVED
-    raise ValueError(f"unknown rule {expect!r}")
+    return rule(lo, hi, expect, ref, margin)
 
 
 def combine(verdicts: list[str]) -> str:
