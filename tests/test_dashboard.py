@@ -383,7 +383,8 @@ def test_a_driver_of_an_older_store_shows_as_running_unknown(tmp_path):
     con.commit()
     assert "running" not in {r[1] for r in con.execute("PRAGMA table_info(drivers)")}
     con.execute("INSERT INTO drivers (sweep, host, pid, pid_start, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)",
-                ("s", socket.gethostname(), os.getpid(), store.lock._process_start(os.getpid()), time.time(), time.time()))
+                ("s", socket.gethostname(), os.getpid(), store.lock._process_start(os.getpid()), time.time(),
+                 time.time()))
     con.execute("INSERT INTO sweeps (name, planned) VALUES ('s', 5)")
     con.commit()
     con.close()
