@@ -50,34 +50,28 @@ class LookStores(Stores):
         return df[keep.to_numpy()].reset_index(drop=True)
 
 
-def _stored_plan(path: str, key: str) -> list | None:
-    from ..store import get_sweep
+def _recorded(path: str, key: str) -> dict:
+    """The sweep's stored record (plan, identity), read without creating anything beside the store;
+    {} where there is no store or no such sweep."""
+    import contextlib
 
+    from ..store import get_sweep, open_read_only
+
+    if not os.path.isfile(path):
+        return {}
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            recorded = get_sweep(con, key)
-        finally:
-            con.close()
+        with contextlib.closing(open_read_only(path)) as con:
+            return get_sweep(con, key) or {}
     except sqlite3.Error:
-        return None
-    return (recorded or {}).get("plan")
+        return {}
+
+
+def _stored_plan(path: str, key: str) -> list | None:
+    return _recorded(path, key).get("plan")
 
 
 def _stored_models_per_space(path: str, key: str) -> int | None:
-    from ..store import get_sweep
-
-    if not os.path.isfile(path):
-        return None
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            recorded = get_sweep(con, key)
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return None
-    return ((recorded or {}).get("identity") or {}).get("models_per_space")
+    return (_recorded(path, key).get("identity") or {}).get("models_per_space")
 
 
 def schedule_of(suite) -> Schedule:

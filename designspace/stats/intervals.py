@@ -116,17 +116,7 @@ def quantile_se(values, q: float = 0.5) -> float:
     nan below 3 values."""
     v = np.sort(np.asarray(values, np.float64))
     v = v[np.isfinite(v)]
-    n = int(v.size)
-    if n < 3:
-        return float("nan")
-    half = 2.0 * math.sqrt(n * q * (1 - q))  # Price & Bonett: c = (n + 1) / 2 - sqrt(n) for the median
-    l_rank = max(1, int(round(n * q + 0.5 - half)))
-    u_rank = min(n, int(round(n * q + 0.5 + half)))
-    if u_rank <= l_rank:
-        l_rank, u_rank = max(1, l_rank - 1), min(n, u_rank + 1)
-    coverage = float(_st.binom.cdf(u_rank - 1, n, q) - _st.binom.cdf(l_rank - 1, n, q))
-    z_star = float(_st.norm.ppf((1 + coverage) / 2))
-    return float((v[u_rank - 1] - v[l_rank - 1]) / (2 * z_star)) if z_star > 0 else float("nan")
+    return float(quantile_se_rows(v[None, :], q)[0]) if v.size >= 3 else float("nan")
 
 
 def linear_quantile_interval(arms: dict, coefs: dict, q: float = 0.5) -> Interval:
@@ -299,7 +289,7 @@ def quantile_rows(rows: np.ndarray, q: float, level: float) -> tuple[np.ndarray,
 
 
 def quantile_se_rows(sorted_rows: np.ndarray, q: float) -> np.ndarray:
-    """quantile_se for each row of an already-sorted (R, n) matrix."""
+    """quantile_se for each row of an already-sorted (R, n >= 3) matrix: the one implementation of it."""
     n = sorted_rows.shape[1]
     half = 2.0 * math.sqrt(n * q * (1 - q))
     l_rank = max(1, int(round(n * q + 0.5 - half)))
@@ -308,6 +298,8 @@ def quantile_se_rows(sorted_rows: np.ndarray, q: float) -> np.ndarray:
         l_rank, u_rank = max(1, l_rank - 1), min(n, u_rank + 1)
     coverage = float(_st.binom.cdf(u_rank - 1, n, q) - _st.binom.cdf(l_rank - 1, n, q))
     z_star = float(_st.norm.ppf((1 + coverage) / 2))
+    if not z_star > 0:
+        return np.full(len(sorted_rows), np.nan)
     return (sorted_rows[:, u_rank - 1] - sorted_rows[:, l_rank - 1]) / (2 * z_star)
 
 
