@@ -125,7 +125,7 @@ def main() -> int:
     trials = tm("read population", read_population, [db])
     df = tm("model table (repeats aggregated)", lambda: model_table(A.done_trials(trials)))
     grid = A.error_grid(df["error"])
-    tm("ranking + bootstrap intervals", A.rank_spaces, df)
+    tm("ranking (exact intervals)", A.rank_spaces, df)
     tm("KS tests (all pairs)", A.ks_pairs, df)
     bins = tm("complexity bins (>= 3 per space and bin)", A.choose_bins, df)
     for normalized in (False, True):

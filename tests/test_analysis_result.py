@@ -203,3 +203,26 @@ def test_analyze_takes_a_model_table_too(result, store):
     assert again.n_models == result.n_models
     assert list(again.ranking["median"]) == pytest.approx(list(result.ranking["median"]))
     assert len(models) == result.n_models
+
+
+def test_each_figure_is_handed_out_once_as_soon_as_its_tables_exist(store, result):
+    """on_figure receives every drawable figure exactly once, before analyze returns, with the data the
+    result holds: with a pool, a caller draws a figure while the analysis's other parts still run."""
+    import dataclasses
+    from concurrent.futures import ThreadPoolExecutor
+
+    from designspace.analysis.result import jsonable
+
+    for executor in (None, ThreadPoolExecutor(2)):
+        seen = []
+        got = analyze(store, n_boot=100, executor=executor, on_figure=seen.append)
+        assert sorted(f.name for f in seen) == sorted(n for n, f in got.figures.items() if f.drawn)
+        assert len({f.name for f in seen}) == len(seen)
+        for f in seen:
+            assert f is got.figures[f.name]
+            # the same data with or without an executor
+            assert json.dumps(jsonable(dataclasses.asdict(f))) == \
+                json.dumps(jsonable(dataclasses.asdict(result.figures[f.name])))
+        assert list(got.tables) == list(result.tables)
+        if executor is not None:
+            executor.shutdown()

@@ -50,25 +50,41 @@ def build_figures(t: dict, s: Settings, by: str, bins: dict | None, normalize: s
                   fidelity_missing: str | None = None) -> list[FigureData]:
     """FigureData for every figure of the report, in its order (fidelity only where two budgets are
     compared)."""
-    lvl = f"{s.level:.0%}"
     n_of = t["ranking"].set_index(by)["n"].to_dict()
-    out = [
-        edf_figure("edf", t["edf_bands"], by, n_of, "Error EDF (models)",
-                   f"Empirical distribution of the top-1 error of the models of each population (n in the legend; "
-                   f"repeated trainings of a model averaged into one), with a {lvl} pointwise bootstrap band "
-                   f"(models resampled). Higher and further left is better."),
-        _normalized(t, s, by, n_of, bins, normalize),
-        top_widths_figure(t["top_models"], by),
-        efit_figure(t["models"], by, s.efit),
-        trends_error_figure(t["trend_bins"], t["trend_bands"], by, lvl),
-        trends_best_figure(t["best_bands"], t["models"], by, lvl),
-        complexity_figure(t["models"], t["complexity_fits"], t["best_models"], by),
-        search_figure(t["search"], by, lvl),
-    ]
-    if "fidelity_pairs" in t:
-        out.append(fidelity_figure(t["fidelity_pairs"], t["fidelity_correlation"], lvl))
+    builders = figure_builders(s, by, n_of, bins, normalize, fidelity_missing, fidelity="fidelity_pairs" in t)
+    return [build(t) for _, build in builders.values()]
+
+
+def figure_builders(s: Settings, by: str, n_of: dict, bins: dict | None, normalize: str | None,
+                    fidelity_missing: str | None = None, fidelity: bool = False) -> dict:
+    """{figure name: (the tables it needs, build(tables) -> FigureData)}, in the report's order: so
+    that a caller holding only some tables (an analysis whose parts finish one by one) can build
+    each figure as soon as its tables exist. n_of: models per population."""
+    lvl = f"{s.level:.0%}"
+    out = {
+        "edf": (("edf_bands",), lambda t: edf_figure(
+            "edf", t["edf_bands"], by, n_of, "Error EDF (models)",
+            f"Empirical distribution of the top-1 error of the models of each population (n in the legend; "
+            f"repeated trainings of a model averaged into one), with a {lvl} pointwise bootstrap band "
+            f"(models resampled). Higher and further left is better.")),
+        "edf_normalized": (("edf_normalized_bands",) if normalize is not None and bins is not None
+                           and bins["num_bins"] >= 2 else (),
+                           lambda t: _normalized(t, s, by, n_of, bins, normalize)),
+        "top_widths": (("top_models",), lambda t: top_widths_figure(t["top_models"], by)),
+        "efit": (("models",), lambda t: efit_figure(t["models"], by, s.efit)),
+        "trends_error": (("trend_bins", "trend_bands"),
+                         lambda t: trends_error_figure(t["trend_bins"], t["trend_bands"], by, lvl)),
+        "trends_best": (("best_bands", "models"), lambda t: trends_best_figure(t["best_bands"], t["models"], by, lvl)),
+        "complexity": (("models", "complexity_fits", "best_models"),
+                       lambda t: complexity_figure(t["models"], t["complexity_fits"], t["best_models"], by)),
+        "search": (("search",), lambda t: search_figure(t["search"], by, lvl)),
+    }
+    if fidelity:
+        out["fidelity"] = (("fidelity_pairs", "fidelity_correlation"),
+                           lambda t: fidelity_figure(t["fidelity_pairs"], t["fidelity_correlation"], lvl))
     elif fidelity_missing:
-        out.append(FigureData("fidelity", TITLES["fidelity"], "", TABLES["fidelity"], missing=fidelity_missing))
+        out["fidelity"] = ((), lambda t: FigureData("fidelity", TITLES["fidelity"], "", TABLES["fidelity"],
+                                                    missing=fidelity_missing))
     return out
 
 

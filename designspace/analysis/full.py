@@ -14,6 +14,7 @@ import os
 import re
 import time
 from collections.abc import Sequence
+from concurrent.futures import as_completed
 from functools import partial
 
 import numpy as np
@@ -23,7 +24,7 @@ from ..errors import UsageError
 from .edf import choose_bins, edf, error_grid, group_weights
 from .efit import THRESHOLDS, model_efit
 from .fidelity import proxy_fidelity
-from .figures import build_figures
+from .figures import figure_builders
 from .population import model_table, pooled_std, read_population
 from .provenance import describe_sources
 from .result import AnalysisResult, Note, Settings, frozen
@@ -32,21 +33,27 @@ from .stats import edf_bands, ks_pairs, rank_spaces
 from .trends import best_complexity_fits, best_model_bands, design_parameters, error_trends
 
 BY = "population"  # the column an analysis compares: the space, prefixed by sweep/source when several
-MIN_SHARED_SPECS = 5  # proxy fidelity: the two budgets must share at least this many specs
+MIN_SHARED_SPECS = 5
+# the result's tables in a fixed order, however its parts finished (summary.json and data/ list them so)
+TABLE_ORDER = ("ks_pairs", "edf_bands", "edf_normalized_bands", "search", "ranking", "repeats", "top_models",
+               "fidelity_pairs", "fidelity_correlation", "fidelity_overlap", "models", "efit_summary", "trend_bins",
+               "trend_bands", "best_bands", "complexity_fits", "best_models", "notes")  # proxy fidelity: the two budgets must share at least this many specs
 # what the e_fit tables need of a model (the rest stays in the caller: no spec texts to pickle)
 _MODEL_COLUMNS = ("space", "trial_id", "spec_id", "regime", "n_trials", "error", "flops", "params", "acts", "d",
                   "widths", "depths", "bottleneck_ratios", "group_widths", "w0", "wa", "wm")
 
 
 def analyze(data, settings: Settings | None = None, *, sweeps: Sequence[str] | None = None, by: str | None = None,
-            executor=None, **overrides) -> AnalysisResult:
+            executor=None, on_figure=None, **overrides) -> AnalysisResult:
     """Analyse a population -> AnalysisResult.
 
     data: a result store or table path, a list of them, or a DataFrame of trials (store columns)
     or of models (model_table's output: has n_trials). settings: Settings, or keyword overrides of
     its fields (e.g. n_boot=200). sweeps: which sweeps of the stores (see read_population; default
     settings.sweeps). by: the column to compare (default population where present, else space).
-    Raises UsageError (one line) for sources without finished trials."""
+    on_figure: called with each drawable FigureData as soon as the tables behind it exist (with an
+    executor, while other parts still run: a caller can start drawing it). Raises UsageError (one
+    line) for sources without finished trials."""
     settings = (settings or Settings.of(overrides)).validate()
     sources: tuple[str, ...] = ()
     populations: list[dict] = []
@@ -62,7 +69,7 @@ def analyze(data, settings: Settings | None = None, *, sweeps: Sequence[str] | N
         models, n_trials = _models_of(trials, sources, settings), len(trials)
         populations = describe_sources(trials)
         del trials
-    return _analyze_models(models, settings, by, executor, sources, tuple(populations), n_trials)
+    return _analyze_models(models, settings, by, executor, on_figure, sources, tuple(populations), n_trials)
 
 
 def _models_of(trials: pd.DataFrame, sources, settings: Settings) -> pd.DataFrame:
@@ -75,7 +82,8 @@ def _models_of(trials: pd.DataFrame, sources, settings: Settings) -> pd.DataFram
     return models
 
 
-def _analyze_models(models, s: Settings, by, executor, sources, populations, n_trials) -> AnalysisResult:
+def _analyze_models(models, s: Settings, by, executor, on_figure, sources, populations,
+                    n_trials) -> AnalysisResult:
     by = by or (BY if BY in models else "space")
     if by not in models:
         models = models.assign(**{by: models["space"]})
@@ -106,10 +114,11 @@ def _analyze_models(models, s: Settings, by, executor, sources, populations, n_t
     nb, br = (bins["num_bins"], bins["bin_range"]) if column is not None else (None, None)
 
     # independent jobs, the longest first (a pool takes them in this order)
-    cols = [c for c in dict.fromkeys((by, *_MODEL_COLUMNS)) if c in models]
+    stage_cols = [c for c in models.columns if re.fullmatch(r"[wdbg]\d+", str(c))]  # w1.., d1..: as numbers
+    cols = [c for c in dict.fromkeys((by, *_MODEL_COLUMNS, *stage_cols)) if c in models]
     jobs = {
         "efit": partial(model_tables, models[cols], s, by),
-        "ranking": partial(rank_spaces, slim, by=by, n_boot=s.n_boot, level=s.level, seed=s.seed),
+        "ranking": partial(rank_spaces, slim, by=by, level=s.level),
         **({"edf_normalized_bands": partial(edf_bands, slim, by=by, normalize=column, num_bins=nb, bin_range=br,
                                             grid=grid, n_boot=s.n_boot, level=s.level, seed=s.seed)}
            if column is not None else {}),
@@ -118,9 +127,53 @@ def _analyze_models(models, s: Settings, by, executor, sources, populations, n_t
         "search": partial(search_efficiency, slim, by=by, level=s.level, weights=search_weights,
                           normalize=column or "flops", num_bins=nb, bin_range=br),
     }
-    done = _run(jobs, executor)
     t: dict[str, pd.DataFrame] = {}
-    ranking = done["ranking"]
+    top = models.sort_values("error", kind="stable").groupby(by, sort=True).head(s.top)
+    top = top[[c for c in (by, "space", "trial_id", "spec_id", "error", "n_trials", "flops", "widths", "depths")
+               if c in models]]
+    t["top_models"] = top.assign(n_models=top[by].map(n_of)).reset_index(drop=True)
+    pair, fidelity_missing = proxy_pair(models)
+    builders = figure_builders(s, by, n_of, bins if column is not None else None, column, fidelity_missing,
+                               fidelity=pair is not None)
+    figures: dict = {}
+
+    def emit_ready_figures():
+        for name, (needs, build) in builders.items():
+            if name not in figures and all(k in t for k in needs):
+                figures[name] = build(t)
+                if on_figure is not None and figures[name].drawn:
+                    on_figure(figures[name])
+
+    emit_ready_figures()
+    for name, value in _completed(jobs, executor):
+        if name == "efit":
+            t.update(value)
+        elif name == "ranking":
+            t["ranking"] = _ranking(value, models, slim, by, column, nb, br)
+            t["repeats"], repeats_note = _repeats(models, t["ranking"], by)
+        elif name == "ks_pairs":
+            t[name] = value
+        else:  # edf_bands, edf_normalized_bands, search
+            t[name] = value.assign(n=lambda d: d[by].map(n_of))
+        emit_ready_figures()
+    notes.append(repeats_note)
+    if pair is not None:
+        fid = proxy_fidelity(models, pair[0], pair[1], n_boot=s.n_boot, level=s.level, seed=s.seed)
+        t["fidelity_pairs"], t["fidelity_correlation"], t["fidelity_overlap"] = \
+            fid["pairs"], fid["correlation"], fid["overlap"]
+    t["notes"] = pd.DataFrame([{"kind": n.kind, "text": n.text} for n in notes], columns=["kind", "text"])
+    emit_ready_figures()
+    tables = {k: t[k] for k in TABLE_ORDER if k in t} | {k: v for k, v in t.items() if k not in TABLE_ORDER}
+    return AnalysisResult(
+        settings=s, by=by, sources=sources, populations=populations, n_trials=int(n_trials),
+        n_done=int(models["n_trials"].sum()), n_models=int(len(models)), tables=frozen(tables),
+        figures=frozen({name: figures[name] for name in builders}), notes=tuple(notes),
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+
+def _ranking(ranking: pd.DataFrame, models, slim, by, column, nb, br) -> pd.DataFrame:
+    """rank_spaces' table with each population's space, its trials and (normalized) its median
+    under the complexity-normalized weights."""
     ranking.insert(2, "space", ranking[by].map(models.groupby(by)["space"].first()).to_numpy())
     ranking.insert(4, "trials", ranking[by].map(models.groupby(by)["n_trials"].sum()).to_numpy())
     if column is not None:
@@ -128,41 +181,19 @@ def _analyze_models(models, s: Settings, by, executor, sources, populations, n_t
         ranking["median_normalized"] = ranking[by].map(
             {name: weighted_median(slim["error"].to_numpy()[idx], w[idx])
              for name, idx in slim.groupby(by, sort=True).indices.items()}).to_numpy()
-    t["ks_pairs"] = done["ks_pairs"]
-    for name in ("edf_bands", "edf_normalized_bands", "search"):
-        if name in done:
-            t[name] = done[name].assign(n=lambda d: d[by].map(n_of))
-    t["ranking"] = ranking
-    t["repeats"], repeats_note = _repeats(models, ranking, by)
-    notes.append(repeats_note)
-
-    top = models.sort_values("error", kind="stable").groupby(by, sort=True).head(s.top)
-    top = top[[c for c in (by, "space", "trial_id", "spec_id", "error", "n_trials", "flops", "widths", "depths")
-               if c in models]]
-    t["top_models"] = top.assign(n_models=top[by].map(n_of)).reset_index(drop=True)
-
-    pair, fidelity_missing = proxy_pair(models)
-    if pair is not None:
-        fid = proxy_fidelity(models, pair[0], pair[1], n_boot=s.n_boot, level=s.level, seed=s.seed)
-        t["fidelity_pairs"], t["fidelity_correlation"], t["fidelity_overlap"] = \
-            fid["pairs"], fid["correlation"], fid["overlap"]
-    t.update(done["efit"])
-    t["notes"] = pd.DataFrame([{"kind": n.kind, "text": n.text} for n in notes], columns=["kind", "text"])
-    figures = build_figures(t, s, by, bins=bins if column is not None else None, normalize=column,
-                            fidelity_missing=fidelity_missing)
-    return AnalysisResult(
-        settings=s, by=by, sources=sources, populations=populations, n_trials=int(n_trials),
-        n_done=int(models["n_trials"].sum()), n_models=int(len(models)), tables=frozen(t),
-        figures=frozen({f.name: f for f in figures}), notes=tuple(notes),
-        created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    return ranking
 
 
-def _run(jobs: dict, executor) -> dict:
-    """{name: job()} of jobs {name: callable}: in the executor when there is one, else here."""
+def _completed(jobs: dict, executor):
+    """(name, result) of jobs {name: callable} as each finishes: in the executor when there is one
+    (the order they finish), else here one by one."""
     if executor is None:
-        return {name: job() for name, job in jobs.items()}
-    futures = {name: executor.submit(job) for name, job in jobs.items()}
-    return {name: f.result() for name, f in futures.items()}
+        for name, job in jobs.items():
+            yield name, job()
+        return
+    futures = {executor.submit(job): name for name, job in jobs.items()}
+    for future in as_completed(futures):
+        yield futures[future], future.result()
 
 
 def model_tables(models: pd.DataFrame, s: Settings, by: str) -> dict[str, pd.DataFrame]:

@@ -1,4 +1,5 @@
-"""Bootstrap confidence bands and intervals, two-sample KS tests, and the ranking table of spaces.
+"""Bootstrap confidence bands and intervals, two-sample KS tests, and the ranking table of spaces
+(exact intervals: designspace.stats.intervals).
 
 Bootstraps are vectorized: all replicates of one population are drawn at once as multinomial counts
 (for EDF bands) or index matrices (for statistics), so 1000 replicates of a 2500-model space cost
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..stats.intervals import percentile_bounds, sorted_quantile
+from ..stats.intervals import mean_interval, percentile_bounds, quantile_interval, sorted_quantile
 from ..stats.ks import ks_2samp
 from .edf import DEFAULT_BINS, complexity_bins, normalized_weights_from_bins
 
@@ -50,7 +51,12 @@ def bootstrap_edf(values, grid, complexity=None, num_bins: int = DEFAULT_BINS, b
     cell_interval = cells % (g + 1)
     if complexity is not None:
         cell_bin = cells // (g + 1)
-        per_bin = counts @ (cell_bin[:, None] == np.arange(k)[None, :])  # (B, k) models per bin
+        # (B, k) models per bin: cells are sorted by bin (np.unique), so each bin is a run of columns
+        first = np.flatnonzero(np.r_[True, cell_bin[1:] != cell_bin[:-1]])
+        per_bin = np.zeros((n_boot, k + 1))
+        if cells.size:
+            per_bin[:, cell_bin[first]] = np.add.reduceat(counts, first, axis=1)
+        per_bin = per_bin[:, :k]
         occupied = np.count_nonzero(per_bin, axis=1)
         inv = np.divide(1.0, per_bin * occupied[:, None], out=np.zeros_like(per_bin), where=per_bin > 0)
         inv = np.hstack([inv, np.zeros((n_boot, 1))])  # column k: outside the bin range, weight 0
@@ -106,20 +112,31 @@ def ks_pairs(df: pd.DataFrame, by: str = "space", value: str = "error") -> pd.Da
     return pd.DataFrame(rows, columns=["a", "b", "statistic", "pvalue"])
 
 
-def rank_spaces(df: pd.DataFrame, by: str = "space", value: str = "error", n_boot: int = 1000,
-                level: float = 0.9, seed=0) -> pd.DataFrame:
+def rank_spaces(df: pd.DataFrame, by: str = "space", value: str = "error", level: float = 0.9) -> pd.DataFrame:
     """One row per space, best (lowest median error) first.
 
-    Columns: rank, space, n, and for each statistic in STATISTICS its estimate and bootstrap
-    interval (<stat>, <stat>_lo, <stat>_hi); ks_vs_best / ks_p_vs_best: KS test against the
-    top-ranked space (NaN for that space itself). A space whose EDF lies to the right (higher
-    errors) has a higher median and ranks lower; the KS p-value says whether the gap is noise."""
+    Columns: rank, space, n, and for each statistic in STATISTICS its estimate and central `level`
+    interval (<stat>, <stat>_lo, <stat>_hi): for the quantiles (q10, q25, median) the exact
+    distribution-free order-statistic interval (binomial ranks), for the mean Student's t; no
+    resampling, so no interval moves with a seed. "best" (the lowest error) has no interval
+    (NaN): no distribution-free one exists for a sample minimum, and its bootstrap is inconsistent.
+    An unbounded end (too few models for the level) is NaN too. ks_vs_best / ks_p_vs_best: KS
+    test against the top-ranked space (NaN for that space itself). A space whose EDF lies to the
+    right (higher errors) has a higher median and ranks lower; the KS p-value says whether the gap
+    is noise."""
     rows = []
-    for i, (name, group) in enumerate(df.groupby(by, sort=True)):
-        st = bootstrap_statistics(group[value].to_numpy(), n_boot=n_boot, level=level, seed=(seed, i))
+    for name, group in df.groupby(by, sort=True):
+        v = np.sort(group[value].to_numpy(np.float64))
+        v = v[np.isfinite(v)]
         row = {by: name, "n": len(group)}
-        for r in st.itertuples():
-            row[r.statistic], row[f"{r.statistic}_lo"], row[f"{r.statistic}_hi"] = r.estimate, r.lo, r.hi
+        for stat, q in STATISTICS.items():
+            if stat == "best":
+                est, lo, hi = (v[0] if v.size else np.nan), np.nan, np.nan
+            else:
+                interval = mean_interval(v) if q is None else quantile_interval(v, q)
+                est, (lo, hi) = interval.estimate, interval.bounds(level)
+            row[stat], row[f"{stat}_lo"], row[f"{stat}_hi"] = (float(x) if np.isfinite(x) else np.nan
+                                                               for x in (est, lo, hi))
         rows.append(row)
     table = pd.DataFrame(rows).sort_values(["median", "mean"], kind="stable").reset_index(drop=True)
     top = df.loc[df[by] == table.loc[0, by], value].to_numpy()

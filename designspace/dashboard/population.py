@@ -18,7 +18,7 @@ from ..errors import UsageError
 from ..store import connect, load_epochs
 
 FIGURES = ("edf", "edf_normalized")  # the result's figures the page draws
-RANKING = ("rank", "space", "n", "trials", "median", "median_lo", "median_hi", "best", "best_lo", "best_hi",
+RANKING = ("rank", "space", "n", "trials", "median", "median_lo", "median_hi", "best",
            "median_normalized", "ks_p_vs_best")
 
 

@@ -7,8 +7,8 @@ this package draws its figures (designspace.plots), renders the page through a J
 
 `write_report(sources, out_dir)` does all of it. With workers > 1 a standard process pool
 (concurrent.futures, fork) of that many processes computes the analysis's independent parts and
-draws the figures while this process writes the CSV files; the output does not depend on the
-number of workers.
+draws each figure as soon as the parts behind it are done (while the others still run), and this
+process writes the CSV files meanwhile; the output does not depend on the number of workers.
 """
 from __future__ import annotations
 
@@ -41,13 +41,14 @@ def _png(fd):
     return plots.png(fig), float(fig.get_size_inches()[0])
 
 
-def draw_figures(result: AnalysisResult, pool=None, meanwhile=None) -> dict:
+def draw_figures(result: AnalysisResult, pool=None, meanwhile=None, started: dict | None = None) -> dict:
     """{figure name: (PNG bytes, width in inches)} for every figure of the result that has data.
     With a pool (an executor) the figures are drawn there, the most expensive first, while this
-    process runs meanwhile()."""
+    process runs meanwhile(); started: {name: future} of figures already submitted to it."""
+    started = dict(started or {})
     names = [n for n in _COST_ORDER if n in result.figures and result.figures[n].drawn]
     names += [n for n, f in result.figures.items() if f.drawn and n not in names]
-    futures = {n: pool.submit(_png, result.figures[n]) for n in names} if pool is not None else {}
+    futures = {n: started.get(n) or pool.submit(_png, result.figures[n]) for n in names} if pool is not None else {}
     if meanwhile is not None:
         meanwhile()
     images = {}
@@ -109,13 +110,15 @@ def write_report(sources, out_dir: str | None = None, n_boot: int = DEFAULT_BOOT
     from .. import plots  # noqa: F401 - imported before the pool forks, so its workers start with matplotlib
 
     pool = _pool(workers)
+    started: dict = {}  # figures the pool draws while the analysis's other parts still run
     try:
-        result = analyze(sources, settings, sweeps=sweeps, executor=pool)
+        result = analyze(sources, settings, sweeps=sweeps, executor=pool,
+                         on_figure=None if pool is None else lambda fd: started.update({fd.name: pool.submit(_png, fd)}))
         try:
             os.makedirs(os.path.join(out_dir, "data"), exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot create report folder {out_dir}: {exc.strerror}") from None
-        images = draw_figures(result, pool,
+        images = draw_figures(result, pool, started=started,
                               meanwhile=lambda: write_tables(dict(result.tables), os.path.join(out_dir, "data")))
     finally:
         if pool is not None:

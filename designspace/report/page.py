@@ -105,12 +105,12 @@ def ranking_table(r: pd.DataFrame, by: str, level: str) -> tuple[Table, list[tup
         (by, "what is compared: a design space, prefixed by its sweep or source when several are read"),
         ("models", "distinct models (the unit of every statistic)"),
         ("trials", "finished trainings behind them (repeats of a model are combined)"),
-        ("best", "lowest model error"),
+        ("best", "lowest model error (no interval: a sample minimum has no distribution-free one)"),
         ("q25", "25th percentile of the model errors: the error of the best quarter"),
-        (f"median [{level}]", f"median model error and its {level} bootstrap interval"),
+        (f"median [{level}]", f"median model error and its exact {level} order-statistic interval (distribution-free, no resampling)"),
         *([("normalized median", "median of the complexity-normalized EDF: each complexity bin weighs the "
             "same (see the normalized EDF figure)")] if normalized else []),
-        (f"mean [{level}]", f"mean model error and its {level} bootstrap interval"),
+        (f"mean [{level}]", f"mean model error and its {level} Student t interval"),
         ("KS D vs #1", "Kolmogorov–Smirnov distance between this population's error EDF and the top-ranked one's "
          "(0: same distribution, 1: no overlap)"),
         ("KS p vs #1", "the KS test's p-value: small (say < 0.01) means the EDFs differ beyond sampling noise"),

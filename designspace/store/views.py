@@ -95,26 +95,33 @@ def flatten_specs(df):
     families = [sorted({k for st in ss for k in st.get("family", {})} | set(s.get("family", {})))
                 for s, ss in zip(specs, stages)]
     cols["family"] = ["+".join(f) for f in families]
-    out = df.copy()
-    for key, values in cols.items():
-        out[key] = values
-    return stage_columns(out)
+    cols.update(_stage_values(cols))
+    # one concat instead of a column insert per field (each insert consolidates the frame again)
+    return pd.concat([df.drop(columns=[c for c in cols if c in df]),
+                      pd.DataFrame(cols, index=df.index)], axis=1)
 
 
 def stage_columns(df):
     """From the per-stage list columns (widths, depths, bottleneck_ratios, group_widths), add
     num_stages, d (total blocks) and w1..wS, d1..dS, b1..bS, g1..gS (NaN past a model's stages)."""
+    out = df.copy()
+    for key, values in _stage_values({c: list(df[c]) for c in LIST_COLUMNS if c in df}).items():
+        out[key] = values
+    return out
+
+
+def _stage_values(lists: dict) -> dict:
+    """{num_stages, d, w1.., d1.., b1.., g1..: values} of per-stage lists {widths: [...], depths: [...], ...}."""
     import numpy as np
 
-    out = df.copy()
-    depths = list(out["depths"])
-    out["num_stages"] = [len(v) for v in depths]
-    out["d"] = [int(sum(v)) for v in depths]
-    max_s = int(out["num_stages"].max()) if len(out) else 0
+    depths = lists["depths"]
+    num = np.fromiter((len(v) for v in depths), np.int64, len(depths))
+    out: dict = {"num_stages": num, "d": np.fromiter((sum(v) for v in depths), np.int64, len(depths))}
+    max_s = int(num.max()) if len(num) else 0
     for key, short in (("widths", "w"), ("depths", "d"), ("bottleneck_ratios", "b"), ("group_widths", "g")):
-        if key not in out:
+        if key not in lists:
             continue
-        values = list(out[key])
+        values = lists[key]
         for j in range(max_s):
             out[f"{short}{j + 1}"] = [v[j] if j < len(v) else np.nan for v in values]
     return out

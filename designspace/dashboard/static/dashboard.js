@@ -148,11 +148,11 @@ function interval(row, stat) {
 function drawRanking(sec, ranking, level) {
   const table = sec.querySelector("table.ranking");
   if (!ranking.length) { table.replaceChildren(); return; }
-  const head = el("tr", {}, ...["rank", "space", "models", `median err % [${level}%]`, `best err % [${level}%]`,
+  const head = el("tr", {}, ...["rank", "space", "models", `median err % [${level}%]`, "best err %",
     "median, normalized", "KS p vs best"].map((t) => el("th", { text: t })));
   table.replaceChildren(head, ...ranking.map((r) => el("tr", { "data-space": r.space },
     el("td", { text: String(r.rank) }), el("td", { text: r.space }), el("td", { text: String(r.n) }),
-    el("td", { text: interval(r, "median") }), el("td", { text: interval(r, "best") }),
+    el("td", { text: interval(r, "median") }), el("td", { text: num(r.best) }),
     el("td", { text: num(r.median_normalized) }),
     el("td", { text: r.ks_p_vs_best === null ? "–" : sig(r.ks_p_vs_best) }))));
 }
