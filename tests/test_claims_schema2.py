@@ -182,3 +182,29 @@ def test_v1_suites_rejudged_reproduce_their_committed_verdicts(name, folder):
     suite = load_suite(os.path.join(ROOT, "experiments", "paper", name))
     committed = json.loads(open(os.path.join(ROOT, "results", "paper", "cpu", folder, "claims.json")).read())
     assert _verdicts(judge(suite)) == _verdicts(committed)
+
+
+def test_a_sweep_still_running_is_not_judged_until_complete(tmp_path):
+    """A fixed design is judged on the data it planned: a store holding fewer trials than its sweep's
+    recorded plan leaves its claims not run (no unplanned interim look), and says how far it is."""
+    from designspace.store import connect, record_sweep
+
+    db = str(tmp_path / "s.db")
+    _dbb_store(db)
+    con = connect(db)
+    try:
+        record_sweep(con, "s", {}, planned=30)  # 24 of 30 planned trials stored
+    finally:
+        con.close()
+    result = judge(_suite([DBB_PART]), None, str(tmp_path))
+    claim = result["claims"][0]
+    assert claim["verdict"] == "not run"
+    assert any("incomplete: 24 of 30 planned trials" in m for m in claim["missing"])
+    assert result["sweeps"]["s"]["planned"] == 30 and result["sweeps"]["s"]["done"] == 24
+    assert result["sweeps"]["s"]["trial_seconds"] > 0  # its rows still counted
+    con = connect(db)
+    try:
+        record_sweep(con, "s", {}, planned=24)  # complete
+    finally:
+        con.close()
+    assert judge(_suite([DBB_PART]), None, str(tmp_path))["claims"][0]["verdict"] == "holds"

@@ -394,3 +394,16 @@ def test_a_driver_of_an_older_store_shows_as_running_unknown(tmp_path):
     con = sqlite3.connect(db)
     assert "running" in {r[1] for r in con.execute("PRAGMA table_info(drivers)")}
     con.close()
+
+
+def test_a_schema_2_folder_is_judged_live_by_its_own_rules():
+    """The post-hoc folder's suite is schema 2 (pairing, complexity control, Holm and FDR): judged
+    live on its stores, every claim gets the verdict its committed claims.json holds."""
+    from designspace.dashboard.claims import judge_folder
+
+    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "results", "paper", "cpu",
+                          "posthoc")
+    stored = json.loads(open(os.path.join(folder, "claims.json")).read())
+    live = judge_folder(folder, stored)
+    assert live["source"] == "live"
+    assert {c["id"]: c["verdict"] for c in live["claims"]} == {c["id"]: c["verdict"] for c in stored["claims"]}

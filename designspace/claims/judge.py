@@ -21,9 +21,13 @@ from .suite import DERIVED_VALUES, Arm, Suite
 class Stores:
     """Per sweep key: its trials and model table, read once and shared by every claim."""
 
-    def __init__(self, suite: Suite, store_dir: str | None = None):
+    def __init__(self, suite: Suite, store_dir: str | None = None, require_complete: bool = False):
+        """require_complete: a sweep whose store holds fewer trials than its recorded plan counts as
+        missing (judging it would be an unplanned interim look at a fixed design); a pilot, a
+        sequential look or a live view reads whatever is there."""
         self.suite = suite
         self.store_dir = store_dir
+        self.require_complete = require_complete
         self._trials: dict = {}
         self._models: dict = {}
         self._missing: dict = {}
@@ -56,6 +60,12 @@ class Stores:
         if df.empty:
             self._missing[key] = f"sweep {key} has no trials in {path}"
             return None
+        if self.require_complete:
+            planned = self.progress_counts(key)["planned"]
+            if planned is not None and len(df) < planned:
+                self._missing[key] = (f"sweep {key} is incomplete: {len(df)} of {planned} planned trials stored "
+                                      f"(its claims are judged once it is complete; rerun reproduce to finish it)")
+                return None
         return df
 
     def models(self, key: str) -> pd.DataFrame | None:
@@ -84,7 +94,20 @@ class Stores:
         return m
 
     def progress(self, key: str) -> dict:
-        """{planned, done, failed, diverged} of a sweep's store (planned from its sweeps table)."""
+        """{planned, done, failed, diverged, timeout} of a sweep's store (planned from its sweeps
+        table), with span_s and trial_seconds of its trials."""
+        out = self.progress_counts(key)
+        df = self.trials(key)
+        if df is None and self.require_complete and os.path.isfile(out["store"]):
+            df = Stores(self.suite, self.store_dir).trials(key)  # an incomplete sweep's rows still count
+        if df is not None and len(df):
+            t0, t1 = df["started_at"].min(), df["finished_at"].max()
+            out["span_s"] = float((t1 - t0).total_seconds()) if pd.notna(t0) and pd.notna(t1) else None
+            out["trial_seconds"] = float(pd.to_numeric(df["seconds"], errors="coerce").sum())
+        return out
+
+    def progress_counts(self, key: str) -> dict:
+        """{store, planned, done, failed, diverged, timeout}: plain SQL on the store, nothing else read."""
         path = self.path(key)
         out = {"store": path, "planned": None, "done": 0, "failed": 0, "diverged": 0, "timeout": 0}
         if not os.path.isfile(path):
@@ -101,11 +124,6 @@ class Stores:
                 con.close()
         except sqlite3.Error:
             pass
-        df = self.trials(key)
-        if df is not None and len(df):
-            t0, t1 = df["started_at"].min(), df["finished_at"].max()
-            out["span_s"] = float((t1 - t0).total_seconds()) if pd.notna(t0) and pd.notna(t1) else None
-            out["trial_seconds"] = float(pd.to_numeric(df["seconds"], errors="coerce").sum())
         return out
 
 
@@ -264,8 +282,10 @@ def judge_part(stores: Stores, claim, index: int, part, seed: int | None = None)
 
 def judge(suite: Suite, claims=None, store_dir: str | None = None, seed: int | None = None) -> dict:
     """Every selected claim judged on the stores under store_dir (default: the suite's). seed: the
-    statistics seed (default: the suite's); schema 2's verdicts do not depend on it."""
-    stores = Stores(suite, store_dir)
+    statistics seed (default: the suite's); schema 2's verdicts do not depend on it. A claim whose
+    sweep is incomplete (fewer trials stored than planned) is not run: its verdict waits for the data
+    its design fixed."""
+    stores = Stores(suite, store_dir, require_complete=True)
     claims = suite.claims if claims is None else claims
     seed = suite.seed if seed is None else seed
     if suite.schema == 2:

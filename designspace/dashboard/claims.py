@@ -74,6 +74,13 @@ def judge_folder(folder: str, result: dict) -> dict:
         return stored
     # Stores and judge_part, not judge(): judge() also counts each sweep's rows, which the page has already
     stores = Stores(suite, os.path.dirname(os.path.abspath(folder)))
+    if suite.schema == 2:  # the suite's own rules: pairing, complexity control, multiplicity
+        from ..claims.decide import judge_suite
+
+        return {"source": "live", "judged_at": time.time(),
+                "claims": claims_view({"claims": judge_suite(stores, claims, suite.seed)}),
+                "note": f"judged now on the stores as they are (sweeps may still be running) by the rules of "
+                        f"{result.get('suite_file')}"}
     judged = []
     for claim in claims:
         entry = {"id": claim.id, "text": claim.text, "figure": claim.figure}
