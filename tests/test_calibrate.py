@@ -95,3 +95,40 @@ def test_bad_calibration_configs_are_one_line_and_exit_2(tmp_path, capsys, chang
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "c").exists()
+
+
+def test_calibrate_recovers_a_planted_correlation_between_its_budgets(tmp_path, capsys):
+    """Stores of two budgets over the same specs, their errors planted with a known within-space rank
+    correlation, read by `calibrate --analyze-only`: the interval holds the planted value, the report
+    states each space's medians and the run's span, and the bar decides eligibility."""
+    from designspace.analysis.synthetic import synthetic_trials
+    from designspace.store import write_trials
+
+    rng = np.random.default_rng(4)
+    rows = synthetic_trials(spaces=("RegNetX", "AnyNetXE"), n=40, seed=0, noise=0.0, slope=0.0, penalty=0.0)
+    truth = rng.standard_normal(len(rows)) + np.array([0.0 if r["space"] == "RegNetX" else 3.0 for r in rows])
+    cheap = truth + rng.normal(0, 0.75, len(rows))
+    store_dir = tmp_path / "cal"
+    store_dir.mkdir()
+    for budget, errors in (("short", cheap), ("long", truth)):
+        write_trials(str(store_dir / f"{budget}.db"),
+                     [dict(r, sweep=budget, trial_id=f"{budget}-{i}", error=float(20 + e), started_at=1.8e9 + i,
+                           finished_at=1.8e9 + i + 10.0, seconds=10.0) for i, (r, e) in enumerate(zip(rows, errors))])
+    spaces = np.array([r["space"] for r in rows])
+    planted = np.mean([pd.Series(cheap[spaces == s]).corr(pd.Series(truth[spaces == s]), method="spearman")
+                       for s in ("RegNetX", "AnyNetXE")])
+    path = tmp_path / "cal.yaml"
+    for bar, eligible in ((0.3, True), (0.95, False)):
+        config = {**CONFIG, "store_dir": str(store_dir), "decision": {**CONFIG["decision"], "fidelity_bar": bar}}
+        path.write_text(yaml.safe_dump(config))
+        assert main(["calibrate", str(path), "--analyze-only", "--json"]) == 0
+        result = json.loads(capsys.readouterr().out)
+        entry = result["budgets"]["short"]
+        lo, hi = entry["fidelity"]["spearman_within_ci"]
+        assert lo <= planted <= hi and 0.6 < entry["fidelity"]["spearman_within"] < 0.95
+        assert entry["eligible"] is eligible and (result["recommended"]["budget"] == "short") is eligible
+        assert result["most_faithful"] == "short"
+        assert set(entry["space_medians"]) == {"RegNetX", "AnyNetXE"}
+        assert entry["space_medians"]["AnyNetXE"] > entry["space_medians"]["RegNetX"] + 2
+    report = (store_dir / "calibration.md").read_text()
+    assert "## Median error per space" in report and "160 trials from 2027-01-15 08:00 to 2027-01-15 08:01 UTC (89 s" in report

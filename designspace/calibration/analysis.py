@@ -155,6 +155,11 @@ def analyse(cfg: CalibrationConfig, probe: dict | None = None) -> dict:
         if probe:
             entry["probe_core_seconds_per_model"] = float(probe["budgets"][budget])
         entry.update(reliability(main, rep, overrides.get("test_size") or 10_000))
+        err = pd.to_numeric(main["error"], errors="coerce")
+        entry["space_medians"] = {str(k): float(v) for k, v in err.groupby(main["space"]).median().items()}
+        both = pd.concat([main, rep]) if rep is not None else main
+        entry["trials"] = int(len(both))
+        entry["first_start"], entry["last_finish"] = _span(both)
         if ref_main is not None and budget != cfg.reference:
             joined = pd.merge(main[["spec_id", "space", "error"]], ref_main[["spec_id", "error"]], on="spec_id",
                               suffixes=("", "_ref"))
@@ -175,12 +180,25 @@ def analyse(cfg: CalibrationConfig, probe: dict | None = None) -> dict:
                                                       if n else None)
             entry["decide"][f"{effect:g}"] = row
         budgets[budget] = entry
+    starts = [e["first_start"] for e in budgets.values() if e.get("first_start") is not None]
+    ends = [e["last_finish"] for e in budgets.values() if e.get("last_finish") is not None]
+    faithful = {b: e["fidelity"]["spearman_within"] for b, e in budgets.items()
+                if b != cfg.reference and np.isfinite((e.get("fidelity") or {}).get("spearman_within", np.nan))}
     out = {"budgets": budgets, "reference": cfg.reference, "recommended": recommend(cfg, budgets),
-           "reference_reliability": ref_rel}
+           "reference_reliability": ref_rel,
+           "run": {"first_start": min(starts) if starts else None, "last_finish": max(ends) if ends else None,
+                   "trials": int(sum(e.get("trials", 0) for e in budgets.values()))},
+           "most_faithful": max(faithful, key=faithful.get) if faithful else None}
     if probe:
         out["probe"] = probe
         out["recommended_probe_cost"] = recommend(cfg, budgets, "core_hours_probe")
     return out
+
+
+def _span(trials: pd.DataFrame) -> tuple[float | None, float | None]:
+    """(first start, last finish) of trials, in seconds since the epoch (from the stored timestamps)."""
+    t0, t1 = trials["started_at"].min(), trials["finished_at"].max()
+    return (t0.timestamp() if pd.notna(t0) else None), (t1.timestamp() if pd.notna(t1) else None)
 
 
 def recommend(cfg: CalibrationConfig, budgets: dict, cost_key: str = "core_hours") -> dict:
@@ -242,6 +260,16 @@ def markdown(result: dict, cfg: CalibrationConfig) -> str:
              f"{dec.effects[0]:g}-point effect (reference points) at {dec.power:.0%} power, two-sided alpha "
              f"{dec.alpha:g}",
              f"- **recommended: {rec['budget'] or 'none'}** ({rec['why']}; cost = the sweeps' own trial seconds)"]
+    run = result.get("run") or {}
+    if run.get("first_start") and run.get("last_finish"):
+        when = lambda t: time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))  # noqa: E731
+        lines.append(f"- sweeps: {run['trials']} trials from {when(run['first_start'])} to "
+                     f"{when(run['last_finish'])} UTC ({run['last_finish'] - run['first_start']:.0f} s of wall time, "
+                     f"from the stores' trial timestamps)")
+    if result.get("most_faithful"):
+        b = result["most_faithful"]
+        lines.append(f"- most faithful budget below the reference (highest within-space Spearman estimate): {b} "
+                     f"({result['budgets'][b]['fidelity']['spearman_within']:.2f})")
     if result.get("probe"):
         pr, rp = result["probe"], result["recommended_probe_cost"]
         lines.append(f"- with the probed cost ({pr['seconds_per_train_image'] * 1e3:.2f} ms per training image, "
@@ -273,6 +301,13 @@ def markdown(result: dict, cfg: CalibrationConfig) -> str:
                      f"{_f(fid.get('spearman_pooled'))} | {_f(fid.get('top_k_overlap'))} | "
                      f"{'agrees' if fid.get('space_order_agrees') else ('differs' if fid else '–')} | "
                      f"{_f(e.get('fidelity_cap'))} | " + " | ".join(decide) + " |")
+    spaces = list(dict.fromkeys(k for e in result["budgets"].values() for k in e.get("space_medians", {})))
+    if spaces:
+        lines += ["", "## Median error per space (%)", "", "| budget | " + " | ".join(spaces) + " |",
+                  "|" + "---|" * (1 + len(spaces))]
+        for b, e in result["budgets"].items():
+            med = e.get("space_medians", {})
+            lines.append(f"| {b} | " + " | ".join(_f(med.get(sp), ".1f") for sp in spaces) + " |")
     lines += ["", "## How to read it", "",
               "Fidelity intervals are Fisher-z intervals (no resampling). Reliability counts training-seed noise "
               "(from the repeated models) and test-sampling noise (binomial) against the between-model spread; "
