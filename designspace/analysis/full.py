@@ -4,9 +4,10 @@ One call computes every table, every figure's data and the notes that the report
 show (designspace.analysis.result describes the result). The unit of every statistic is the model:
 repeated trials of one spec are combined first (population.model_table).
 
-With an `executor` (a concurrent.futures executor, e.g. a process pool), the independent parts
-(e_fit and the tables built on it; the ranking; each EDF's bootstrap bands; the KS tests; the
-search efficiency) run there as separate jobs; the result does not depend on it.
+With an `executor` (a concurrent.futures executor, e.g. a process pool), the stores' specs are parsed
+there in chunks and the independent parts (e_fit and the tables built on it; the ranking; each EDF's
+bootstrap bands; the KS tests; the search efficiency) run there as separate jobs; the result does
+not depend on it.
 """
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def analyze(data, settings: Settings | None = None, *, sweeps: Sequence[str] | N
             populations = describe_sources(data)
     else:
         sources = tuple(os.fspath(s) for s in ([data] if isinstance(data, (str, os.PathLike)) else data))
-        trials = read_population(list(sources), list(sweeps or settings.sweeps) or None)
+        trials = read_population(list(sources), list(sweeps or settings.sweeps) or None, executor)
         models, n_trials = _models_of(trials, sources, settings), len(trials)
         populations = describe_sources(trials)
         del trials

@@ -36,10 +36,11 @@ AGGREGATIONS = ("mean", "median", "min")
 MODEL_KEY = ("source", "population", "spec_id", "recipe_key", "dataset", "regime")
 
 
-def read_population(sources: Sequence[str], sweeps: Sequence[str] | None = None) -> pd.DataFrame:
+def read_population(sources: Sequence[str], sweeps: Sequence[str] | None = None, executor=None) -> pd.DataFrame:
     """Trials of every source, concatenated (one row per trial, store columns, plus `source`,
     `context` and `population`). Raises UsageError (one line) for a missing/unreadable source, an unknown sweep,
-    or a store whose sweeps differ in recipe/dataset/regime when `sweeps` is None."""
+    or a store whose sweeps differ in recipe/dataset/regime when `sweeps` is None. executor (e.g. a
+    process pool): parse the stores' specs there (store.flatten_specs)."""
     if isinstance(sources, str):
         sources = [sources]
     if not sources:
@@ -65,7 +66,7 @@ def read_population(sources: Sequence[str], sweeps: Sequence[str] | None = None)
             if wanted is not None and "sweep" in df and df["sweep"].notna().any():
                 df = df[df["sweep"].isin(wanted)]
         else:
-            df = _read_store(src, wanted, pool_all)
+            df = _read_store(src, wanted, pool_all, executor)
         seen_sweeps |= set(df["sweep"].dropna().unique())
         parts.append(df.assign(source=src, _label=labels[src]))
     if wanted is not None:
@@ -139,7 +140,7 @@ def _describe_context(recipe, dataset, regime) -> str:
     return ", ".join(b for b in bits if b) or "no recipe"
 
 
-def _read_store(path: str, wanted, pool_all: bool) -> pd.DataFrame:
+def _read_store(path: str, wanted, pool_all: bool, executor=None) -> pd.DataFrame:
     import sqlite3
 
     from ..store import connect, load
@@ -168,8 +169,8 @@ def _read_store(path: str, wanted, pool_all: bool) -> pd.DataFrame:
                              f"--sweep NAME (repeatable, side by side) or pool them with --sweep all")
     try:
         if wanted is None:
-            return load(path)
-        frames = [load(path, sweep=s) for s in wanted if s in present]
+            return load(path, executor=executor)
+        frames = [load(path, sweep=s, executor=executor) for s in wanted if s in present]
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     except (sqlite3.Error, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise UsageError(f"{path}: cannot read its trials ({type(exc).__name__}: {exc})") from None

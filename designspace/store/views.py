@@ -35,14 +35,14 @@ def load_epochs(db: str, sweep: str | None = None, trial_ids=None):
         con.close()
 
 
-def load(db: str, sweep: str | None = None, flatten: bool = True):
+def load(db: str, sweep: str | None = None, flatten: bool = True, executor=None):
     """The store as a tidy DataFrame: one row per trial, one column per variable.
 
     recipe and extra are dicts, started_at/finished_at UTC timestamps (pandas datetimes), spec
     the ModelSpec JSON text. With flatten (default) the spec's fields become columns: widths,
     depths, strides, bottleneck_ratios, group_widths (per-stage lists), num_stages, d (total
     blocks; RegNet's d where the spec is a RegNet), w1..wS, d1..dS, b1..bS, g1..gS, se_ratio,
-    family, and RegNet w0, wa, wm where the spec has them."""
+    family, and RegNet w0, wa, wm where the spec has them. executor: see flatten_specs."""
     import pandas as pd
 
     con = connect(db, create=False)
@@ -57,7 +57,7 @@ def load(db: str, sweep: str | None = None, flatten: bool = True):
         df[key] = _json_column(df[key])
     for key in ("started_at", "finished_at"):
         df[key] = pd.to_datetime(pd.to_numeric(df[key], errors="coerce"), unit="s", utc=True)
-    return flatten_specs(df) if flatten else df
+    return flatten_specs(df, executor) if flatten else df
 
 
 def _json_column(col):
@@ -69,8 +69,12 @@ def _json_column(col):
 LIST_COLUMNS = ("widths", "depths", "strides", "bottleneck_ratios", "group_widths")
 
 
-def flatten_specs(df):
-    """Add the flattened spec columns to a DataFrame holding a `spec` column (JSON text or dicts)."""
+PARALLEL_MIN_SPECS = 4000  # with an executor, specs are parsed in chunks there from this many on
+
+
+def flatten_specs(df, executor=None):
+    """Add the flattened spec columns to a DataFrame holding a `spec` column (JSON text or dicts).
+    executor (e.g. a process pool): parse the specs there in chunks (the read's largest cost)."""
     import pandas as pd
 
     if df.empty:
@@ -78,7 +82,26 @@ def flatten_specs(df):
         for col in (*LIST_COLUMNS, "num_stages", "d", "se_ratio", "family"):
             out[col] = pd.Series(dtype=object)
         return out
-    specs = [json.loads(s) if isinstance(s, str) else s for s in df["spec"]]
+    specs = list(df["spec"])
+    if executor is not None and len(specs) >= PARALLEL_MIN_SPECS:
+        size = -(-len(specs) // 4)
+        parts = list(executor.map(spec_columns, [specs[i:i + size] for i in range(0, len(specs), size)]))
+        cols = {key: [v for part in parts for v in part[key]] for key in parts[0]}
+    else:
+        cols = spec_columns(specs)
+    for key in ("w0", "wa", "wm"):
+        if not any(v == v for v in cols[key]):  # every value NaN: no RegNet parameters in these specs
+            del cols[key]
+    cols.update(_stage_values(cols))
+    # one concat instead of a column insert per field (each insert consolidates the frame again)
+    return pd.concat([df.drop(columns=[c for c in cols if c in df]),
+                      pd.DataFrame(cols, index=df.index)], axis=1)
+
+
+def spec_columns(specs) -> dict[str, list]:
+    """The per-model columns of specs (JSON texts or dicts): per-stage lists, se_ratio, RegNet w0, wa,
+    wm (NaN where absent) and family. Module-level, so a process pool can run it on a chunk."""
+    specs = [json.loads(s) if isinstance(s, str) else s for s in specs]
     stages = [s["stages"] for s in specs]
     cols: dict[str, list] = {
         "widths": [[st["width"] for st in ss] for ss in stages],
@@ -89,16 +112,10 @@ def flatten_specs(df):
         "se_ratio": [max([st["se_ratio"] for st in ss], default=0.0) for ss in stages],
     }
     for key in ("w0", "wa", "wm"):
-        vals = [s.get("meta", {}).get(key, float("nan")) for s in specs]
-        if any(v == v for v in vals):  # any not-NaN
-            cols[key] = vals
-    families = [sorted({k for st in ss for k in st.get("family", {})} | set(s.get("family", {})))
-                for s, ss in zip(specs, stages)]
-    cols["family"] = ["+".join(f) for f in families]
-    cols.update(_stage_values(cols))
-    # one concat instead of a column insert per field (each insert consolidates the frame again)
-    return pd.concat([df.drop(columns=[c for c in cols if c in df]),
-                      pd.DataFrame(cols, index=df.index)], axis=1)
+        cols[key] = [s.get("meta", {}).get(key, float("nan")) for s in specs]
+    cols["family"] = ["+".join(sorted({k for st in ss for k in st.get("family", {})} | set(s.get("family", {}))))
+                      for s, ss in zip(specs, stages)]
+    return cols
 
 
 def stage_columns(df):
