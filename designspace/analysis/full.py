@@ -34,11 +34,11 @@ from .stats import edf_bands, ks_pairs, rank_spaces
 from .trends import best_complexity_fits, best_model_bands, design_parameters, error_trends
 
 BY = "population"  # the column an analysis compares: the space, prefixed by sweep/source when several
-MIN_SHARED_SPECS = 5
+MIN_SHARED_SPECS = 5  # proxy fidelity: the two budgets must share at least this many specs
 # the result's tables in a fixed order, however its parts finished (summary.json and data/ list them so)
 TABLE_ORDER = ("ks_pairs", "edf_bands", "edf_normalized_bands", "search", "ranking", "repeats", "top_models",
                "fidelity_pairs", "fidelity_correlation", "fidelity_overlap", "models", "efit_summary", "trend_bins",
-               "trend_bands", "best_bands", "complexity_fits", "best_models", "notes")  # proxy fidelity: the two budgets must share at least this many specs
+               "trend_bands", "best_bands", "complexity_fits", "best_models", "notes")
 # what the e_fit tables need of a model (the rest stays in the caller: no spec texts to pickle)
 _MODEL_COLUMNS = ("space", "trial_id", "spec_id", "regime", "n_trials", "error", "flops", "params", "acts", "d",
                   "widths", "depths", "bottleneck_ratios", "group_widths", "w0", "wa", "wm")

@@ -15,7 +15,8 @@ def register(sub):
     p.add_argument("config", help="a calibration config (YAML), e.g. experiments/paper/calibration_cpu.yaml")
     p.add_argument("--analyze-only", action="store_true", help="train nothing; report on the stored trials")
     p.add_argument("--out", default=None, help="folder for calibration.json/.md/.png (default: the store_dir)")
-    p.add_argument("--address", default=None, help="Ray cluster to join (auto | HOST:PORT | ray://HOST:PORT, as `designspace sweep`); "
+    p.add_argument("--address", default=None,
+                   help="Ray cluster to join (auto | HOST:PORT | ray://HOST:PORT, as `designspace sweep`); "
                         "default: a private local one")
     p.add_argument("--data-dir", default=None, help="override dataset.dir")
     p.add_argument("--probe-cost", action="store_true",

@@ -33,7 +33,8 @@ def register(sub):
     p.add_argument("--tier", choices=None, default=None, help="cpu | gpu (checked against the suite file's tier)")
     p.add_argument("--only", type=_ids, default=None, metavar="IDS", help="claim ids, e.g. 5,6")
     p.add_argument("--analyze-only", action="store_true", help="judge the stores that exist; run nothing")
-    p.add_argument("--address", default=None, help="Ray cluster to join (auto | HOST:PORT | ray://HOST:PORT, as `designspace sweep`); "
+    p.add_argument("--address", default=None,
+                   help="Ray cluster to join (auto | HOST:PORT | ray://HOST:PORT, as `designspace sweep`); "
                         "default: a private local one")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="stores and claims.md/json/report.html (default: the suite's, results/paper/<tier>/)")

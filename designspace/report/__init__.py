@@ -113,7 +113,8 @@ def write_report(sources, out_dir: str | None = None, n_boot: int = DEFAULT_BOOT
     started: dict = {}  # figures the pool draws while the analysis's other parts still run
     try:
         result = analyze(sources, settings, sweeps=sweeps, executor=pool,
-                         on_figure=None if pool is None else lambda fd: started.update({fd.name: pool.submit(_png, fd)}))
+                         on_figure=None if pool is None else
+                         lambda fd: started.update({fd.name: pool.submit(_png, fd)}))
         try:
             os.makedirs(os.path.join(out_dir, "data"), exist_ok=True)
         except OSError as exc:

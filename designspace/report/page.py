@@ -107,7 +107,8 @@ def ranking_table(r: pd.DataFrame, by: str, level: str) -> tuple[Table, list[tup
         ("trials", "finished trainings behind them (repeats of a model are combined)"),
         ("best", "lowest model error (no interval: a sample minimum has no distribution-free one)"),
         ("q25", "25th percentile of the model errors: the error of the best quarter"),
-        (f"median [{level}]", f"median model error and its exact {level} order-statistic interval (distribution-free, no resampling)"),
+        (f"median [{level}]", f"median model error and its exact {level} order-statistic interval "
+                              "(distribution-free, no resampling)"),
         *([("normalized median", "median of the complexity-normalized EDF: each complexity bin weighs the "
             "same (see the normalized EDF figure)")] if normalized else []),
         (f"mean [{level}]", f"mean model error and its {level} Student t interval"),
