@@ -130,7 +130,8 @@ def test_train_reports_progress_within_an_epoch(tmp_path):
     assert main(["sample", "--space", "RegNetX", "-n", "1", "--regime", "fashion-mnist", "--flops", "2M:4M",
                  "--out", str(spec)]) == 0
     args = [sys.executable, "-m", "designspace", "train", str(spec), "--data", "synthetic", "--epochs", "2",
-            "--train-size", "512", "--test-size", "128", "--batch-size", "32", "--threads", "1"]
+            "--train-size", "2048", "--test-size", "128", "--batch-size", "32", "--threads", "1"]
+    # 64 steps an epoch (2 s or more at ~30 steps/s): the bar, redrawn every 0.5 s, is drawn within it
     env = dict(os.environ, PYTHONPATH=ROOT)
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))  # a 100 x 30 terminal
