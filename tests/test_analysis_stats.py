@@ -164,3 +164,12 @@ def test_normalized_band_matches_a_brute_force_index_bootstrap():
     ref = np.array([edf_values(values[rng.integers(0, n, n)], grid, np.full(n, 1 / n)) for _ in range(4000)])
     np.testing.assert_allclose(plain["lo"], np.quantile(ref, 0.05, axis=0), atol=0.025)
     np.testing.assert_allclose(plain["hi"], np.quantile(ref, 0.95, axis=0), atol=0.025)
+
+
+def test_ranking_of_tiny_populations_keeps_estimates_and_leaves_unbounded_ends_empty():
+    table = rank_spaces(pd.DataFrame({"space": ["a", "b", "b"], "error": [3.0, 1.0, 2.0]})).set_index("space")
+    assert table.loc["a", "mean"] == 3.0 and table.loc["a", "median"] == 3.0  # one model: its own error
+    assert np.isnan(table.loc["a", "mean_lo"]) and np.isnan(table.loc["b", "median_lo"])  # no exact bound at n <= 4
+    from designspace.report.page import interval
+
+    assert interval(3.0, float("nan"), float("nan")) == "3.000 [–, –]"

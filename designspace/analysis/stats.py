@@ -134,7 +134,8 @@ def rank_spaces(df: pd.DataFrame, by: str = "space", value: str = "error", level
                 est, lo, hi = (v[0] if v.size else np.nan), np.nan, np.nan
             else:
                 interval = mean_interval(v) if q is None else quantile_interval(v, q)
-                est, (lo, hi) = interval.estimate, interval.bounds(level)
+                lo, hi = interval.bounds(level)
+                est = float(v.mean()) if q is None and v.size else interval.estimate  # a lone model has a mean
             row[stat], row[f"{stat}_lo"], row[f"{stat}_hi"] = (float(x) if np.isfinite(x) else np.nan
                                                                for x in (est, lo, hi))
         rows.append(row)

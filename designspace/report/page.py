@@ -71,7 +71,8 @@ def as_written(v) -> str:
 
 
 def interval(est, lo, hi, digits: int = 3) -> str:
-    return f"{num(est, digits)} [{num(lo, digits)}, {num(hi, digits)}]" if est == est else ""
+    """est [lo, hi]; an end that is missing (unbounded: too few models for the level) reads "–"."""
+    return f"{num(est, digits)} [{num(lo, digits) or '–'}, {num(hi, digits) or '–'}]" if est == est else ""
 
 
 def frame_table(df: pd.DataFrame, digits: int = 3, headers: dict | None = None, id: str | None = None) -> Table:
