@@ -132,7 +132,11 @@ def test_only_rewrites_the_named_claims_and_keeps_the_others(tmp_path):
     reproduce(str(path), only=[2], analyze_only=True, figures=False, progress=False)
     saved = json.loads((tmp_path / "t" / "claims.json").read_text())
     assert [c["id"] for c in saved["claims"]] == [1, 2] and "claims 2 judged" in saved["merged"]
-    assert "claim 1" in (tmp_path / "t" / "claims.md").read_text()
+    text = (tmp_path / "t" / "claims.md").read_text()
+    assert "claim 1" in text
+    # 24 trials of 1 s at one core each; both claims hold: 2 decided over 24 core-seconds
+    assert "Compute: 0.01 core-hours of training" in text and "2 claims decided" in text
+    assert f"{2 / (24 / 3600):.2f} per core-hour" in text
     assert before == {f: os.path.getsize(tmp_path / f) for f in os.listdir(tmp_path) if f.endswith(".db")}
     assert not [f for f in os.listdir(tmp_path) if f.endswith(("-wal", "-shm"))]
 

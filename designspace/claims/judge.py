@@ -104,6 +104,8 @@ class Stores:
             t0, t1 = df["started_at"].min(), df["finished_at"].max()
             out["span_s"] = float((t1 - t0).total_seconds()) if pd.notna(t0) and pd.notna(t1) else None
             out["trial_seconds"] = float(pd.to_numeric(df["seconds"], errors="coerce").sum())
+            cpus = ((self.suite.sweeps.get(key) or {}).get("resources") or {}).get("cpus", 1)
+            out["core_seconds"] = out["trial_seconds"] * float(cpus or 1)
         return out
 
     def progress_counts(self, key: str) -> dict:

@@ -138,6 +138,12 @@ def markdown(result: dict) -> str:
                          f"{p_text(p)} | {verdict_text(p)} |")
     counts = {v: sum(c["verdict"] == v for c in result["claims"]) for v in MARK}
     lines += ["", "Verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n), ""]
+    core_h = sum(s.get("core_seconds", 0.0) for s in result["sweeps"].values()) / 3600.0
+    if core_h > 0:
+        decided = sum(c["verdict"] in (HOLDS, CONTRADICTED) for c in result["claims"])
+        lines += [f"Compute: {core_h:.2f} core-hours of training in the sweeps read (trial seconds x cores per "
+                  f"trial); {decided} claims decided (holds or contradicted): {decided / core_h:.2f} per core-hour.",
+                  ""]
     missing = [m for c in result["claims"] for m in c.get("missing", [])]
     if missing:
         lines += ["## Missing", ""] + [f"- {m}" for m in dict.fromkeys(missing)] + [""]
