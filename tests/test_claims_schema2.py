@@ -212,3 +212,19 @@ def test_a_sweep_still_running_is_not_judged_until_complete(tmp_path):
     finally:
         con.close()
     assert judge(_suite([DBB_PART]), None, str(tmp_path))["claims"][0]["verdict"] == "holds"
+
+
+def test_a_claim_waiting_for_its_sweep_stays_in_the_suites_family(tmp_path):
+    """Judged while claim 2's sweep has not run, claim 1 faces the family of two claims the suite declared
+    (claim 2 counted with p = 1), not a family of one: its adjusted p-value doubles, never shrinks."""
+    _dbb_store(str(tmp_path / "s.db"), effect=-0.3)
+    sweeps = {"s": {"spaces": ["RegNetX", "RegNetX+rep_dbb"], "models_per_space": 12},
+              "t": {"spaces": ["RegNetX"], "models_per_space": 12}}
+    other = dict(DBB_PART, a={"sweep": "t", "space": "RegNetX"}, b={"sweep": "t", "space": "RegNetX"})
+    alone = judge(_suite([DBB_PART]), None, str(tmp_path))["claims"][0]["parts"][0]
+    both = judge(_suite(None, sweeps=sweeps, claims=[
+        {"id": 1, "text": "t", "figure": "-", "parts": [DBB_PART]},
+        {"id": 2, "text": "u", "figure": "-", "parts": [other]}]), None, str(tmp_path))["claims"]
+    assert both[1]["verdict"] == "not run" and any("no store" in m for m in both[1]["missing"])
+    assert both[0]["parts"][0]["p_value"] == pytest.approx(alone["p_value"])
+    assert both[0]["parts"][0]["p_adjusted"] == pytest.approx(min(1.0, 2 * alone["p_adjusted"]))

@@ -372,7 +372,9 @@ def models_needed(interval: iv.Interval, out: dict, alpha_part: float, target: f
 
 def judge_suite(stores, claims, seed: int, alpha: float | None = None) -> list:
     """Every selected claim judged under the suite's rules (schema 2). alpha: the one-sided level a
-    part is decided at (default (1 - level) / 2; a sequential look passes its spent level)."""
+    part is decided at (default (1 - level) / 2; a sequential look passes its spent level). A claim
+    whose parts all wait for data (a missing or incomplete sweep) counts in the suite-level family
+    with p = 1; one skipped at this tier does not."""
     suite = stores.suite
     rules = suite.rules
     alpha = (1.0 - suite.level) / 2.0 if alpha is None else alpha
@@ -386,8 +388,13 @@ def judge_suite(stores, claims, seed: int, alpha: float | None = None) -> list:
             entry["parts"] = [measure_part(stores, claim, i, p, (seed, claim.id, i))
                               for i, p in enumerate(claim.parts)]
         results.append(entry)
-        raw.append([p.get("p_value", np.nan) if p.get("verdict") != NOT_RUN else np.nan
-                    for p in entry.get("parts", [])])
+        parts = entry.get("parts", [])
+        if parts and all(p.get("verdict") == NOT_RUN for p in parts):
+            # its data are missing or still coming: it stays in the suite's family with p = 1, so that
+            # the claims judged now face the family the suite declared, never a smaller one
+            raw.append([1.0])
+            continue
+        raw.append([p.get("p_value", np.nan) if p.get("verdict") != NOT_RUN else np.nan for p in parts])
     adjusted = adjust_suite(raw, rules.multiplicity.parts, rules.multiplicity.claims)
     for entry, adj in zip(results, adjusted):
         for part, p_adj in zip(entry.get("parts", []), adj):

@@ -74,13 +74,19 @@ def judge_folder(folder: str, result: dict) -> dict:
         return stored
     # Stores and judge_part, not judge(): judge() also counts each sweep's rows, which the page has already
     stores = Stores(suite, os.path.dirname(os.path.abspath(folder)))
-    if suite.schema == 2:  # the suite's own rules: pairing, complexity control, multiplicity
+    if suite.schema == 2 and suite.rules.schedule.kind == "sequential":
+        stored["note"] += ("; a sequential suite is decided at its declared looks (designspace reproduce), "
+                           "not between them, so the verdicts shown are the stored ones")
+        return stored
+    if suite.schema == 2:  # the suite's own rules: pairing, complexity control, multiplicity over the whole suite
         from ..claims.decide import judge_suite
 
-        return {"source": "live", "judged_at": time.time(),
-                "claims": claims_view({"claims": judge_suite(stores, claims, suite.seed)}),
-                "note": f"judged now on the stores as they are (sweeps may still be running) by the rules of "
-                        f"{result.get('suite_file')}"}
+        shown = {c.id for c in claims}
+        judged = [c for c in judge_suite(stores, suite.claims, suite.seed) if c["id"] in shown]
+        return {"source": "live", "judged_at": time.time(), "claims": claims_view({"claims": judged}),
+                "note": f"judged now on the stores as they are, by the rules of {result.get('suite_file')}: where a "
+                        f"sweep is still running, its claims show their current effect and an interim verdict "
+                        f"(reproduce judges them once the sweep is complete)"}
     judged = []
     for claim in claims:
         entry = {"id": claim.id, "text": claim.text, "figure": claim.figure}
