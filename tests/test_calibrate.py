@@ -132,4 +132,4 @@ def test_calibrate_recovers_a_planted_correlation_between_its_budgets(tmp_path, 
         assert entry["space_medians"]["AnyNetXE"] > entry["space_medians"]["RegNetX"] + 2
     report = (store_dir / "calibration.md").read_text()
     assert "## Median error per space" in report
-    assert "160 trials from 2027-01-15 08:00 to 2027-01-15 08:01 UTC (89 s" in report
+    assert "160 finished trials from 2027-01-15 08:00 to 2027-01-15 08:01 UTC (89 s" in report

@@ -129,3 +129,21 @@ def test_missing_or_foreign_store(tmp_path):
     bad.write_bytes(b"not sqlite" * 100)
     with pytest.raises(UsageError, match="not a designspace result store"):
         store.summary(str(bad))
+
+
+def test_specs_parsed_in_chunks_in_an_executor_give_the_same_table(tmp_path, monkeypatch):
+    """flatten_specs with an executor parses the specs in chunks there: the same columns, values and
+    order as one pass here, also where only some chunks hold RegNet parameters (w0, wa, wm)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from designspace.analysis.synthetic import write_synthetic_store
+    from designspace.store import views
+
+    db = str(tmp_path / "r.db")
+    write_synthetic_store(db, spaces=("AnyNetXA", "RegNetX"), n=9, seed=1)
+    here = views.load(db)
+    monkeypatch.setattr(views, "PARALLEL_MIN_SPECS", 1)
+    with ThreadPoolExecutor(2) as pool:
+        chunked = views.load(db, executor=pool)
+    pd.testing.assert_frame_equal(here, chunked)
+    assert {"w0", "wa", "wm"} <= set(chunked) and chunked["w0"].isna().sum() == 9

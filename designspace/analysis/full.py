@@ -145,8 +145,9 @@ def _analyze_models(models, s: Settings, by, executor, on_figure, sources, popul
                 if on_figure is not None and figures[name].drawn:
                     on_figure(figures[name])
 
+    completed = _completed(jobs, executor)  # the jobs first: a pool takes them before any figure
     emit_ready_figures()
-    for name, value in _completed(jobs, executor):
+    for name, value in completed:
         if name == "efit":
             t.update(value)
         elif name == "ranking":
@@ -186,15 +187,12 @@ def _ranking(ranking: pd.DataFrame, models, slim, by, column, nb, br) -> pd.Data
 
 
 def _completed(jobs: dict, executor):
-    """(name, result) of jobs {name: callable} as each finishes: in the executor when there is one
-    (the order they finish), else here one by one."""
+    """An iterator of (name, result) of jobs {name: callable} as each finishes: submitted to the
+    executor at once (in their order) when there is one, else run here one by one as iterated."""
     if executor is None:
-        for name, job in jobs.items():
-            yield name, job()
-        return
+        return ((name, job()) for name, job in jobs.items())
     futures = {executor.submit(job): name for name, job in jobs.items()}
-    for future in as_completed(futures):
-        yield futures[future], future.result()
+    return ((futures[f], f.result()) for f in as_completed(futures))
 
 
 def model_tables(models: pd.DataFrame, s: Settings, by: str) -> dict[str, pd.DataFrame]:

@@ -263,7 +263,7 @@ def markdown(result: dict, cfg: CalibrationConfig) -> str:
     run = result.get("run") or {}
     if run.get("first_start") and run.get("last_finish"):
         when = lambda t: time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))  # noqa: E731
-        lines.append(f"- sweeps: {run['trials']} trials from {when(run['first_start'])} to "
+        lines.append(f"- sweeps: {run['trials']} finished trials from {when(run['first_start'])} to "
                      f"{when(run['last_finish'])} UTC ({run['last_finish'] - run['first_start']:.0f} s of wall time, "
                      f"from the stores' trial timestamps)")
     if result.get("most_faithful"):

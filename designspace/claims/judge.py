@@ -2,7 +2,9 @@
 
 Read-only: stores are opened read-only (through analysis.population), nothing is written here.
 An arm whose sweep has no store, or whose store holds no finished model of the arm's space, is
-named ("missing: sweep base (results/paper/cpu/base.db) for claim 5") and its part is "not run".
+named ("missing: sweep base (results/paper/cpu/base.db) for claim 5") and its part is "not run";
+judge() also leaves a part not run while its sweep is incomplete (fewer trials stored than the
+sweep's recorded plan).
 """
 from __future__ import annotations
 
@@ -95,7 +97,7 @@ class Stores:
 
     def progress(self, key: str) -> dict:
         """{planned, done, failed, diverged, timeout} of a sweep's store (planned from its sweeps
-        table), with span_s and trial_seconds of its trials."""
+        table), with span_s, trial_seconds and core_seconds (x the sweep's cpus per trial) of its trials."""
         out = self.progress_counts(key)
         df = self.trials(key)
         if df is None and self.require_complete and os.path.isfile(out["store"]):

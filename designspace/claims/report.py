@@ -138,8 +138,10 @@ def markdown(result: dict) -> str:
                          f"{p_text(p)} | {verdict_text(p)} |")
     counts = {v: sum(c["verdict"] == v for c in result["claims"]) for v in MARK}
     lines += ["", "Verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n), ""]
-    core_h = sum(s.get("core_seconds", 0.0) for s in result["sweeps"].values()) / 3600.0
-    if core_h > 0:
+    read = [result["sweeps"][k] for k in dict.fromkeys(k for c in result["claims"] for k in c.get("sweeps", []))
+            if k in result["sweeps"]]
+    core_h = sum(s.get("core_seconds", 0.0) for s in read) / 3600.0
+    if core_h > 0 and all("core_seconds" in s for s in read if s.get("done")):
         decided = sum(c["verdict"] in (HOLDS, CONTRADICTED) for c in result["claims"])
         lines += [f"Compute: {core_h:.2f} core-hours of training in the sweeps read (trial seconds x cores per "
                   f"trial); {decided} claims decided (holds or contradicted): {decided / core_h:.2f} per core-hour.",

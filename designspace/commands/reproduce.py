@@ -32,7 +32,9 @@ def register(sub):
     p.add_argument("suite", help="experiments/paper/cpu.yaml | cpu_seeds.yaml | gpu.yaml | gpu_seeds.yaml")
     p.add_argument("--tier", choices=None, default=None, help="cpu | gpu (checked against the suite file's tier)")
     p.add_argument("--only", type=_ids, default=None, metavar="IDS", help="claim ids, e.g. 5,6")
-    p.add_argument("--analyze-only", action="store_true", help="judge the stores that exist; run nothing")
+    p.add_argument("--analyze-only", action="store_true",
+                   help="judge the stores that exist (a sweep still incomplete leaves its claims not run); "
+                        "run nothing")
     p.add_argument("--address", default=None,
                    help="Ray cluster to join (auto | HOST:PORT | ray://HOST:PORT, as `designspace sweep`); "
                         "default: a private local one")
