@@ -33,6 +33,7 @@ class Stores:
         self._trials: dict = {}
         self._models: dict = {}
         self._missing: dict = {}
+        self._incomplete: dict = {}  # rows of sweeps left unjudged as incomplete (progress still counts them)
 
     def path(self, key: str) -> str:
         return self.suite.store(key, self.store_dir)
@@ -67,6 +68,7 @@ class Stores:
             if planned is not None and len(df) < planned:
                 self._missing[key] = (f"sweep {key} is incomplete: {len(df)} of {planned} planned trials stored "
                                       f"(its claims are judged once it is complete; rerun reproduce to finish it)")
+                self._incomplete[key] = df
                 return None
         return df
 
@@ -100,8 +102,7 @@ class Stores:
         table), with span_s, trial_seconds and core_seconds (x the sweep's cpus per trial) of its trials."""
         out = self.progress_counts(key)
         df = self.trials(key)
-        if df is None and self.require_complete and os.path.isfile(out["store"]):
-            df = Stores(self.suite, self.store_dir).trials(key)  # an incomplete sweep's rows still count
+        df = self._incomplete.get(key) if df is None else df  # an incomplete sweep's rows still count
         if df is not None and len(df):
             t0, t1 = df["started_at"].min(), df["finished_at"].max()
             out["span_s"] = float((t1 - t0).total_seconds()) if pd.notna(t0) and pd.notna(t1) else None
