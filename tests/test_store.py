@@ -147,3 +147,61 @@ def test_specs_parsed_in_chunks_in_an_executor_give_the_same_table(tmp_path, mon
         chunked = views.load(db, executor=pool)
     pd.testing.assert_frame_equal(here, chunked)
     assert {"w0", "wa", "wm"} <= set(chunked) and chunked["w0"].isna().sum() == 9
+
+
+def _same(a, b) -> bool:
+    """Equal values of the same Python types (lists compared item by item; NaN equals NaN)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return (a != a and b != b) or a == b
+
+
+def test_arrow_spec_parsing_gives_what_json_loads_gives_or_declines():
+    """Arrow's JSON reader parses many spec texts (store.views.spec_columns_arrow): where it answers,
+    every column holds the same values of the same Python types as the one-by-one json.loads path;
+    where it could differ (a decimal field written as an integer in some specs, a text spanning
+    lines, a null RegNet parameter, specs given as dicts, stages Arrow cannot type) it declines."""
+    import json
+
+    from designspace.spaces import get_space
+    from designspace.store import views
+
+    specs = []
+    for k, space in enumerate(("AnyNetXA", "AnyNetXE", "RegNetX", "RegNetY", "ResNetC32+csp_csp", "ResNetC4+ode_rk4")):
+        specs += [s.to_json() for s in get_space(space).sample(12, seed=k, flops=(1e6, 2e9), regime="fashion-mnist")]
+    cols = views.spec_columns_arrow(specs)
+    assert cols is not None, "canonical specs of built-in spaces and families should take the Arrow path"
+    expected = views.spec_columns(specs)
+    assert list(cols) == list(expected)
+    for key in expected:
+        assert _same(cols[key], expected[key]), key
+    assert any(cols["family"]) and any(v == v for v in cols["w0"])  # the mix this test is about
+
+    def with_first(field, value):
+        d = json.loads(specs[0])
+        d["stages"][0][field] = value
+        return [json.dumps(d), *specs[1:]]
+
+    assert views.spec_columns_arrow(with_first("bottleneck_ratio", 4)) is None  # 4 beside 4.0 elsewhere
+    assert views.spec_columns_arrow(with_first("width", 64.0)) is None
+    assert views.spec_columns_arrow([json.dumps(json.loads(specs[0]), indent=1), *specs[1:]]) is None
+    regnet = json.loads(specs[30])
+    regnet["meta"]["w0"] = None
+    assert views.spec_columns_arrow([*specs[:30], json.dumps(regnet), *specs[31:]]) is None
+    assert views.spec_columns_arrow([json.loads(s) for s in specs]) is None
+    no_stages = json.loads(specs[0]) | {"stages": []}
+    assert views.spec_columns_arrow([json.dumps(no_stages)] * 3) is None
+
+
+def test_flatten_specs_is_the_same_table_through_arrow(tmp_path, monkeypatch):
+    from designspace.analysis.synthetic import write_synthetic_store
+    from designspace.store import views
+
+    db = str(tmp_path / "r.db")
+    write_synthetic_store(db, spaces=("AnyNetXB", "RegNetX"), n=15, seed=2)
+    monkeypatch.setattr(views, "ARROW_MIN_SPECS", 10**9)
+    here = views.load(db)
+    monkeypatch.setattr(views, "ARROW_MIN_SPECS", 1)
+    pd.testing.assert_frame_equal(here, views.load(db))
