@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, NullLocator, ScalarFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator, ScalarFormatter
 
 from .analysis import figures as F
 from .analysis.result import FigureData, Panel, Series
@@ -27,6 +27,7 @@ TITLE = 10.5
 
 # No mathtext anywhere (plain labels and tick formats): its parser costs ~0.4 s per process to build.
 _PLAIN = FuncFormatter(lambda v, _pos: f"{v:g}")
+_STEPS = [1, 2, 2.5, 5, 10]  # matplotlib's AutoLocator steps
 
 
 def _title(ax, text):
@@ -54,6 +55,12 @@ def _figure(ncols=1, nrows=1, width=5.0, height=3.8, legend_row=False, **kw):
     W, H = width * ncols, height * nrows + top - 0.4
     fig.subplots_adjust(left=0.8 / W, right=1 - 0.2 / W, bottom=0.6 / H, top=1 - top / H,
                         wspace=0.95 / (width - 0.95), hspace=1.05 / (height - 1.05))
+    if axes.size > 1:
+        # at most 5 ticks per linear axis of a small panel (matplotlib's default places up to 9):
+        # each tick is five artists, and making them is the largest part of drawing a multi-panel figure
+        for ax in axes.flat:
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=_STEPS))
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=4, steps=_STEPS))
     return fig, axes
 
 

@@ -105,13 +105,14 @@ def _population_labels(df: pd.DataFrame, several_sources: bool, pool_all: bool) 
     # a table's rows may have no sweep (None or NaN): text "" so that no label becomes NaN
     sweep = df["sweep"].map(_text) if "sweep" in df else pd.Series("", index=df.index, dtype=object)
     context = pd.Series("", index=df.index, dtype=object)
-    if not pool_all:
+    several_sweeps = [idx for idx in df.groupby("source", sort=False).indices.values() if sweep.iloc[idx].nunique() > 1]
+    if not pool_all and several_sweeps:
         ctx = _context(df)
-        for idx in df.groupby("source", sort=False).indices.values():
+        for idx in several_sweeps:
             own = sweep.iloc[idx]
             # sweeps of different recipes side by side within one source; across sources the
             # source's label already tells them apart
-            if own.nunique() > 1 and ctx.iloc[idx].groupby(own.to_numpy()).first().nunique() > 1:
+            if ctx.iloc[idx].groupby(own.to_numpy()).first().nunique() > 1:
                 context.iloc[idx] = own.to_numpy()
     if several_sources:
         context = df["_label"].astype(str) + np.where(context != "", "/" + context, "")
