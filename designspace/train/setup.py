@@ -40,11 +40,10 @@ class Run:
         """The regime (the given one, else the dataset's), the data subset resized for it, the device."""
         import torch
 
-        from ..data import DATASET_REGIME, fit_to_regime
-        from ..regimes import get_regime
+        from ..data import fit_to_regime
 
         recipe = self.recipe
-        self.rg = rg = get_regime(regime or DATASET_REGIME.get(data.name, "fashion-mnist"))
+        self.rg = rg = training_regime(regime, data.name)
         self.data = fit_to_regime(data.subset(recipe.train_size, recipe.test_size), rg)  # resized for NAME@SIZE
         if threads:
             torch.set_num_threads(int(threads))
@@ -116,6 +115,15 @@ class Run:
 
         xb = self.train_x[torch.randint(0, self.n, (self.batch,), generator=self.hook_gen, device=self.dev)]
         return self.prepare(augment_batch(xb, self.pad, self.hook_gen) if self.recipe.augment else xb)
+
+
+def training_regime(regime: str | None, dataset: str):
+    """The regime a model is built and trained for: the one given (a sample row's own), else the
+    dataset's (fashion-mnist for a dataset without one)."""
+    from ..data import DATASET_REGIME
+    from ..regimes import get_regime
+
+    return get_regime(regime or DATASET_REGIME.get(dataset, "fashion-mnist"))
 
 
 def default_threads() -> int:
