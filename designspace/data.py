@@ -1,6 +1,6 @@
 """Datasets held in memory: uint8 images (N, C, H, W) and int64 labels, train and test splits.
 
-Training reads batches straight out of these tensors by a random permutation (see train.py), so
+Training reads batches straight out of these tensors by a random permutation (see train/epoch.py), so
 there is no per-sample Python work and no DataLoader. Loaders:
 - ``fashion-mnist``: the idx ``*-ubyte.gz`` files (Debian package ``dataset-fashion-mnist``);
 - ``cifar10``: the python-pickle directory ``cifar-10-batches-py`` (data_batch_1..5, test_batch), read by

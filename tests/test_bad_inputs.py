@@ -48,6 +48,32 @@ def test_describe_of_a_table_with_several_rows_asks_which(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["id"] == first["id"]
 
 
+@pytest.mark.parametrize("ext", ["jsonl", "csv"])
+def test_train_of_a_table_with_several_rows_asks_which(tmp_path, capsys, ext):
+    out = tmp_path / f"s.{ext}"
+    assert cli(["sample", "--space", "RegNetX", "-n", "3", "--regime", "fashion-mnist", "--flops", "0.2M:3M",
+                "--out", str(out)]) == 0
+    capsys.readouterr()
+    train = ["--data", "synthetic", "--epochs", "0.01", "--threads", "1", "--json"]
+    one_line_exit_2(["train", str(out), *train], capsys, "holds 3 models", "--row N (0..2)", "--id ID")
+    assert capsys.readouterr().out == ""  # refused before any training
+    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()] if ext == "jsonl" else None
+    assert cli(["train", str(out), "--row", "2", *train]) == 0
+    picked = json.loads(capsys.readouterr().out)["spec_id"]
+    assert ids is None or picked == ids[2]
+    assert cli(["train", str(out), "--id", picked, *train]) == 0
+    assert json.loads(capsys.readouterr().out)["spec_id"] == picked
+
+
+def test_train_of_a_one_row_table_needs_no_row(tmp_path, capsys):
+    out = tmp_path / "one.jsonl"
+    assert cli(["sample", "--space", "RegNetX", "-n", "1", "--regime", "fashion-mnist", "--flops", "0.2M:3M",
+                "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert cli(["train", str(out), "--data", "synthetic", "--epochs", "0.01", "--threads", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["spec_id"] == json.loads(out.read_text())["id"]
+
+
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     import torch

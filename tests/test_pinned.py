@@ -4,7 +4,10 @@ tests/data/pinned.json holds, computed before the restructure: the spec ids of t
 few spaces (built-in, RegNet, a modifier, an inline refinement, a defined file), the planned trial ids
 of every sweep config in experiments/ and every sweep of every claims suite in experiments/paper/
 (hashed per config, on fixed stand-in dataset files so that the ids do not depend on the machine),
-the store schema (sqlite_master) and a few CLI outputs. Regenerate (only on purpose, when a change is
+the store schema (sqlite_master), a few CLI outputs, seeded forwards (the logits of freshly built models
+of a few spaces and families on a fixed input) and seeded training runs (per-epoch loss, test error and
+lr of short runs on the synthetic dataset, with augmentation, warm-up, a partial last epoch and the
+families' training hooks), on one torch thread. Regenerate (only on purpose, when a change is
 meant to alter them) with `python tests/test_pinned.py`.
 """
 from __future__ import annotations
@@ -104,6 +107,77 @@ def store_schema(tmp: str) -> list:
         con.close()
 
 
+def _forward_specs():
+    from designspace.families.condensenet import condensenet_spec
+    from designspace.spaces import get_space
+
+    band = dict(seed=0, flops="3M:8M", regime="fashion-mnist")
+    return {"AnyNetXA": get_space("AnyNetXA").sample(1, seed=0, flops="0.2M:1M", regime="fashion-mnist")[0],
+            "RegNetX": get_space("RegNetX").sample(1, **band)[0],
+            "RegNetX+rep_dbb": get_space("RegNetX+rep_dbb").sample(1, **band)[0],
+            "CondenseNetV2": condensenet_spec(blocks=[1, 1], growth=[8, 8], groups=2, condense=4, sfr=4, stem=8,
+                                              hswish_from=1, se_from=1)}
+
+
+def _rounded(values) -> list:
+    """Six significant digits: far past any change a restructure could make, within float32's."""
+    return [float(f"{float(v):.6g}") for v in values]
+
+
+def seeded_forwards() -> dict:
+    """Logits (rounded) of each model built under torch.manual_seed(0), in eval mode, on two seeded
+    fashion-mnist-shaped images."""
+    import torch
+
+    from designspace.models import build
+    from designspace.regimes import get_regime
+
+    torch.set_num_threads(1)
+    regime = get_regime("fashion-mnist")
+    x = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(7))
+    out = {}
+    for name, spec in _forward_specs().items():
+        torch.manual_seed(0)
+        model = build(spec, regime).eval()
+        with torch.no_grad():
+            out[name] = {"spec_id": spec.id, "logits": _rounded(model(x).flatten())}
+    return out
+
+
+TRAINED = {  # name -> (spec from _forward_specs or the DyRep toy, recipe, synthetic sizes, seed)
+    "AnyNetXA augment+warmup, 2.5 epochs": ("AnyNetXA", {"epochs": 2.5, "batch_size": 32, "lr": 0.4, "augment": True,
+                                                          "warmup_epochs": 0.5, "label_smoothing": 0.1},
+                                             (256, 128), 3),
+    "RegNetX defaults, 2 epochs": ("RegNetX", {"epochs": 2, "batch_size": 32}, (256, 128), 0),
+    "DyRep toy": ("dyrep-toy", {"epochs": 2, "batch_size": 16, "lr": 0.2, "augment": True,
+                                "dyrep": {"interval": 1, "stop": 2, "recal_batches": 2}}, (128, 64), 0),
+    "CondenseNetV2 condensation": ("CondenseNetV2", {"epochs": 1, "batch_size": 16, "lr": 0.2,
+                                                     "condense": {"lasso": 1e-5}}, (64, 32), 0),
+}
+
+
+def seeded_training() -> dict:
+    """Short seeded train() runs on the synthetic dataset, one torch thread: status, steps, the final
+    error and loss and every epoch's loss, error and lr (rounded)."""
+    import torch
+
+    from designspace.data import synthetic
+    from designspace.spec import ModelSpec, StageSpec
+    from designspace.train import train
+
+    torch.set_num_threads(1)
+    specs = _forward_specs()
+    specs["dyrep-toy"] = ModelSpec((StageSpec(1, 8, 1, "res_basic"), StageSpec(1, 16, 2, "res_basic")), stem_width=8)
+    out = {}
+    for name, (spec_name, recipe, (n_train, n_test), seed) in TRAINED.items():
+        m = train(specs[spec_name], recipe, synthetic(n_train, n_test, seed=0, noise=0.2), seed=seed, threads=1)
+        out[name] = {"status": m["status"], "steps": m["steps"], "error": _rounded([m["error"]])[0],
+                     "train_loss": _rounded([m["train_loss"]])[0],
+                     "per_epoch": [_rounded((e["epoch"], e["train_loss"], e["test_error"], e["lr"]))
+                                   for e in m["per_epoch"]]}
+    return out
+
+
 def cli_outputs() -> dict:
     from designspace.cli import main
 
@@ -141,13 +215,24 @@ def test_cli_outputs_are_pinned(pinned):
     assert cli_outputs() == pinned["cli"]
 
 
+def test_seeded_forwards_are_pinned(pinned):
+    assert seeded_forwards() == pinned["forwards"]
+
+
+def test_seeded_training_is_pinned(pinned):
+    now = seeded_training()
+    assert sorted(now) == sorted(pinned["training"])
+    for name in now:
+        assert now[name] == pinned["training"][name], name
+
+
 if __name__ == "__main__":
     import tempfile
 
     sys.path.insert(0, ROOT)
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         pins = {"samples": sample_ids(), "plans": planned_ids(a), "store_schema": store_schema(b),
-                "cli": cli_outputs()}
+                "cli": cli_outputs(), "forwards": seeded_forwards(), "training": seeded_training()}
     with open(PINNED, "w") as fh:
         json.dump(pins, fh, indent=1, sort_keys=True)
         fh.write("\n")

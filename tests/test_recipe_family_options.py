@@ -96,7 +96,7 @@ def test_a_new_family_owns_a_recipe_key_without_touching_the_core(monkeypatch):
                                recipe_keys=("warmth",)))
 
 
-CORE = ["spec.py", "complexity.py", "train.py", "sweep", "store", "models", "commands"]
+CORE = ["spec.py", "complexity.py", "train", "sweep", "store", "models", "commands"]
 FAMILY_WORDS = re.compile(r"(dyrep|condense|condensenet\w*|csp|elan|osa|prn|stopgrad|ode|rep)(_\w+)?", re.I)
 
 

@@ -12,7 +12,7 @@ def register(sub):
     p = sub.add_parser("train", help="train one model (SPEC.json) and print its metrics",
                        description=DESCRIPTION)
     p.add_argument("spec", help="SPEC.json, or a sample row / table of rows (.json, .jsonl, .csv, .parquet)")
-    p.add_argument("--row", type=int, default=None, help="row number in a table of rows (default: the first)")
+    p.add_argument("--row", type=int, default=None, help="row number in a table of rows (needed when it has several)")
     p.add_argument("--id", default=None, help="the row of a table whose id is this")
     p.add_argument("--data", default=None, help="fashion-mnist | cifar10 | imagefolder | synthetic "
                    "(default: the regime's: fashion-mnist, or cifar10 for the cifar regime)")
@@ -43,9 +43,9 @@ def register(sub):
 
 
 def read_spec(path: str, row: int | None = None, id: str | None = None):
-    """The model a file holds (a spec, or row `row` / id `id` of a sample table) and that row's own
-    regime (None for a bare spec), bounded in size and checked to be buildable: one-line UsageError
-    otherwise."""
+    """The model a file holds (a spec, or row `row` / id `id` of a sample table: a table of several
+    rows needs one of them) and that row's own regime (None for a bare spec), bounded in size and
+    checked to be buildable: one-line UsageError otherwise."""
     import os
 
     from ..errors import UsageError
@@ -65,6 +65,9 @@ def read_spec(path: str, row: int | None = None, id: str | None = None):
         raise UsageError(f"spec file {path}: {exc}" if path not in str(exc) else str(exc)) from None
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise UsageError(f"spec file {path} is not a valid spec: {str(exc).splitlines()[0][:160]}") from None
+    if found["rows"] > 1 and row is None and id is None:  # as describe: training row 0 unasked would mislead
+        last = found["rows"] - 1
+        raise UsageError(f"{path} holds {found['rows']} models; pick one with --row N (0..{last}) or --id ID")
     check_spec(found["spec"], f"spec file {path}")
     return found["spec"], found["regime"]
 
@@ -103,31 +106,16 @@ class _Progress:
 
 
 def run(args):
-    import json
-    import os
-    import sys
-
-    from ..data import DATASET_REGIME, load_dataset, training_dataset
-    from ..errors import UsageError
-    from ..limits import Seed
-    from ..schema import check
-    from ..train import Recipe, default_threads, train
+    from ..data import load_dataset, training_dataset
+    from ..train import default_threads, train
+    from ..train.setup import training_regime
 
     spec, own_regime = read_spec(args.spec, row=args.row, id=args.id)
     regime = args.regime or own_regime
     data_name = training_dataset(args.data, args.regime, own_regime, where=args.spec)
-    overrides = {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "train_size", "test_size")
-                 if getattr(args, k) is not None}
-    if args.augment:
-        overrides["augment"] = True
-    recipe = Recipe.from_dict(overrides)
-    check(Seed, args.seed, "--seed")
-    if args.threads is not None and args.threads <= 0:
-        raise UsageError(f"--threads must be positive, got {args.threads}")
-    if args.save is not None and (not args.save or "\0" in args.save or os.path.isdir(args.save)):
-        raise UsageError(f"--save needs a file path, got {args.save!r}")
+    recipe = _recipe(args)
+    _check_flags(args)
     data = load_dataset(data_name, args.data_dir)
-
     progress = _Progress(enabled=not (args.json or args.no_progress))
 
     def on_epoch(e):
@@ -141,22 +129,59 @@ def run(args):
     finally:
         progress.close()
     state = metrics.pop("state_dict", None)
-    from ..regimes import get_regime
-
-    used_regime = get_regime(regime or DATASET_REGIME.get(data.name, "fashion-mnist")).name
+    used_regime = training_regime(regime, data.name).name
     if args.save is not None and metrics["status"] == "done" and state is not None:
-        from ..safeload import save_checkpoint
-
-        try:
-            save_checkpoint(args.save, spec, used_regime, state, error=float(metrics["error"]),
-                            epochs=metrics["epochs"])
-        except OSError as exc:
-            raise UsageError(f"cannot write checkpoint {args.save}: {exc.strerror}") from None
-        metrics["checkpoint"] = args.save
+        metrics["checkpoint"] = _save(args.save, spec, used_regime, state, metrics)
     metrics = {"spec_id": spec.id, "regime": used_regime, **metrics}
-    if args.json:
+    _print(spec, metrics, args.json)
+    return 0 if metrics["status"] == "done" else 1
+
+
+def _recipe(args):
+    """The recipe's defaults with the options given on the command line."""
+    from ..train import Recipe
+
+    overrides = {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "train_size", "test_size")
+                 if getattr(args, k) is not None}
+    if args.augment:
+        overrides["augment"] = True
+    return Recipe.from_dict(overrides)
+
+
+def _check_flags(args) -> None:
+    """--seed, --threads and --save, refused before the dataset is read."""
+    import os
+
+    from ..errors import UsageError
+    from ..limits import Seed
+    from ..schema import check
+
+    check(Seed, args.seed, "--seed")
+    if args.threads is not None and args.threads <= 0:
+        raise UsageError(f"--threads must be positive, got {args.threads}")
+    if args.save is not None and (not args.save or "\0" in args.save or os.path.isdir(args.save)):
+        raise UsageError(f"--save needs a file path, got {args.save!r}")
+
+
+def _save(path, spec, regime: str, state, metrics) -> str:
+    from ..errors import UsageError
+    from ..safeload import save_checkpoint
+
+    try:
+        save_checkpoint(path, spec, regime, state, error=float(metrics["error"]), epochs=metrics["epochs"])
+    except OSError as exc:
+        raise UsageError(f"cannot write checkpoint {path}: {exc.strerror}") from None
+    return path
+
+
+def _print(spec, metrics: dict, as_json: bool) -> None:
+    """One JSON object, or the summary line (the checkpoint and a stopped run's message below it)."""
+    import json
+    import sys
+
+    if as_json:
         print(json.dumps(metrics))
-        return 0 if metrics["status"] == "done" else 1
+        return
     err = "n/a" if metrics["error"] is None else f"{metrics['error']:.2f}%"
     loss = "n/a" if metrics["train_loss"] is None else f"{metrics['train_loss']:.4f}"
     print(f"{spec.space or 'model'} {spec.id}: {metrics['status']}  top-1 error {err}  train loss {loss}  "
@@ -166,4 +191,3 @@ def run(args):
         print(f"checkpoint written to {metrics['checkpoint']}")
     if metrics.get("message"):
         print(metrics["message"], file=sys.stderr if metrics["status"] != "done" else sys.stdout)
-    return 0 if metrics["status"] == "done" else 1
