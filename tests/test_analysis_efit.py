@@ -82,3 +82,25 @@ def test_e_fit_matches_its_definition(sampled, metric):
         diff = np.log(bw[i, :k]) - np.log(np.maximum(regen[i, :k], 1))
         expect = np.mean(np.abs(diff)) if metric == "logratio" else np.mean(diff**2)
         assert fit["e_fit"].iloc[i] == pytest.approx(expect, rel=1e-9, abs=1e-12)
+
+
+def test_parts_split_by_depth_fit_exactly_as_the_whole():
+    """split_by_depth's groups, each fitted with the whole population's largest d, give the same
+    rows, bit for bit, as fitting everything at once (what lets a pool fit e_fit in parts)."""
+    import numpy as np
+
+    from designspace.analysis.efit import split_by_depth
+    from designspace.spaces import get_space
+
+    specs = [s for k, name in enumerate(("AnyNetXA", "AnyNetXE", "RegNetX"))
+             for s in get_space(name).sample(40, seed=k, regime="fashion-mnist")]
+    widths, depths = [s.widths for s in specs], [s.depths for s in specs]
+    whole = fit_regnet(widths, depths)
+    parts, dmax = split_by_depth(depths)
+    assert len(parts) == 2 and all(len(p) for p in parts)
+    assert sorted(np.concatenate(parts).tolist()) == list(range(len(specs)))
+    buckets = [{-(-sum(depths[i]) // 8) * 8 for i in p} for p in parts]
+    assert not buckets[0] & buckets[1]  # whole buckets of the grid stage, never shared
+    for rows in parts:
+        fit = fit_regnet([widths[i] for i in rows], [depths[i] for i in rows], pad_to=dmax)
+        assert fit.to_numpy().tobytes() == whole.iloc[rows].to_numpy().tobytes()

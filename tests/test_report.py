@@ -126,7 +126,14 @@ def test_cli_directory_and_bad_option(tmp_path, capsys):
     _one_line_exit_2(["analyze"], capsys, "analyze")
 
 
-def test_results_do_not_depend_on_worker_processes(tmp_path):
+@pytest.mark.parametrize("split_efit", [False, True])
+def test_results_do_not_depend_on_worker_processes(tmp_path, monkeypatch, split_efit):
+    """The same report from one process and from a pool, also where the pool fits e_fit in parts
+    (which it does from EFIT_SPLIT_MIN_MODELS models on)."""
+    from designspace.analysis import full
+
+    if split_efit:
+        monkeypatch.setattr(full, "EFIT_SPLIT_MIN_MODELS", 1)
     store = str(tmp_path / "w.db")
     write_synthetic_store(store, spaces=("AnyNetXA", "RegNetX"), n=30, seed=5)
     one = write_report(store, str(tmp_path / "one"), n_boot=60, workers=1)

@@ -89,13 +89,16 @@ def _log_widths(w0, wa, wm, d) -> np.ndarray:
     return np.log(np.maximum(ws, 1.0))  # padding (0) -> 0; a width rounded to 0 counts as 1
 
 
-def fit_regnet(widths, depths, grid: dict | None = None, refine: int = 2, metric: str = "logratio") -> pd.DataFrame:
+def fit_regnet(widths, depths, grid: dict | None = None, refine: int = 2, metric: str = "logratio",
+               pad_to: int | None = None) -> pd.DataFrame:
     """Fit (w0, wa, wm) at fixed d to each model's per-block widths; see the module docstring.
 
     widths, depths: per model, stage widths and stage depths (sequences of lists or 2-D arrays).
     grid: {"w0", "wa", "wm"} 1-D arrays (default `default_grid()`); refine: rounds of local search;
     metric: "logratio" or "squared" (module docstring). The grid stage ranks candidates by the squared
-    error (one matrix product); seeds and refinement minimize `metric`.
+    error (one matrix product); seeds and refinement minimize `metric`. pad_to: the largest d of the
+    whole population when these models are a part of it (see `split_by_depth`), so that every part
+    runs the grid stage's products at the shapes the whole would, and gets the same fits.
     Returns a DataFrame (one row per model, in input order) with d, w0, wa, wm and e_fit
     (NaN for a model without blocks)."""
     if metric not in METRICS:
@@ -106,7 +109,7 @@ def fit_regnet(widths, depths, grid: dict | None = None, refine: int = 2, metric
         keep = np.flatnonzero(d_all > 0)
         out = pd.DataFrame({"d": d_all, **{k: np.full(len(d_all), np.nan) for k in ("w0", "wa", "wm", "e_fit")}})
         if len(keep):
-            fit = fit_regnet([widths[i] for i in keep], [depths[i] for i in keep], grid, refine, metric)
+            fit = fit_regnet([widths[i] for i in keep], [depths[i] for i in keep], grid, refine, metric, pad_to)
             out.loc[keep, ["w0", "wa", "wm", "e_fit"]] = fit[["w0", "wa", "wm", "e_fit"]].to_numpy()
         return out
     bw, d = block_widths(widths, depths)
@@ -114,7 +117,7 @@ def fit_regnet(widths, depths, grid: dict | None = None, refine: int = 2, metric
         return pd.DataFrame(columns=["d", "w0", "wa", "wm", "e_fit"])
     grid = default_grid() if grid is None else grid
     L = np.log(np.maximum(bw, 1.0))  # padding -> 0, so it drops out of the products
-    w0, wa, wm = _grid_search(L, d, grid)
+    w0, wa, wm = _grid_search(L, d, grid, pad_to)
     err = _errors(L, d, w0, wa, wm, metric)
     W, D = stage_arrays(widths, depths)
     for guess in (None, wm.copy()):  # stages as consecutive levels; levels placed by the grid's wm
@@ -126,7 +129,8 @@ def fit_regnet(widths, depths, grid: dict | None = None, refine: int = 2, metric
     return pd.DataFrame({"d": d, "w0": w0, "wa": wa, "wm": wm, "e_fit": err})
 
 
-def _grid_search(L: np.ndarray, d: np.ndarray, grid: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _grid_search(L: np.ndarray, d: np.ndarray, grid: dict,
+                 pad_to: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The grid point nearest each model's log block widths L (squared error): (w0, wa, wm) per model.
 
     One matrix product per bucket of similar d (d rounded up to a multiple of 8): few, large BLAS
@@ -134,7 +138,9 @@ def _grid_search(L: np.ndarray, d: np.ndarray, grid: dict) -> tuple[np.ndarray, 
     both terms come out of one product: L_i is extended by a one-hot of its d within the bucket,
     -2 Lhat by the matching rows of the prefix sums. L's zero padding past d drops out."""
     g0, ga, gm = (g.ravel() for g in np.meshgrid(grid["w0"], grid["wa"], grid["wm"], indexing="ij"))
-    dmax = int(d.max())
+    dmax = max(int(d.max()), int(pad_to or 0))
+    if L.shape[1] < dmax:  # a part of a population: zero padding up to the whole's largest d
+        L = np.pad(L, ((0, 0), (0, dmax - L.shape[1])))
     lhat = _log_widths(g0, ga, gm, np.full(g0.size, dmax))  # (G, dmax)
     lhat_sq_prefix = np.cumsum(lhat**2, axis=1)  # |Lhat_g[:d]|^2 = prefix[:, d-1]
     neg2_lhat_t = np.ascontiguousarray(-2.0 * lhat.T, np.float32)  # (dmax, G)
@@ -240,11 +246,30 @@ def _errors(L, d, w0, wa, wm, metric: str = "logratio") -> np.ndarray:
     return out
 
 
-def model_efit(df: pd.DataFrame, grid: dict | None = None, refine: int = 2, metric: str = "logratio") -> pd.DataFrame:
+def split_by_depth(depths, parts: int = 2) -> tuple[list[np.ndarray], int]:
+    """Row indices of `parts` groups of models, each holding whole buckets of the grid stage (total
+    depth d rounded up to a multiple of 8) in their original order, about equal in size; and the
+    largest d. Fitting each group with fit_regnet(..., pad_to=largest d) gives exactly the rows the
+    whole population's fit gives (the same matrix products, row for row), so the groups can be
+    fitted in separate processes."""
+    d = np.fromiter((sum(v) for v in depths), np.int64, len(depths))
+    bucket = -(-d // 8) * 8
+    keys, counts = np.unique(bucket, return_counts=True)
+    group_of, load = {}, np.zeros(parts, np.int64)
+    for k in keys[np.argsort(-counts, kind="stable")]:  # largest buckets first, each to the lightest group
+        g = int(np.argmin(load))
+        group_of[int(k)] = g
+        load[g] += counts[keys == k][0]
+    owner = np.array([group_of[int(b)] for b in bucket], np.int64) if len(d) else np.zeros(0, np.int64)
+    return [np.flatnonzero(owner == g) for g in range(parts)], int(d.max()) if len(d) else 0
+
+
+def model_efit(df: pd.DataFrame, grid: dict | None = None, refine: int = 2, metric: str = "logratio",
+               pad_to: int | None = None) -> pd.DataFrame:
     """e_fit and fitted RegNet parameters of every model in a store DataFrame (columns `widths`,
     `depths` holding per-stage lists). Returns a DataFrame with the same index and columns
-    e_fit, fit_d, fit_w0, fit_wa, fit_wm."""
-    fit = fit_regnet(list(df["widths"]), list(df["depths"]), grid=grid, refine=refine, metric=metric)
+    e_fit, fit_d, fit_w0, fit_wa, fit_wm. pad_to: see fit_regnet."""
+    fit = fit_regnet(list(df["widths"]), list(df["depths"]), grid=grid, refine=refine, metric=metric, pad_to=pad_to)
     fit.index = df.index
     return fit.rename(columns={"d": "fit_d", "w0": "fit_w0", "wa": "fit_wa", "wm": "fit_wm"})[
         ["e_fit", "fit_d", "fit_w0", "fit_wa", "fit_wm"]]

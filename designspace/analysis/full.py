@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..errors import UsageError
 from .edf import choose_bins, edf, error_grid, group_weights
-from .efit import THRESHOLDS, model_efit
+from .efit import THRESHOLDS, model_efit, split_by_depth
 from .fidelity import proxy_fidelity
 from .figures import figure_builders
 from .population import model_table, pooled_std, read_population
@@ -34,6 +34,9 @@ from .stats import edf_bands, ks_pairs, rank_spaces
 from .trends import best_complexity_fits, best_model_bands, design_parameters, error_trends
 
 BY = "population"  # the column an analysis compares: the space, prefixed by sweep/source when several
+# with an executor, e_fit is fitted in two parts from this many models on (the longest job: its parts
+# run side by side, and the figures built on it start sooner)
+EFIT_SPLIT_MIN_MODELS = 4000
 MIN_SHARED_SPECS = 5  # proxy fidelity: the two budgets must share at least this many specs
 # the result's tables in a fixed order, however its parts finished (summary.json and data/ list them so)
 TABLE_ORDER = ("ks_pairs", "edf_bands", "edf_normalized_bands", "search", "ranking", "repeats", "top_models",
@@ -117,8 +120,15 @@ def _analyze_models(models, s: Settings, by, executor, on_figure, sources, popul
     # independent jobs, the longest first (a pool takes them in this order)
     stage_cols = [c for c in models.columns if re.fullmatch(r"[wdbg]\d+", str(c))]  # w1.., d1..: as numbers
     cols = [c for c in dict.fromkeys((by, *_MODEL_COLUMNS, *stage_cols)) if c in models]
+    efit_parts = None
+    if executor is not None and len(models) >= EFIT_SPLIT_MIN_MODELS:
+        efit_parts, pad_to = split_by_depth(list(models["depths"]))
+        efit_jobs = {f"efit:{k}": partial(model_efit, models.iloc[rows][["widths", "depths"]], metric=s.efit,
+                                          pad_to=pad_to) for k, rows in enumerate(efit_parts)}
+    else:
+        efit_jobs = {"efit": partial(model_tables, models[cols], s, by)}
     jobs = {
-        "efit": partial(model_tables, models[cols], s, by),
+        **efit_jobs,
         "ranking": partial(rank_spaces, slim, by=by, level=s.level),
         **({"edf_normalized_bands": partial(edf_bands, slim, by=by, normalize=column, num_bins=nb, bin_range=br,
                                             grid=grid, n_boot=s.n_boot, level=s.level, seed=s.seed)}
@@ -147,9 +157,14 @@ def _analyze_models(models, s: Settings, by, executor, on_figure, sources, popul
 
     completed = _completed(jobs, executor)  # the jobs first: a pool takes them before any figure
     emit_ready_figures()
+    fits = []
     for name, value in completed:
         if name == "efit":
             t.update(value)
+        elif name.startswith("efit:"):  # a part of the population's fits: the tables once all are in
+            fits.append(value)
+            if len(fits) == len(efit_parts):
+                t.update(tables_from_fit(models[cols], pd.concat(fits).sort_index(), s, by))
         elif name == "ranking":
             t["ranking"] = _ranking(value, models, slim, by, column, nb, br)
             t["repeats"], repeats_note = _repeats(models, t["ranking"], by)
@@ -199,8 +214,12 @@ def model_tables(models: pd.DataFrame, s: Settings, by: str) -> dict[str, pd.Dat
     """The tables that need every model's e_fit: models (design parameters with e_fit), efit_summary,
     the trends, best-model bands and complexity fits. A module-level function, so a process pool
     can run it."""
+    return tables_from_fit(models, model_efit(models, metric=s.efit), s, by)
+
+
+def tables_from_fit(models: pd.DataFrame, fit: pd.DataFrame, s: Settings, by: str) -> dict[str, pd.DataFrame]:
+    """model_tables given every model's fit (model_efit's table, on the models' index)."""
     t: dict[str, pd.DataFrame] = {}
-    fit = model_efit(models, metric=s.efit)
     params = design_parameters(models, fit)
     if by != "space":
         params.insert(0, by, models[by].to_numpy())
