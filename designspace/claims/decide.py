@@ -89,21 +89,33 @@ def pair_arms(frames: dict, names: tuple, ignore) -> tuple[dict | None, dict, di
     return None, keep, info
 
 
-def _pooled_slope(values: dict, logc: dict) -> tuple[float, float, int]:
-    """(beta, its standard error, residual degrees of freedom): the least-squares slope of value on
-    log complexity within each arm (each arm centred on its own means), pooled over the arms."""
-    xs, ys = [], []
+def _pooled_slope(values: dict, logc: dict, clusters: dict | None = None) -> tuple[float, float, int]:
+    """(beta, its standard error, its degrees of freedom): the least-squares slope of value on log
+    complexity within each arm (each arm centred on its own means), pooled over the arms.
+
+    clusters ({arm: a label per row}, rows sharing a label being one architecture in several arms):
+    the rows of a cluster share that architecture's effect, so they are not independent; the standard
+    error is then the cluster-robust one (CR1: G / (G - 1) * sum_g (sum_{i in g} x_i r_i)^2 / Sxx^2)
+    with G - 1 degrees of freedom (Cameron & Miller 2015), not the OLS one, which counts a pair twice."""
+    xs, ys, gs = [], [], []
     for k in values:
         ok = np.isfinite(logc[k]) & np.isfinite(values[k])
         xs.append(logc[k][ok] - logc[k][ok].mean())
         ys.append(values[k][ok] - values[k][ok].mean())
+        if clusters is not None:
+            gs.append(np.asarray(clusters[k])[ok])
     x, y = np.concatenate(xs), np.concatenate(ys)
     sxx = float((x * x).sum())
-    dof = max(len(x) - len(values) - 1, 1)
     beta = float((x * y).sum() / sxx) if sxx > 0 else 0.0
     resid = y - beta * x
-    se_beta = math.sqrt(float((resid * resid).sum()) / dof / sxx) if sxx > 0 else 0.0
-    return beta, se_beta, dof
+    if clusters is None:
+        dof = max(len(x) - len(values) - 1, 1)
+        return beta, (math.sqrt(float((resid * resid).sum()) / dof / sxx) if sxx > 0 else 0.0), dof
+    labels, index = np.unique(np.concatenate(gs), return_inverse=True)
+    g = len(labels)
+    scores = np.bincount(index, weights=x * resid, minlength=g)
+    var = g / max(g - 1, 1) * float((scores * scores).sum()) / (sxx * sxx) if sxx > 0 else 0.0
+    return beta, math.sqrt(var), max(g - 1, 1)
 
 
 def complexity_adjust(values: dict, frames: dict, rules, paired: bool, pairs=None) -> tuple[dict, dict]:
@@ -155,7 +167,8 @@ def _paired_adjust(values: dict, logc: dict, medians: dict, ctl, pairs) -> tuple
                                            f"{ctl.max_ratio:g}; raw paired differences compared, not controlled "
                                            f"for {col} (complexity.paired: report)")
         return values, info
-    beta, se_beta, dof = _pooled_slope(values, logc)
+    clusters = {k: np.arange(len(values[k])) + j * 1_000_000 for j, pair in enumerate(pairs) for k in pair}
+    beta, se_beta, dof = _pooled_slope(values, logc, clusters)
     adjusted = dict(values)
     for a, b in pairs:
         mid = (logc[a] + logc[b]) / 2.0
@@ -165,7 +178,8 @@ def _paired_adjust(values: dict, logc: dict, medians: dict, ctl, pairs) -> tuple
                 centre_log=float(np.nanmean(np.concatenate(list(logc.values())))),
                 mean_log={k: float(np.nanmean(v)) for k, v in logc.items()},
                 method=f"each pair's difference minus beta x (log {col} a - log {col} b): pooled within-arm slope "
-                       f"{beta:.3g} points per unit log {col} (se {se_beta:.2g}, added to the interval)")
+                       f"{beta:.3g} points per unit log {col} (se {se_beta:.2g}, clustered by pair; added to the "
+                       "interval)")
     return adjusted, info
 
 

@@ -42,7 +42,7 @@ class Complexity(BaseModel):
     median over pairs of c_a / c_b) and warn when it exceeds max_ratio; `paired` says what follows:
     report (the default: the raw paired differences are compared, as every suite judged before this
     field existed was) or adjust (each pair's difference minus beta * (log c_a - log c_b), beta the same
-    pooled within-arm slope, its uncertainty added to the interval)."""
+    pooled within-arm slope, its standard error clustered by pair, its uncertainty added to the interval)."""
     model_config = _STRICT
     column: Literal["flops", "params"] = "flops"
     max_ratio: float = Field(default=1.1, gt=1.0, le=100.0)
