@@ -227,8 +227,14 @@ def _with_extra_se(interval: iv.Interval, extra_se: float, extra_df: int = 0) ->
                        extra={**interval.extra, "extra_se": extra_se})
 
 
-def part_interval(name: str, values: dict, params: dict, paired: bool, rng, resamples: int) -> iv.Interval:
-    """The interval of statistic `name` on arm values (aligned by pairs when paired)."""
+def part_interval(name: str, values: dict, params: dict, paired: bool, rng, resamples: int, extra_se: float = 0.0,
+                  extra_df: int = 0) -> iv.Interval:
+    """The interval of statistic `name` on arm values (aligned by pairs when paired), widened by an
+    independent error `extra_se` with `extra_df` degrees of freedom (complexity_control's) if given."""
+    return _with_extra_se(_part_interval(name, values, params, paired, rng, resamples), extra_se, extra_df)
+
+
+def _part_interval(name: str, values: dict, params: dict, paired: bool, rng, resamples: int) -> iv.Interval:
     a, b = values.get("a"), values.get("b")
     if name in ("median_diff", "paired_median_diff"):
         return iv.quantile_interval(a - b, 0.5) if paired else \
@@ -391,8 +397,7 @@ def _measure(part, frames, learn, exclude: bool, seed: tuple, resamples: int, ru
     if paired and name == "interaction":  # (a - b) and (c - d), each over its own pairs
         values = {"ab": values["a"] - values["b"], "cd": values["c"] - values["d"]}
     rng = np.random.default_rng(list(seed))
-    interval = part_interval(name, values, params, paired, rng, resamples)
-    interval = _with_extra_se(interval, extra_se, extra_df)
+    interval = part_interval(name, values, params, paired, rng, resamples, extra_se, extra_df)
     direction, p = decision_pvalue(interval, part.expect, part.ref, part.margin)
     unit = "model pairs" if paired else ("trials" if name == "std_diff" else "models")
     n = {k: int(np.size(v) if not isinstance(v, tuple) else np.size(v[0])) for k, v in values.items()}
