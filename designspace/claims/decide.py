@@ -190,6 +190,10 @@ def complexity_control(name: str, values: dict, frames: dict, rules, paired: boo
     pairs = None
     if paired:
         pairs = [("a", "b")] if name in TWO_ARM else [("a", "b"), ("c", "d")]
+        if name == "mean_ratio" and rules.complexity.paired == "adjust":
+            # a ratio's interval is on the log scale, where the slope's error (in points) cannot be added:
+            # its arms' complexity is recorded and warned about, not adjusted
+            rules = rules.model_copy(update={"complexity": rules.complexity.model_copy(update={"paired": "report"})})
     values, cx = complexity_adjust(values, frames, rules, paired, pairs)
     if not cx.get("applied"):
         return values, cx, 0.0, 0
