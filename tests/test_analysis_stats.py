@@ -17,6 +17,8 @@ from designspace.analysis import (
 from designspace.analysis.synthetic import write_synthetic_store
 from designspace.store import load
 
+_MC = 3 * (0.9 * 0.1 / 1000) ** 0.5  # 3 binomial standard errors of a 90% coverage rate over 1,000 runs
+
 
 @pytest.fixture(scope="module")
 def shifted_store(tmp_path_factory):
@@ -58,12 +60,13 @@ def test_ranking_intervals_are_exact_order_statistics_and_seed_free(shifted_stor
 
 def test_ranking_median_interval_covers_at_stated_rate():
     rng = np.random.default_rng(5)
-    sims, hits = 300, 0
+    sims, hits = 1000, 0
     for _ in range(sims):
         df = pd.DataFrame({"space": "a", "error": rng.exponential(1.0, 60)})
         row = rank_spaces(df, level=0.9).iloc[0]
         hits += row["median_lo"] <= np.log(2.0) <= row["median_hi"]
-    assert hits / sims >= 0.86  # exact intervals cover at least the level (conservative by the ranks' discreteness)
+    # exact intervals cover at least the level (conservative by the ranks' discreteness)
+    assert hits / sims >= 0.9 - _MC
 
 
 def test_ks_does_not_flag_two_halves_of_one_population(shifted_store):
@@ -84,23 +87,23 @@ def test_pointwise_band_covers_true_cdf_at_stated_rate():
     grid = np.array([-1.0, 0.0, 1.0])
     truth = stats.norm.cdf(grid)
     hits = np.zeros(3)
-    sims = 200
+    sims = 1000
     for s in range(sims):
         band = bootstrap_edf(rng.standard_normal(200), grid, n_boot=300, level=0.9, seed=s)
         hits += (band["lo"] <= truth) & (truth <= band["hi"])
     coverage = hits / sims
-    assert np.all((coverage > 0.82) & (coverage < 0.97)), coverage
+    assert np.all(np.abs(coverage - 0.9) <= _MC), coverage
 
 
 def test_simultaneous_band_covers_whole_true_curve_at_stated_rate():
     rng = np.random.default_rng(1)
     grid = np.linspace(-2.5, 2.5, 101)
     truth = stats.norm.cdf(grid)
-    sims, hits = 200, 0
+    sims, hits = 1000, 0
     for s in range(sims):
         band = bootstrap_edf(rng.standard_normal(200), grid, n_boot=300, level=0.9, band="simultaneous", seed=s)
         hits += bool(np.all((band["lo"] <= truth) & (truth <= band["hi"])))
-    assert 0.8 < hits / sims < 0.98, hits / sims
+    assert abs(hits / sims - 0.9) <= _MC, hits / sims
 
 
 def test_normalized_band_estimate_is_the_normalized_edf():
@@ -115,12 +118,14 @@ def test_normalized_band_estimate_is_the_normalized_edf():
 
 def test_bootstrap_interval_of_the_mean_covers_at_stated_rate():
     rng = np.random.default_rng(3)
-    sims, hits = 200, 0
+    sims, hits = 1000, 0
     for s in range(sims):
         st = bootstrap_statistics(rng.exponential(1.0, 150), ["mean", "median"], n_boot=300, level=0.9, seed=s)
         mean = st.set_index("statistic").loc["mean"]
         hits += mean["lo"] <= 1.0 <= mean["hi"]
-    assert 0.82 < hits / sims < 0.97
+    # no slack beyond Monte-Carlo error, though a percentile interval of a skewed population's mean
+    # under-covers by O(1/n) (0.874 here, at the lower edge)
+    assert abs(hits / sims - 0.9) <= _MC, hits / sims
 
 
 def test_bootstrap_statistics_known_estimates():

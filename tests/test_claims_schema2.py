@@ -175,10 +175,37 @@ def _verdicts(result):
     return [(c["id"], c["verdict"], tuple(p["verdict"] for p in c.get("parts", []))) for c in result["claims"]]
 
 
-def test_posthoc_verdicts_do_not_move_with_the_statistics_seed():
+@pytest.fixture(scope="module")
+def posthoc():
+    """The post-hoc suite judged on the committed v1 stores, once for the tests that read it."""
     suite = load_suite(os.path.join(ROOT, "experiments", "paper", "cpu_posthoc.yaml"))
-    seen = {tuple(_verdicts(judge(suite, seed=s))) for s in range(5)}
+    return suite, judge(suite, seed=0)
+
+
+def test_posthoc_verdicts_do_not_move_with_the_statistics_seed(posthoc):
+    suite, first = posthoc
+    seen = {tuple(_verdicts(first))} | {tuple(_verdicts(judge(suite, seed=s))) for s in range(1, 5)}
     assert len(seen) == 1
+
+
+def test_every_part_left_not_resolved_says_how_many_models_would_resolve_it(posthoc):
+    suite, result = posthoc
+    open_parts = [p for c in result["claims"] for p in c["parts"] if p["verdict"] == "not resolved"]
+    assert len(open_parts) > 10
+    for p in open_parts:
+        need = p.get("models_needed")
+        assert need and need["per_arm"] >= 3 and need["power"] == suite.rules.power.target, p["name"]
+        assert need["effect"] == p["effect_of_interest"]
+    decided = [p for c in result["claims"] for p in c["parts"] if p["verdict"] in ("holds", "contradicted")]
+    assert decided and not any("models_needed" in p for p in decided)
+
+
+def test_posthoc_suite_controls_claim_20s_paired_arms_for_flops(posthoc):
+    _, result = posthoc
+    part = next(c for c in result["claims"] if c["id"] == 20)["parts"][0]
+    cx = part["design"]["complexity"]
+    assert part["paired"] and cx["paired"] == "adjust" and cx["applied"] and cx["ratio"] > cx["max_ratio"]
+    assert "MOVER" in part["effect"]["method"]
 
 
 @pytest.mark.parametrize("name, folder", [("cpu.yaml", "paper-cpu"), ("cpu_seeds.yaml", "paper-cpu-seeds")])
@@ -228,3 +255,128 @@ def test_a_claim_waiting_for_its_sweep_stays_in_the_suites_family(tmp_path):
     assert both[1]["verdict"] == "not run" and any("no store" in m for m in both[1]["missing"])
     assert both[0]["parts"][0]["p_value"] == pytest.approx(alone["p_value"])
     assert both[0]["parts"][0]["p_adjusted"] == pytest.approx(min(1.0, 2 * alone["p_adjusted"]))
+
+
+# --- paired arms whose complexity differs ---------------------------------------------------------------
+def _paired_flops_store(path, ratio=1.3, n=12):
+    """Plain RegNetX and the same architectures with DBB whose stored flops are `ratio` x the plain ones;
+    error falls with log flops (the synthetic slope), and at equal flops the arms are equal."""
+    rows = synthetic_trials(spaces=("RegNetX",), n=n, seed=0, noise=0.3, slope=4.0, penalty=0.0, sweep="s")
+    log_flops = np.log([r["flops"] for r in rows])
+    per_log = 4.0 / log_flops.std()  # synthetic_trials: error = base - slope * standardized log flops + noise
+    dbb = get_space("RegNetX+rep_dbb").sample(n, seed=0, regime="fashion-mnist")
+    rng = np.random.default_rng(1)
+    for k, spec in enumerate(dbb):
+        rows.append(dict(rows[k], trial_id=trial_id(spec.id, "dbb", 0), space="RegNetX+rep_dbb", spec_id=spec.id,
+                         spec=spec.to_json(), flops=int(rows[k]["flops"] * ratio),
+                         error=float(rows[k]["error"] - per_log * np.log(ratio) + rng.normal(0, 0.1))))
+    write_trials(path, rows)
+    return per_log * np.log(ratio)
+
+
+def test_paired_arms_with_different_flops_are_reported_or_controlled_as_declared(tmp_path):
+    gap = _paired_flops_store(str(tmp_path / "s.db"))
+    part = dict(DBB_PART, expect="equivalent", margin=1.0)
+    report = judge(_suite([part]), None, str(tmp_path))["claims"][0]["parts"][0]
+    cx = report["design"]["complexity"]
+    assert report["paired"] and cx["paired"] == "report" and not cx["applied"] and cx["ratio"] == pytest.approx(1.3)
+    assert any("not controlled for flops" in w for w in report["effect"]["warnings"])
+    assert report["effect"]["estimate"] == pytest.approx(-gap, abs=0.3) and gap > 2  # raw: DBB looks better
+    assert report["verdict"] == "contradicted"
+    adjusted = judge(_suite([part], complexity={"paired": "adjust"}), None, str(tmp_path))["claims"][0]["parts"][0]
+    cx = adjusted["design"]["complexity"]
+    assert cx["applied"] and cx["beta"] < 0 and cx["dof"] == 11  # 12 pairs: the slope's error clustered by pair
+    assert abs(adjusted["effect"]["estimate"]) < 0.3 and adjusted["verdict"] == "holds"  # equal at equal flops
+    assert not adjusted["effect"]["warnings"] and "MOVER" in adjusted["effect"]["method"]
+    text = markdown_of(adjusted)
+    assert "complexity (paired arms)" in text and "median pair ratio 1.3" in text
+
+
+def markdown_of(part):
+    from designspace.claims.report import design_lines
+    return "\n".join(design_lines(part))
+
+
+# --- a ceiling, a borderline, the seed on the command line ----------------------------------------------
+FOUR = ("RegNetX", "AnyNetXA", "AnyNetXB", "AnyNetXC")
+FOUR_SWEEPS = {"s": {"spaces": list(FOUR), "models_per_space": 12}}
+INTERACTION = {"name": "gap", "statistic": "interaction", "expect": "less",
+               **{k: {"sweep": "s", "space": sp} for k, sp in zip("abcd", FOUR)}}
+
+
+def _four_arm_store(path, ceiling=()):
+    rows = synthetic_trials(spaces=FOUR, n=12, seed=0, noise=1.0, sweep="s")
+    rng = np.random.default_rng(2)
+    write_trials(path, [dict(r, error=float(rng.uniform(84, 89))) if r["space"] in ceiling else r for r in rows])
+
+
+def test_an_interaction_whose_arms_sit_near_chance_carries_a_ceiling_warning(tmp_path):
+    _four_arm_store(str(tmp_path / "s.db"), ceiling=("RegNetX", "AnyNetXA"))
+    part = judge(_suite([INTERACTION], sweeps=FOUR_SWEEPS), None, str(tmp_path))["claims"][0]["parts"][0]
+    assert part["did_not_learn"] == {"a": 12, "b": 12, "c": 0, "d": 0}
+    assert [w for w in part["effect"]["warnings"] if "ceiling" in w] == [
+        "arms a, b sit at the ceiling (most models did not learn): the interaction measures a floor effect, not "
+        "the design"]
+    _four_arm_store(str(tmp_path / "t.db"))
+    os.replace(tmp_path / "t.db", tmp_path / "s.db")
+    clean = judge(_suite([INTERACTION], sweeps=FOUR_SWEEPS), None, str(tmp_path))["claims"][0]["parts"][0]
+    assert not any("ceiling" in w for w in clean["effect"]["warnings"])
+
+
+BEST_OF = {"name": "best of 2", "statistic": "best_of_m_diff", "m": 2, "expect": "greater",
+           "a": {"sweep": "s", "space": "RegNetX"}, "b": {"sweep": "s", "space": "AnyNetXA"}}
+NO_CONTROL = {"multiplicity": {"parts": "none", "claims": "none"}}  # the adjusted level is the stated one
+
+
+def test_a_bootstrap_endpoint_within_its_monte_carlo_band_of_the_line_is_borderline(tmp_path):
+    _four_arm_store(str(tmp_path / "s.db"))
+    far = judge(_suite([dict(BEST_OF, ref=-100.0)], sweeps=FOUR_SWEEPS, **NO_CONTROL), None, str(tmp_path))
+    part = far["claims"][0]["parts"][0]
+    lo = part["effect"]["lo"]
+    band = part["effect"]["mc_band"]  # where another seed could put each endpoint, written to claims.json
+    assert band["lo"][0] < lo < band["lo"][1] and band["hi"][0] < part["effect"]["hi"] < band["hi"][1]
+    assert band["resamples"] == 20000 and part["mc_band_adjusted"] == band  # no multiplicity: same level
+    assert part["verdict"] == "holds" and not part.get("borderline")
+    ref = (band["lo"][0] + lo) / 2  # below the endpoint, inside its band
+    near = judge(_suite([dict(BEST_OF, ref=ref)], sweeps=FOUR_SWEEPS, **NO_CONTROL), None, str(tmp_path))
+    part = near["claims"][0]["parts"][0]
+    assert part["effect"]["lo"] == lo and part["p_value"] < 0.05  # the interval alone would decide...
+    assert part["verdict"] == "not resolved" and part["borderline"]  # ...but another seed might not
+    from designspace.claims.report import markdown, verdict_text
+    assert verdict_text(part) == "not resolved (borderline)"
+    out = reproduce_result(near)
+    text = markdown(out)
+    assert "not resolved (borderline)" in text and "Monte-Carlo band of the bootstrap endpoints" in text
+
+
+def reproduce_result(judged):
+    """The judge's result dressed as reproduce writes it (run block, statistics), for report.markdown."""
+    return {"suite": "t", "tier": "cpu", **judged,
+            "run": {"command": "designspace reproduce t.yaml", "date": "-", "machine": "-", "wall_s": 0.0},
+            "statistics": {"schema": 1, "aggregate": "mean", "resamples": 20000, "level": 0.9, "seed": 0}}
+
+
+def test_reproduce_seed_rejudges_without_moving_a_verdict_and_rejects_a_bad_seed(tmp_path, capsys):
+    import yaml
+    _four_arm_store(str(tmp_path / "s.db"))
+    parts = [BEST_OF, dict(BEST_OF, name="median", statistic="median_diff", m=None), INTERACTION]
+    parts[1].pop("m")
+    suite = {"suite": "t", "tier": "cpu", "store_dir": str(tmp_path), "defaults": {"dataset": {"name": "synthetic"}},
+             **RULES, "sweeps": FOUR_SWEEPS, "claims": [{"id": 1, "text": "t", "figure": "-", "parts": parts}]}
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    seen = {}
+    for seed in (0, 3):
+        assert main(["reproduce", str(path), "--analyze-only", "--no-figures", "--no-progress", "--seed",
+                     str(seed)]) == 0
+        saved = json.loads((tmp_path / "t" / "claims.json").read_text())
+        assert saved["statistics"]["seed"] == seed
+        seen[seed] = (_verdicts(saved), saved["claims"][0]["parts"][0]["effect"]["lo"])
+    assert seen[0][0] == seen[3][0]  # the verdicts stand...
+    assert seen[0][1] != seen[3][1]  # ...though the bootstrap part was resampled with another seed
+    capsys.readouterr()
+    before = (tmp_path / "t" / "claims.json").read_text()
+    assert main(["reproduce", str(path), "--analyze-only", "--seed", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--seed must be in [0, 4294967295], got -1" in err and "Traceback" not in err
+    assert (tmp_path / "t" / "claims.json").read_text() == before

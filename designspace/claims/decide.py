@@ -89,60 +89,156 @@ def pair_arms(frames: dict, names: tuple, ignore) -> tuple[dict | None, dict, di
     return None, keep, info
 
 
-def complexity_adjust(values: dict, frames: dict, rules, paired: bool) -> tuple[dict, dict]:
-    """Error at equal complexity when the arms' median complexity differs by more than the declared
-    ratio (rules.complexity): error - beta * (log c - pooled mean log c). Returns (values, info)."""
+def _pooled_slope(values: dict, logc: dict, clusters: dict | None = None) -> tuple[float, float, int]:
+    """(beta, its standard error, its degrees of freedom): the least-squares slope of value on log
+    complexity within each arm (each arm centred on its own means), pooled over the arms.
+
+    clusters ({arm: a label per row}, rows sharing a label being one architecture in several arms):
+    the rows of a cluster share that architecture's effect, so they are not independent; the standard
+    error is then the cluster-robust one (CR1: G / (G - 1) * sum_g (sum_{i in g} x_i r_i)^2 / Sxx^2)
+    with G - 1 degrees of freedom (Cameron & Miller 2015), not the OLS one, which counts a pair twice."""
+    xs, ys, gs = [], [], []
+    for k in values:
+        ok = np.isfinite(logc[k]) & np.isfinite(values[k])
+        xs.append(logc[k][ok] - logc[k][ok].mean())
+        ys.append(values[k][ok] - values[k][ok].mean())
+        if clusters is not None:
+            gs.append(np.asarray(clusters[k])[ok])
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    sxx = float((x * x).sum())
+    beta = float((x * y).sum() / sxx) if sxx > 0 else 0.0
+    resid = y - beta * x
+    if clusters is None:
+        dof = max(len(x) - len(values) - 1, 1)
+        return beta, (math.sqrt(float((resid * resid).sum()) / dof / sxx) if sxx > 0 else 0.0), dof
+    labels, index = np.unique(np.concatenate(gs), return_inverse=True)
+    g = len(labels)
+    scores = np.bincount(index, weights=x * resid, minlength=g)
+    var = g / max(g - 1, 1) * float((scores * scores).sum()) / (sxx * sxx) if sxx > 0 else 0.0
+    return beta, math.sqrt(var), max(g - 1, 1)
+
+
+def complexity_adjust(values: dict, frames: dict, rules, paired: bool, pairs=None) -> tuple[dict, dict]:
+    """Error at equal complexity when the arms' complexity differs by more than the declared ratio
+    (rules.complexity). Unpaired arms: their median complexity's ratio; each model's error - beta *
+    (log c - pooled mean log c). Paired arms (values and frames aligned model to model; `pairs` the arm
+    names matched, default a with b and c with d): the median over pairs of c_a / c_b, always
+    recorded, with a warning when it is over the rule; under `paired: adjust` each pair's difference
+    becomes (a - b) - beta * (log c_a - log c_b). Returns (values, info)."""
     ctl = rules.complexity
     col = ctl.column
-    if ctl.method == "none" or paired or any(col not in f for f in frames.values()):
+    if ctl.method == "none" or any(col not in f for f in frames.values()):
         return values, {}
     with np.errstate(divide="ignore", invalid="ignore"):
         logc = {k: np.log(pd.to_numeric(frames[k][col], errors="coerce").to_numpy(np.float64)) for k in values}
     if any((np.isfinite(logc[k]) & np.isfinite(values[k])).sum() < 3 for k in values):
         return values, {}
     medians = {k: float(np.exp(np.nanmedian(v))) for k, v in logc.items()}
+    if paired:
+        return _paired_adjust(values, logc, medians, ctl, pairs or [p for p in (("a", "b"), ("c", "d"))
+                                                                    if set(p) <= set(values)])
     ratio = max(medians.values()) / max(min(medians.values()), 1e-300)
     info = {"column": col, "medians": medians, "ratio": round(ratio, 3), "max_ratio": ctl.max_ratio}
     if ratio <= ctl.max_ratio:
         info["applied"] = False
         return values, info
-    xs, ys = [], []
-    for k in values:
-        ok = np.isfinite(logc[k]) & np.isfinite(values[k])
-        xs.append(logc[k][ok] - logc[k][ok].mean())
-        ys.append(values[k][ok] - values[k][ok].mean())
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    sxx = float((x * x).sum())
-    dof = max(len(x) - len(values) - 1, 1)
-    beta = float((x * y).sum() / sxx) if sxx > 0 else 0.0
-    resid = y - beta * x
-    se_beta = math.sqrt(float((resid * resid).sum()) / dof / sxx) if sxx > 0 else 0.0
+    beta, se_beta, dof = _pooled_slope(values, logc)
     centre = float(np.nanmean(np.concatenate(list(logc.values()))))
     adjusted = {k: values[k] - beta * (logc[k] - centre) for k in values}
-    info.update(applied=True, beta=beta, se_beta=se_beta, centre_log=centre,
+    info.update(applied=True, beta=beta, se_beta=se_beta, dof=dof, centre_log=centre,
                 mean_log={k: float(np.nanmean(v)) for k, v in logc.items()},
                 method=f"error compared at equal log {col}: pooled within-arm slope {beta:.3g} points per unit "
                        f"log {col} (se {se_beta:.2g}, added to the interval)")
     return adjusted, info
 
 
+def _paired_adjust(values: dict, logc: dict, medians: dict, ctl, pairs) -> tuple[dict, dict]:
+    """complexity_adjust for arms aligned pair by pair. Each arm's value moves by beta * (its log c -
+    the pair's mean log c), so each pair's difference moves by beta * (log c_a - log c_b)."""
+    col = ctl.column
+    ratio = max(float(np.exp(abs(np.nanmedian(logc[a] - logc[b])))) for a, b in pairs)
+    info = {"column": col, "medians": medians, "ratio": round(ratio, 3), "max_ratio": ctl.max_ratio,
+            "paired": ctl.paired, "ratio_of": f"median over model pairs of {col} a / {col} b"}
+    if ratio <= ctl.max_ratio:
+        info["applied"] = False
+        return values, info
+    if ctl.paired == "report":
+        info.update(applied=False, warning=f"the paired arms' {col} differ: median pair ratio {ratio:.3g} > "
+                                           f"{ctl.max_ratio:g}; raw paired differences compared, not controlled "
+                                           f"for {col} (complexity.paired: report)")
+        return values, info
+    clusters = {k: np.arange(len(values[k])) + j * 1_000_000 for j, pair in enumerate(pairs) for k in pair}
+    beta, se_beta, dof = _pooled_slope(values, logc, clusters)
+    adjusted = dict(values)
+    for a, b in pairs:
+        mid = (logc[a] + logc[b]) / 2.0
+        adjusted[a] = values[a] - beta * (logc[a] - mid)
+        adjusted[b] = values[b] - beta * (logc[b] - mid)
+    info.update(applied=True, beta=beta, se_beta=se_beta, dof=dof,
+                centre_log=float(np.nanmean(np.concatenate(list(logc.values())))),
+                mean_log={k: float(np.nanmean(v)) for k, v in logc.items()},
+                method=f"each pair's difference minus beta x (log {col} a - log {col} b): pooled within-arm slope "
+                       f"{beta:.3g} points per unit log {col} (se {se_beta:.2g}, clustered by pair; added to the "
+                       "interval)")
+    return adjusted, info
+
+
+def complexity_control(name: str, values: dict, frames: dict, rules, paired: bool) -> tuple[dict, dict, float, int]:
+    """complexity_adjust for statistic `name`, with the standard error the estimated slope adds to the
+    statistic: |sum_k c_k mean log c_k| * se(beta) over the statistic's arm coefficients c_k (they sum
+    to 0, so the centre cancels). Returns (values, info, extra_se, the slope's degrees of freedom)."""
+    pairs = None
+    if paired:
+        pairs = [("a", "b")] if name in TWO_ARM else [("a", "b"), ("c", "d")]
+        if name == "mean_ratio" and rules.complexity.paired == "adjust":
+            # a ratio's interval is on the log scale, where the slope's error (in points) cannot be added:
+            # its arms' complexity is recorded and warned about, not adjusted
+            rules = rules.model_copy(update={"complexity": rules.complexity.model_copy(update={"paired": "report"})})
+    values, cx = complexity_adjust(values, frames, rules, paired, pairs)
+    if not cx.get("applied"):
+        return values, cx, 0.0, 0
+    coefs = {"a": 1, "b": -1} if name in TWO_ARM else {"a": 1, "b": -1, "c": -1, "d": 1}
+    contrast = sum(c * (cx["mean_log"][k] - cx["centre_log"]) for k, c in coefs.items())
+    return values, cx, abs(contrast) * cx["se_beta"], cx["dof"]
+
+
 # --- intervals ----------------------------------------------------------------------------------------
-def _with_extra_se(interval: iv.Interval, extra_se: float) -> iv.Interval:
-    """A normal interval widened by an independent error (the complexity slope's)."""
+def _with_extra_se(interval: iv.Interval, extra_se: float, extra_df: int = 0) -> iv.Interval:
+    """An interval widened by an independent error (the complexity slope's, with `extra_df` degrees of
+    freedom). A normal interval: its standard error and the extra one added in quadrature. An exact
+    order-statistic interval (paired arms): each half-width combined with the extra term's t half-width
+    in quadrature (MOVER, Zou & Donner 2008), which keeps the intervals nested in their level."""
     se = interval.extra.get("se")
-    if not extra_se or se is None:
+    if not extra_se:
         return interval
-    total = math.sqrt(se * se + extra_se * extra_se)
     est = interval.estimate
-    df = interval.extra.get("df", math.inf)
-    t = lambda level: float(_st.t.ppf((1 + level) / 2, df))  # noqa: E731
-    return iv.Interval(est, lambda level: (est - t(level) * total, est + t(level) * total),
-                       interval.method + "; complexity slope's uncertainty added", interval.n,
-                       extra={**interval.extra, "se": total})
+    if se is not None:
+        total = math.sqrt(se * se + extra_se * extra_se)
+        df = interval.extra.get("df", math.inf)
+        t = lambda level: float(_st.t.ppf((1 + level) / 2, df))  # noqa: E731
+        return iv.Interval(est, lambda level: (est - t(level) * total, est + t(level) * total),
+                           interval.method + "; complexity slope's uncertainty added", interval.n,
+                           extra={**interval.extra, "se": total})
+    if interval.mc_band is not None or "se_log" in interval.extra or extra_df < 1:
+        return interval  # a bootstrap or a ratio: not on the scale of the slope's error
+
+    def at(level):
+        lo, hi = interval.bounds(level)
+        w = float(_st.t.ppf((1 + level) / 2, extra_df)) * extra_se
+        return est - math.hypot(max(est - lo, 0.0), w), est + math.hypot(max(hi - est, 0.0), w)
+
+    return iv.Interval(est, at, interval.method + "; complexity slope's uncertainty added (MOVER)", interval.n,
+                       extra={**interval.extra, "extra_se": extra_se})
 
 
-def part_interval(name: str, values: dict, params: dict, paired: bool, rng, resamples: int) -> iv.Interval:
-    """The interval of statistic `name` on arm values (aligned by pairs when paired)."""
+def part_interval(name: str, values: dict, params: dict, paired: bool, rng, resamples: int, extra_se: float = 0.0,
+                  extra_df: int = 0) -> iv.Interval:
+    """The interval of statistic `name` on arm values (aligned by pairs when paired), widened by an
+    independent error `extra_se` with `extra_df` degrees of freedom (complexity_control's) if given."""
+    return _with_extra_se(_part_interval(name, values, params, paired, rng, resamples), extra_se, extra_df)
+
+
+def _part_interval(name: str, values: dict, params: dict, paired: bool, rng, resamples: int) -> iv.Interval:
     a, b = values.get("a"), values.get("b")
     if name in ("median_diff", "paired_median_diff"):
         return iv.quantile_interval(a - b, 0.5) if paired else \
@@ -271,6 +367,7 @@ def _measure(part, frames, learn, exclude: bool, seed: tuple, resamples: int, ru
         values = {"a": (col(f, params["x"]), col(f, params["y"]))}
     else:
         values = {k: col(f, value[k]) for k, f in frames.items()}
+    warnings: list = []
     if rules.pairing == "auto" and (name in TWO_ARM or name == "interaction"):
         pairs = [("a", "b")] if name in TWO_ARM else [("a", "b"), ("c", "d")]
         aligned_all, infos = {}, []
@@ -283,36 +380,33 @@ def _measure(part, frames, learn, exclude: bool, seed: tuple, resamples: int, ru
                 for k in names:
                     frames[k] = frames[k].iloc[keep[k]].reset_index(drop=True)
                     values[k] = values[k][keep[k]]
-        if name == "interaction" and len(aligned_all) == 4:
-            paired = True
-            values = {"ab": values["a"][aligned_all["a"]] - values["b"][aligned_all["b"]],
-                      "cd": values["c"][aligned_all["c"]] - values["d"][aligned_all["d"]]}
-        elif name in TWO_ARM and aligned_all:
-            paired = True
-            values = {k: values[k][aligned_all[k]] for k in ("a", "b")}
+        paired = len(aligned_all) == 4 if name == "interaction" else bool(aligned_all)
+        if paired:  # values and frames aligned model to model
+            values = {k: values[k][aligned_all[k]] for k in values}
+            frames = {k: frames[k].iloc[aligned_all[k]].reset_index(drop=True) for k in frames}
         design["pairing"] = infos if len(infos) > 1 else infos[0]
     elif name == "paired_median_diff":  # schema 1's explicit pairing, kept for pairing: none
         from .judge import paired_values
 
         values, _ = paired_values(frames, part.arms, part.params.get("ignore", ()))
         paired = True
-    extra_se = 0.0
-    if name in TWO_ARM + ("interaction",) and not paired and all(v == "error" for v in value.values()):
-        values, cx = complexity_adjust(values, frames, rules, paired)
+        frames = None  # no aligned frames: complexity is not examined on this path
+    extra_se, extra_df = 0.0, 0
+    if name in TWO_ARM + ("interaction",) and frames is not None and all(v == "error" for v in value.values()):
+        values, cx, extra_se, extra_df = complexity_control(name, values, frames, rules, paired)
         if cx:
             design["complexity"] = cx
-            if cx.get("applied"):
-                coefs = {"a": 1, "b": -1} if name in TWO_ARM else {"a": 1, "b": -1, "c": -1, "d": 1}
-                contrast = sum(c * (cx["mean_log"][k] - cx["centre_log"]) for k, c in coefs.items())
-                extra_se = abs(contrast) * cx["se_beta"]
+            if cx.get("warning"):
+                warnings.append(cx["warning"])
+    if paired and name == "interaction":  # (a - b) and (c - d), each over its own pairs
+        values = {"ab": values["a"] - values["b"], "cd": values["c"] - values["d"]}
     rng = np.random.default_rng(list(seed))
-    interval = part_interval(name, values, params, paired, rng, resamples)
-    interval = _with_extra_se(interval, extra_se)
+    interval = part_interval(name, values, params, paired, rng, resamples, extra_se, extra_df)
     direction, p = decision_pvalue(interval, part.expect, part.ref, part.margin)
     unit = "model pairs" if paired else ("trials" if name == "std_diff" else "models")
     n = {k: int(np.size(v) if not isinstance(v, tuple) else np.size(v[0])) for k, v in values.items()}
     effect = {"statistic": name, "estimate": interval.estimate, "n": n, "unit": unit, "method": interval.method,
-              "extra": {k: v for k, v in interval.extra.items() if isinstance(v, (int, float))}, "warnings": []}
+              "extra": {k: v for k, v in interval.extra.items() if isinstance(v, (int, float))}, "warnings": warnings}
     return {"effect": effect, "design": design, "paired": paired, "p_value": p, "direction": direction,
             "_interval": interval}
 
@@ -328,6 +422,9 @@ def finish_part(out: dict, p_adjusted: float, level: float, alpha: float, part=N
     level_adj = 1.0 - 2.0 * alpha * factor
     out["level_adjusted"] = level_adj
     out["interval_adjusted"] = list(interval.bounds(level_adj))
+    if interval.mc_band is not None:  # a bootstrap: where another seed could put each endpoint
+        out["effect"]["mc_band"] = mc_band(interval, level)
+        out["mc_band_adjusted"] = mc_band(interval, level_adj)
     small = {k: n for k, n in out["effect"]["n"].items() if n < MIN_MODELS}
     if small:
         out.update(verdict=NOT_RUN, missing=[f"too few {out['effect']['unit']} in arm {k} ({n} < {MIN_MODELS})"
@@ -347,6 +444,14 @@ def finish_part(out: dict, p_adjusted: float, level: float, alpha: float, part=N
         sens["p_adjusted"] = s_adj
         sens["verdict"] = sens["direction"] if s_adj <= alpha else NOT_RESOLVED
     return out
+
+
+def mc_band(interval: iv.Interval, level: float) -> dict:
+    """A bootstrap interval's endpoints at `level` with the Monte-Carlo band of each: the range another
+    resampling seed would put it in (about 3 binomial standard deviations of its replicate rank)."""
+    (lo_lo, lo_hi), (hi_lo, hi_hi) = interval.mc_band(level)
+    return {"lo": [float(lo_lo), float(lo_hi)], "hi": [float(hi_lo), float(hi_hi)], "z": iv.MC_Z,
+            "resamples": interval.extra.get("resamples")}
 
 
 def models_needed(interval: iv.Interval, out: dict, alpha_part: float, target: float) -> dict | None:
@@ -407,5 +512,6 @@ def judge_suite(stores, claims, seed: int, alpha: float | None = None) -> list:
     return results
 
 
-__all__ = ["judge_suite", "measure_part", "finish_part", "pair_arms", "complexity_adjust", "did_not_learn",
+__all__ = ["judge_suite", "measure_part", "finish_part", "pair_arms", "complexity_adjust", "complexity_control",
+           "did_not_learn",
            "HOLDS", "CONTRADICTED", "rule"]

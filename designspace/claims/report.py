@@ -47,8 +47,21 @@ def design_lines(part: dict) -> list[str]:
     cx = (part.get("design") or {}).get("complexity")
     if cx:
         medians = ", ".join(f"{k} {v / 1e6:.3g} M" for k, v in cx["medians"].items())
-        out.append(f"complexity: median {cx['column']} {medians} (ratio {cx['ratio']:g}, rule {cx['max_ratio']:g}): "
-                   + (cx["method"] if cx.get("applied") else "within the rule, raw error compared"))
+        if "paired" in cx:
+            state = cx["method"] if cx.get("applied") else ("raw paired differences compared (complexity.paired: "
+                                                            "report)" if "warning" in cx else
+                                                            "within the rule, raw paired differences compared")
+            out.append(f"complexity (paired arms): median {cx['column']} {medians}; median pair ratio {cx['ratio']:g} "
+                       f"(rule {cx['max_ratio']:g}): {state}")
+        else:
+            out.append(f"complexity: median {cx['column']} {medians} (ratio {cx['ratio']:g}, rule "
+                       f"{cx['max_ratio']:g}): " + (cx["method"] if cx.get("applied") else
+                                                    "within the rule, raw error compared"))
+    band = (part.get("effect") or {}).get("mc_band")
+    if band:
+        out.append(f"Monte-Carlo band of the bootstrap endpoints ({band['resamples']:,} resamples, "
+                   f"+-{band['z']:g} binomial sd of an endpoint's rank): lower end in [{_fmt(band['lo'][0], 4)}, "
+                   f"{_fmt(band['lo'][1], 4)}], upper end in [{_fmt(band['hi'][0], 4)}, {_fmt(band['hi'][1], 4)}]")
     dnl = part.get("did_not_learn")
     if dnl and any(dnl.values()):
         out.append("did not learn: " + ", ".join(f"arm {k} {n}" for k, n in dnl.items()))
@@ -114,7 +127,8 @@ def markdown(result: dict) -> str:
                   f"one-sided alpha {st['alpha_one_sided']:g}; multiplicity: {mult['parts']} across a claim's parts, "
                   f"{mult['claims']} across the suite (p = raw / adjusted); pairing {st['pairing']}; complexity "
                   f"control when median {st['complexity']['column']} differ by more than "
-                  f"{st['complexity']['max_ratio']:g}x; models that did not learn "
+                  f"{st['complexity']['max_ratio']:g}x (paired arms: "
+                  f"{st['complexity'].get('paired', 'report')}); models that did not learn "
                   f"{'kept' if st['learning']['keep'] else 'excluded'} (the other choice reported beside).", ""]
     else:
         lines += [f"- statistics: unit = models (a model's repeats averaged by {st['aggregate']}), percentile "

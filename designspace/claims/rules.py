@@ -3,7 +3,7 @@
     schema: 2
     multiplicity: {parts: holm, claims: fdr}      # within a claim / across the suite (stats.decisions)
     pairing: auto                                 # auto: arms holding the same architectures are paired
-    complexity: {column: flops, max_ratio: 1.1, method: log_linear}
+    complexity: {column: flops, max_ratio: 1.1, method: log_linear, paired: report}
     learning: {chance_margin: 10, keep: true}
     power: {target: 0.8, effect: 1.0, simulations: 400}
     schedule: {kind: fixed}                       # or {kind: sequential, looks: [10, 20, 40], spending: obrien_fleming}
@@ -36,11 +36,18 @@ class Complexity(BaseModel):
     """When two arms' median `column` differ by more than max_ratio, error is compared at equal
     complexity: each model's error minus beta * (log column - the arms' pooled mean), beta the
     pooled within-arm least-squares slope of error on log column (its uncertainty added to the
-    interval)."""
+    interval).
+
+    Paired arms (the same architectures, model to model) always record their complexity ratio (the
+    median over pairs of c_a / c_b) and warn when it exceeds max_ratio; `paired` says what follows:
+    report (the default: the raw paired differences are compared, as every suite judged before this
+    field existed was) or adjust (each pair's difference minus beta * (log c_a - log c_b), beta the same
+    pooled within-arm slope, its standard error clustered by pair, its uncertainty added to the interval)."""
     model_config = _STRICT
     column: Literal["flops", "params"] = "flops"
     max_ratio: float = Field(default=1.1, gt=1.0, le=100.0)
     method: Literal["log_linear", "none"] = "log_linear"
+    paired: Literal["report", "adjust"] = "report"
 
 
 class Learning(BaseModel):

@@ -51,7 +51,11 @@ def register(sub):
 
 def run(args):
     from ..claims import reproduce
+    from ..errors import UsageError
+    from ..limits import MAX_SEED
 
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        raise UsageError(f"--seed must be in [0, {MAX_SEED}], got {args.seed}")
     command = "designspace " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["reproduce"] else \
         f"designspace reproduce {args.suite}"
     res = reproduce(args.suite, tier=args.tier, only=args.only, analyze_only=args.analyze_only,
