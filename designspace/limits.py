@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, Strict
 
 from .errors import UsageError
+from .schema import Integer
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_IMAGES = 100_000_000  # recipe train_size / test_size: far above any in-memory dataset this tool trains on
@@ -48,7 +49,7 @@ def _path(value: str) -> str:
     return value
 
 
-Seed = Annotated[int, Strict(), Field(ge=0, le=MAX_SEED)]
+Seed = Annotated[Integer, Field(ge=0, le=MAX_SEED)]  # numpy's and torch's seeds: sampling, training, bootstrap
 Name = Annotated[str, Strict(), AfterValidator(_name)]  # a sweep or suite name (schema type)
 PathText = Annotated[str, Strict(), Field(min_length=1, max_length=4096), AfterValidator(_path)]
 
