@@ -26,7 +26,12 @@ MAX_STRIDE = 16
 MAX_BOOT = 20000  # bootstrap replicates; beyond this the bootstrap's memory (replicates x models) is the limit
 MAX_SEED = 2**32 - 1  # numpy and torch seeds
 MAX_PARAMS = 2_000_000_000  # a model past this cannot be built in memory on one machine
-MAX_CONFIG_BYTES = 1_000_000  # a sweep config or spec file; YAML aliases are refused separately
+MAX_MODELS = 1_000_000  # models per space in a sweep
+MAX_REPEATS = 1_000  # training seeds per model in a sweep
+MAX_TIMEOUT = 7 * 24 * 3600.0  # seconds a trial may run
+MAX_CPUS = 4096  # CPUs one trial asks Ray for
+MAX_GPUS = 64  # GPUs one trial asks Ray for
+MAX_CONFIG_BYTES = 1_000_000  # a sweep config, suite, space or spec file; YAML aliases are refused separately
 
 
 def check_name(value, key: str = "name") -> str:
