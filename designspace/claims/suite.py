@@ -323,7 +323,7 @@ def _claims(given: list, sweeps: dict, rules: Rules | None, path: str) -> list:
 def _part(p: PartInput, sweeps: dict, rules: Rules | None, names, path: str, where: str) -> Part:
     """One part: the arms and parameters its statistic takes, its rule, and its arms resolved."""
     stat = STATISTICS[p.statistic]
-    given = p.model_fields_set
+    given = {k for k in p.model_fields_set if getattr(p, k) is not None}  # a key set to null is not given
     for arm in ("a", "b", "c", "d"):
         if arm in stat.arms and arm not in given:
             _fail(path, where, f"{p.statistic} needs arm {arm}")
