@@ -28,13 +28,13 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from designspace import analysis as A  # noqa: E402
-from designspace.analysis import Settings, analyze  # noqa: E402
-from designspace.analysis.efit import block_widths, default_grid, fit_regnet  # noqa: E402
-from designspace.analysis.population import model_table, read_population  # noqa: E402
-from designspace.analysis.synthetic import write_synthetic_store  # noqa: E402
-from designspace.report import draw_figures, write_report  # noqa: E402
-from designspace.spaces.regnet import generate_regnet  # noqa: E402
+from designspace import analysis as A
+from designspace.analysis import Settings, analyze
+from designspace.analysis.efit import block_widths, default_grid, fit_regnet
+from designspace.analysis.population import model_table, read_population
+from designspace.analysis.synthetic import write_synthetic_store
+from designspace.report import draw_figures, write_report
+from designspace.spaces.regnet import generate_regnet
 
 SPACES = ("AnyNetXA", "AnyNetXB", "AnyNetXC", "AnyNetXD", "AnyNetXE", "RegNetX")
 

@@ -33,8 +33,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from designspace.analysis.synthetic import synthetic_trials, write_synthetic_store  # noqa: E402
-from designspace.store import connect, write_trials  # noqa: E402
+from designspace.analysis.synthetic import synthetic_trials, write_synthetic_store
+from designspace.store import connect, write_trials
 
 SPACES = ("AnyNetXA", "AnyNetXB", "AnyNetXC", "AnyNetXD", "AnyNetXE", "RegNetX")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

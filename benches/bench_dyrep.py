@@ -19,11 +19,11 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from designspace.complexity import complexity  # noqa: E402
-from designspace.data import synthetic  # noqa: E402
-from designspace.families.rep import with_rep  # noqa: E402
-from designspace.spec import ModelSpec, StageSpec  # noqa: E402
-from designspace.train import train  # noqa: E402
+from designspace.complexity import complexity
+from designspace.data import synthetic
+from designspace.families.rep import with_rep
+from designspace.spec import ModelSpec, StageSpec
+from designspace.train import train
 
 
 def main(argv=None) -> int:

@@ -25,9 +25,9 @@ import pandas as pd
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from designspace.analysis.refine import candidates, prepare, rank_candidates, refine  # noqa: E402
-from designspace.spaces import get_space  # noqa: E402
-from designspace.table import spec_rows  # noqa: E402
+from designspace.analysis.refine import candidates, prepare, rank_candidates, refine
+from designspace.spaces import get_space
+from designspace.table import spec_rows
 
 REGIME = "fashion-mnist"
 

@@ -27,9 +27,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from designspace.analysis import model_table, read_population  # noqa: E402
-from designspace.stats.sequential import CODE, Schedule  # noqa: E402
-from designspace.stats.simulation import simulate  # noqa: E402
+from designspace.analysis import model_table, read_population
+from designspace.stats.sequential import CODE, Schedule
+from designspace.stats.simulation import simulate
 
 EFFECTS = (0.0, 1.0, 2.0, 5.0)
 SPACES = ("RegNetX", "AnyNetXD", "AnyNetXE")

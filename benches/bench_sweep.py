@@ -168,12 +168,14 @@ def _phase(args, name, mode, trials, data, seconds=None) -> dict:
             recipe = cfg.recipe.to_dict()
             pending = {task.remote(t, recipe, data_ref, 1): t for t in trials}  # (not timed: submission)
             wall, cpu = time.perf_counter(), time.process_time()
-            run = lambda: old_driver_loop(cfg, pending, con)  # noqa: E731
+            def run():
+                return old_driver_loop(cfg, pending, con)
         else:
             counts = {"planned": len(trials), "skipped": 0, "done": 0, "failed": 0, "diverged": 0, "timeout": 0,
                       "left_failed": 0, "messages": []}
             wall, cpu = time.perf_counter(), time.process_time()
-            run = lambda: drive(cfg, trials, data, con, counts, progress=False, out=open(os.devnull, "w"))  # noqa: E731
+            def run():
+                return drive(cfg, trials, data, con, counts, progress=False, out=open(os.devnull, "w"))
         if seconds:
             _for_seconds(seconds, run)
         else:

@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, Strict
 
 from .errors import UsageError
+from .schema import Integer
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_IMAGES = 100_000_000  # recipe train_size / test_size: far above any in-memory dataset this tool trains on
@@ -25,7 +26,12 @@ MAX_STRIDE = 16
 MAX_BOOT = 20000  # bootstrap replicates; beyond this the bootstrap's memory (replicates x models) is the limit
 MAX_SEED = 2**32 - 1  # numpy and torch seeds
 MAX_PARAMS = 2_000_000_000  # a model past this cannot be built in memory on one machine
-MAX_CONFIG_BYTES = 1_000_000  # a sweep config or spec file; YAML aliases are refused separately
+MAX_MODELS = 1_000_000  # models per space in a sweep
+MAX_REPEATS = 1_000  # training seeds per model in a sweep
+MAX_TIMEOUT = 7 * 24 * 3600.0  # seconds a trial may run
+MAX_CPUS = 4096  # CPUs one trial asks Ray for
+MAX_GPUS = 64  # GPUs one trial asks Ray for
+MAX_CONFIG_BYTES = 1_000_000  # a sweep config, suite, space or spec file; YAML aliases are refused separately
 
 
 def check_name(value, key: str = "name") -> str:
@@ -48,7 +54,7 @@ def _path(value: str) -> str:
     return value
 
 
-Seed = Annotated[int, Strict(), Field(ge=0, le=MAX_SEED)]
+Seed = Annotated[Integer, Field(ge=0, le=MAX_SEED)]  # numpy's and torch's seeds: sampling, training, bootstrap
 Name = Annotated[str, Strict(), AfterValidator(_name)]  # a sweep or suite name (schema type)
 PathText = Annotated[str, Strict(), Field(min_length=1, max_length=4096), AfterValidator(_path)]
 

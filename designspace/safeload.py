@@ -123,7 +123,7 @@ def read_checkpoint(path: str) -> dict:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
         raise UsageError(f"checkpoint {path} is refused: it holds more than tensors and plain data "
                          f"({first[:160]})") from None
-    except Exception as exc:  # torch raises many types for a truncated or foreign file  # noqa: BLE001
+    except Exception as exc:  # torch raises many types for a truncated or foreign file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(f"cannot read checkpoint {path}: {first[:160]}") from None
     if not isinstance(ckpt, Mapping) or not set(CHECKPOINT_KEYS) <= set(ckpt):

@@ -33,6 +33,16 @@ Flag = Annotated[bool, Strict()]
 Text = Annotated[str, Strict(), Field(max_length=100_000)]
 
 
+def _sequence(value):
+    """A YAML list, or the tuple a frozen spec option holds it as (FrozenDict): the same items."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def Items(item, **bounds):  # named as a type: it makes one
+    """A list of `item` (min_length / max_length in `bounds`), as a tuple; a string is not a list."""
+    return Annotated[tuple[item, ...], BeforeValidator(_sequence), Field(**bounds)]
+
+
 def validate(model, raw: Any, where: str, noun: str = "key", at: str = ""):
     """model.model_validate(raw), or a one-line UsageError: 'where: key 'a.b': what is wrong, got value'.
     `noun` names what a key is ('config key'); `at` is the place of `raw` inside a larger input ('recipe')."""
@@ -68,11 +78,19 @@ def _first(errors: list) -> dict:
 
 
 def _place(error: dict) -> tuple:
-    return tuple(str(part) for part in error.get("loc", ()) if not _internal(part))
+    return tuple(part if isinstance(part, int) else str(part) for part in error.get("loc", ()) if not _internal(part))
+
+
+def _joined(place: list) -> str:
+    """claims[2].parts[0].a: a list's item by its index, as YAML's reader counts it."""
+    text = ""
+    for part in place:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else part
+    return text
 
 
 def describe_error(error: dict, model=None, noun: str = "key", at: str = "") -> str:
-    loc = ".".join([at] * bool(at) + list(_place(error)))
+    loc = _joined([at] * bool(at) + list(_place(error)))
     kind = error.get("type", "")
     if kind == "extra_forbidden":
         allowed = _allowed_keys(model, error.get("loc", ())[:-1])
@@ -87,7 +105,8 @@ def describe_error(error: dict, model=None, noun: str = "key", at: str = "") -> 
 def _internal(part) -> bool:
     """pydantic's own location steps (function-after[...], a union member's type name)."""
     text = str(part)
-    return text.startswith(("function-", "constrained-")) or text in ("int", "float", "bool", "str", "dict", "list")
+    return (text.startswith(("function-", "constrained-")) or text in ("int", "float", "bool", "str", "dict", "list")
+            or text == "[key]")  # a mapping's key that failed its type: the key itself names the place
 
 
 _MESSAGES = {
@@ -96,7 +115,7 @@ _MESSAGES = {
     "float_parsing": "must be a finite number", "bool_type": "must be true or false",
     "bool_parsing": "must be true or false", "string_type": "must be a string", "dict_type": "must be a mapping",
     "model_type": "must be a mapping", "model_attributes_type": "must be a mapping", "list_type": "must be a list",
-    "tuple_type": "must be a list",
+    "tuple_type": "must be a list", "string_too_short": "must not be empty", "string_too_long": "is too long",
 }
 _BOUNDS = {"greater_than_equal": (">=", "ge"), "less_than_equal": ("<=", "le"), "greater_than": (">", "gt"),
            "less_than": ("<", "lt")}
@@ -118,8 +137,8 @@ def _complaint(error: dict) -> str:
         message = f"must have {most} {bound} item(s)"
     else:
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ").replace("Input should be", "must be")
-        if kind == "value_error" and "got " in message:
-            return message
+        if kind == "value_error" and ("got " in message or isinstance(error.get("input"), dict)):
+            return message  # a model validator's own words: the mapping it read would only repeat the file
     return f"{message}, got {_shown(error.get('input'))}"
 
 
@@ -146,9 +165,19 @@ def _allowed_keys(model, loc) -> list[str]:
         if fields is None:
             return []
         match = next((f for name, f in fields.items() if (f.alias or name) == part), None)
-        if match is None:
-            return []
-        args = [a for a in typing.get_args(match.annotation) if hasattr(a, "model_fields")]
-        current = args[-1] if args else match.annotation
+        if match is None:  # a list's index, a mapping's key or a pydantic step: still the same model
+            continue
+        current = _model_in(match.annotation, typing)
     fields = getattr(current, "model_fields", None)
     return [f.alias or name for name, f in fields.items()] if fields else []
+
+
+def _model_in(annotation, typing):
+    """The model a field holds, through Optional, list[...] and dict[..., ...]; None when it holds none."""
+    if hasattr(annotation, "model_fields"):
+        return annotation
+    for arg in reversed(typing.get_args(annotation)):
+        found = _model_in(arg, typing)
+        if found is not None:
+            return found
+    return None

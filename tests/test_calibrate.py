@@ -30,7 +30,8 @@ def test_calibrate_trains_the_same_specs_at_every_budget_and_resumes(tmp_path, c
     first = capsys.readouterr()
     result = json.loads(first.out)
     short, long = (load(str(tmp_path / "cal" / f"{b}.db")) for b in ("short", "long"))
-    main_ids = lambda df, sweep: set(df.loc[df["sweep"] == sweep, "spec_id"])  # noqa: E731
+    def main_ids(df, sweep):
+        return set(df.loc[df["sweep"] == sweep, "spec_id"])
     assert main_ids(short, "short") == main_ids(long, "long") and len(main_ids(long, "long")) == 6
     assert main_ids(short, "short-seed1") <= main_ids(short, "short") and len(main_ids(short, "short-seed1")) == 2
     assert set(short.loc[short["sweep"] == "short-seed1", "seed"]) == {1}

@@ -173,11 +173,11 @@ def test_a_skipped_claim_is_not_run_with_its_reason(tmp_path):
 
 
 @pytest.mark.parametrize("edit, needle", [
-    (lambda r: r["claims"][0]["parts"][0].update(statistic="mode_diff"), "unknown statistic 'mode_diff'"),
+    (lambda r: r["claims"][0]["parts"][0].update(statistic="mode_diff"), "statistic': must be one of 'median_diff'"),
     (lambda r: r["claims"][0]["parts"][0]["a"].update(space="RegNetZ"), "'RegNetZ' is not a space of sweep s1"),
     (lambda r: r["claims"][0]["parts"][0]["a"].update(sweep="s9"), "unknown sweep 's9'"),
     (lambda r: r["sweeps"]["s1"].update(spaces=["NoSuchNet"]), "unknown space"),
-    (lambda r: r["claims"][0]["parts"][0].update(expect="better"), "expect: must be one of"),
+    (lambda r: r["claims"][0]["parts"][0].update(expect="better"), "parts[0].expect': must be one of"),
     (lambda r: r["claims"][1]["parts"][0].pop("margin"), "needs a margin"),
     (lambda r: r["claims"][0]["parts"][0]["a"].update(where="d >"), "where"),
     (lambda r: r["claims"][1].update(id=1), "claim id 1 appears twice"),

@@ -88,7 +88,7 @@ def test_judge_pairs_models_by_architecture_and_names_the_unpaired(tmp_path):
 
 
 @pytest.mark.parametrize("part, needle", [
-    ({"ignore": "rep"}, "ignore: must be a list"),
+    ({"ignore": "rep"}, "ignore': must be a list"),
     ({"ignore": ["rep"], "q": 0.5}, "takes no parameter q"),
 ])
 def test_bad_pairing_options_are_named(part, needle):

@@ -56,6 +56,37 @@ def prn(raw):
     return parse_stage(StageSpec(depth=2, width=32, block="res_basic", family={"prn": raw}))
 
 
+def suite(raw):
+    """A one-claim suite; `part` and `arm` edit its first part and that part's arm a."""
+    from designspace.claims import parse_suite
+
+    raw = dict(raw)
+    arm = {"sweep": "s", "space": "RegNetX", **raw.pop("arm", {})}
+    part = {"statistic": "median_diff", "a": arm, "b": {"sweep": "s", "space": "AnyNetXA"}, "expect": "less",
+            **raw.pop("part", {})}
+    return parse_suite({"suite": "t", "tier": "cpu", "defaults": {"dataset": {"name": "synthetic"}},
+                        "sweeps": {"s": {"spaces": ["RegNetX", "AnyNetXA"], "models_per_space": 3}},
+                        "claims": [{"id": 1, "text": "t", "figure": "-", "parts": [part]}], **raw}, "suite.yaml")
+
+
+def rep(raw):
+    from designspace.complexity import complexity
+
+    return complexity([spec({"family": {"rep": raw}})], "cifar")
+
+
+def condensenet(raw):
+    from designspace.families.condensenet import condensenet_spec
+
+    return condensenet_spec(**{"blocks": [2, 2], "growth": [8, 8], "groups": 4, "condense": 4, **raw})
+
+
+def condense(raw):
+    from designspace.train import Recipe
+
+    return Recipe.from_dict({"epochs": 2, "condense": raw})
+
+
 CASES = [  # (schema, input, words the one line must hold)
     (sweep, {"models_per_space": "many"}, ["config key 'models_per_space'", "must be an integer", "'many'"]),
     (sweep, {"models_per_space": 0}, ["config key 'models_per_space'", "must be >= 1"]),
@@ -77,7 +108,7 @@ CASES = [  # (schema, input, words the one line must hold)
     (space, {"stages": 99}, ["space key 'stages'", "<= 16"]),
     (space, {"stagse": 4}, ["unknown space key 'stagse'", "valid: name, description, base"]),
     (space, {"block": "res_huge"}, ["space key 'block'", "res_bottleneck"]),
-    (param, {"uniform": ["a", 2]}, ["'uniform.0'", "finite number"]),
+    (param, {"uniform": ["a", 2]}, ["'uniform[0]'", "finite number"]),
     (param, {"uniform": [1, 2], "q": -1}, ["'q'", ">= 0"]),
     (param, {"gaussian": [1, 2]}, ["unknown key 'gaussian'", "valid: uniform, log_uniform, int"]),
     (spec, {"width": "wide"}, ["'stage.width'", "must be an integer"]),
@@ -92,6 +123,31 @@ CASES = [  # (schema, input, words the one line must hold)
     (prn, {"partial_ratio": "half"}, ["prn.partial_ratio", "finite number"]),
     (prn, {"partial_ratio": 2}, ["prn.partial_ratio", "<= 1"]),
     (prn, {"ratio": 0.5}, ["unknown key 'ratio'", "valid: partial_ratio, shape_change"]),
+    (suite, {"statistics": {"resamples": "many"}}, ["suite.yaml: suite key 'statistics.resamples'", "an integer"]),
+    (suite, {"statistics": {"level": 2}}, ["suite key 'statistics.level'", "<= 0.999", "got 2"]),
+    (suite, {"statistics": {"resampels": 100}}, ["unknown suite key 'statistics.resampels'", "valid: resamples"]),
+    (suite, {"statistics": {"seed": 2**32}}, ["suite key 'statistics.seed'", "<= 4,294,967,295"]),
+    (suite, {"part": {"margin": "wide"}}, ["suite key 'claims[0].parts[0].margin'", "finite number", "'wide'"]),
+    (suite, {"part": {"margin": -1}}, ["suite key 'claims[0].parts[0].margin'", ">= 0"]),
+    (suite, {"part": {"expect": "better"}}, ["'claims[0].parts[0].expect'", "'less', 'greater'", "'better'"]),
+    (suite, {"part": {"log": "yes"}}, ["'claims[0].parts[0].log'", "true or false"]),
+    (suite, {"part": {"expcet": "less"}}, ["unknown suite key 'claims[0].parts[0].expcet'", "valid: name, statistic"]),
+    (suite, {"arm": {"select": "best:2"}}, ["'claims[0].parts[0].a.select'", "best:F", "'best:2'"]),
+    (suite, {"arm": {"spcae": "RegNetX"}}, ["unknown suite key 'claims[0].parts[0].a.spcae'", "valid: sweep, sweeps"]),
+    (suite, {"tier": "tpu"}, ["suite key 'tier'", "'cpu', 'gpu'", "'tpu'"]),
+    (suite, {"claims": [{"id": "one", "text": "t", "figure": "-"}]}, ["suite key 'claims[0].id'", "an integer"]),
+    (suite, {"sweeps": {"a/b": {"spaces": ["RegNetX"]}}}, ["suite key 'sweeps.a/b'", "letters, digits"]),
+    (rep, {"branches": "012"}, ["rep: option 'branches'", "must be a list"]),
+    (rep, {"branches": [0, 7]}, ["rep: option 'branches[1]'", "<= 6", "got 7"]),
+    (rep, {"internal_mult": 1.5}, ["rep: option 'internal_mult'", "an integer"]),
+    (rep, {"branch": [0]}, ["rep: unknown option 'branch'", "valid: branches, internal_mult"]),
+    (condensenet, {"groups": "four"}, ["condensenetv2: option 'groups'", "an integer", "'four'"]),
+    (condensenet, {"growth": [8, 10**6]}, ["condensenetv2: option 'growth[1]'", "<= 16,384"]),
+    (condensenet, {"head_se": -1}, ["condensenetv2: option 'head_se'", ">= 0"]),
+    (condensenet, {"colour": 3}, ["condensenetv2: unknown option 'colour'", "valid: blocks, growth, groups"]),
+    (condense, {"lasso": "strong"}, ["'recipe.condense.lasso'", "finite number"]),
+    (condense, {"lasso": -1e-5}, ["'recipe.condense.lasso'", ">= 0"]),
+    (condense, {"lassoo": 1e-5}, ["unknown key 'recipe.condense.lassoo'", "valid: lasso"]),
 ]
 
 

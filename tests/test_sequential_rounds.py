@@ -86,8 +86,9 @@ def test_sequential_suite_runs_in_rounds_and_replays(ray_cluster, tmp_path, caps
         assert again["claims"][0]["parts"][0]["sequential"]["look"] == 1
         assert again["claims"][1]["parts"][0]["effect"]["n"] == {"a": 5, "b": 5}
     # the extended plan is the stored one; shrinking it, or growing it with another change, is refused
-    cfg = lambda **ch: parse_config({**DEFAULTS, **SUITE["sweeps"]["same"], "name": "same",  # noqa: E731
-                                     "store": str(out / "same.db"), **ch})
+    def cfg(**ch):
+        return parse_config({**DEFAULTS, **SUITE["sweeps"]["same"], "name": "same", "store": str(out / "same.db"),
+                             **ch})
     recorded = store.get_sweep(store.connect(str(out / "same.db"), create=False), "same")
     assert recorded["identity"]["models_per_space"] == 5 and set(recorded["plan"]) == grown
     with pytest.raises(UsageError, match="models_per_space: 5 -> 4"):

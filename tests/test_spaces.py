@@ -108,7 +108,8 @@ def test_depth_distribution_is_pycls_log_uniform():
 
 
 def test_ordered_draws_match_rejection_from_independent_draws():
-    draw = lambda rng, m: log_uniform(rng, 1, 16, 1, (m, 4)).astype(np.int64)  # noqa: E731
+    def draw(rng, m):
+        return log_uniform(rng, 1, 16, 1, (m, 4)).astype(np.int64)
     fast = ordered_draws(draw, np.random.default_rng(1), 40_000)
     raw = draw(np.random.default_rng(2), 800_000)
     slow = raw[np.all(np.diff(raw, axis=1) >= 0, axis=1)]
@@ -119,7 +120,8 @@ def test_ordered_draws_match_rejection_from_independent_draws():
         np.testing.assert_allclose(pf, ps, atol=0.012)
     # sorting independent draws is a different distribution: ties get too little weight
     srt = np.sort(draw(np.random.default_rng(3), 40_000), axis=1)
-    all_tied = lambda x: np.mean(np.all(x == x[:, :1], axis=1))  # noqa: E731
+    def all_tied(x):
+        return np.mean(np.all(x == x[:, :1], axis=1))
     assert abs(all_tied(fast) - all_tied(slow)) < 0.01
     assert all_tied(fast) > 5 * all_tied(srt)
 

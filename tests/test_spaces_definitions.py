@@ -303,7 +303,8 @@ def test_huge_space_files_are_refused_unread(tmp_path):
         get_space(os.path.join(str(tmp_path), "missing.yaml"))
 
 
-@pytest.mark.parametrize("seed, needle", [("-1", "seed must be an integer"), ("x", "invalid int value")])
+@pytest.mark.parametrize("seed, needle", [("-1", "seed must be >= 0"), ("x", "invalid int value"),
+                                          ("4294967296", "seed must be <= 4,294,967,295")])  # train's limit too
 def test_bad_seeds_exit_2(capsys, seed, needle):
     assert main(["sample", "-n", "2", "--seed", seed]) == 2
     err = capsys.readouterr().err
@@ -357,7 +358,8 @@ def test_exact_ordered_draws_match_rejection(tie):
         assert np.all(fast[:, int(t[1]) - 1] == fast[:, int(src[1]) - 1])
     for j in range(4):
         assert stats.ks_2samp(fast[:, j], slow[:, j]).pvalue > 1e-3
-    all_tied = lambda x: np.mean(np.all(x == x[:, :1], axis=1))  # noqa: E731
+    def all_tied(x):
+        return np.mean(np.all(x == x[:, :1], axis=1))
     assert abs(all_tied(fast) - all_tied(slow)) < 0.01
 
 

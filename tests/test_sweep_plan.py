@@ -61,7 +61,8 @@ def write_idx(directory, seed=0):
 
 def test_ids_cover_dataset_options_and_files(tmp_path):
     base = {**TINY, "name": "t", "store": str(tmp_path / "r.db")}
-    ids = lambda **ch: [t["trial_id"] for t in plan_trials(parse_config({**base, **ch}))]  # noqa: E731
+    def ids(**ch):
+        return [t["trial_id"] for t in plan_trials(parse_config({**base, **ch}))]
     a = ids()
     assert a == ids()
     assert not set(a) & set(ids(dataset={**TINY["dataset"], "train_size": 256}))

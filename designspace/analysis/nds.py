@@ -21,11 +21,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
+from typing import Annotated
+
+from pydantic import Field
 
 from ..errors import UsageError
+from ..schema import Number, check
 
+_PERCENT = Annotated[Number, Field(ge=0, le=100)]
+_POSITIVE = Annotated[Number, Field(gt=0)]
 ERROR_FIELDS = ("min_test_top1", "test_ep_top1")
 
 
@@ -96,16 +101,11 @@ def _error(rec: dict, where: str) -> float:
         value = curve[-1] if isinstance(curve, list) and curve else None
     if value is None:
         raise UsageError(f"{where} has no test error (`min_test_top1` or `test_ep_top1`)")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-        raise UsageError(f"{where}: the test error must be a percentage, got {value!r}")
-    return float(value)
+    return check(_PERCENT, value, f"{where}: the test error (a percentage)")
 
 
 def _count(rec: dict, key: str, where: str) -> float:
-    value = rec.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise UsageError(f"{where}: `{key}` must be a positive number, got {value!r}")
-    return float(value)
+    return check(_POSITIVE, rec.get(key), f"{where}: `{key}`")
 
 
 def _stages(net: dict, where: str) -> dict:

@@ -70,5 +70,5 @@ def _registered_definition(name: str):
 
         space = get_space(name)
         return space.definition() if hasattr(space, "definition") else None
-    except Exception:  # noqa: BLE001 - an unknown or user-defined space: the report says "not available"
+    except Exception:  # an unknown or user-defined space: the report says "not available"
         return None

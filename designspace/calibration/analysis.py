@@ -262,7 +262,8 @@ def markdown(result: dict, cfg: CalibrationConfig) -> str:
              f"- **recommended: {rec['budget'] or 'none'}** ({rec['why']}; cost = the sweeps' own trial seconds)"]
     run = result.get("run") or {}
     if run.get("first_start") and run.get("last_finish"):
-        when = lambda t: time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))  # noqa: E731
+        def when(t):
+            return time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))
         lines.append(f"- sweeps: {run['trials']} finished trials from {when(run['first_start'])} to "
                      f"{when(run['last_finish'])} UTC ({run['last_finish'] - run['first_start']:.0f} s of wall time, "
                      f"from the stores' trial timestamps)")

@@ -26,24 +26,22 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ..errors import UsageError
 from ..limits import MAX_SEED, NAME_RE
-from ..schema import validate
-
-_STRICT = ConfigDict(extra="forbid", strict=True)
+from ..schema import STRICT, validate
 
 
 class Repeat(BaseModel):
-    model_config = _STRICT
+    model_config = STRICT
     models_per_space: int = Field(ge=1, le=1000)
     train_seed: int = Field(default=1, ge=0, le=MAX_SEED)
 
 
 class Decision(BaseModel):
     """The rule that picks a budget, declared before any of its sweeps run."""
-    model_config = _STRICT
+    model_config = STRICT
     level: float = Field(default=0.9, gt=0.5, lt=1.0)  # two-sided level of every interval
     fidelity_bar: float = Field(ge=-1.0, le=1.0)  # lower bound of the within-space Spearman a budget must clear
     effects: list[float] = Field(default=[1.0, 2.0], min_length=1, max_length=10)  # error points
@@ -60,7 +58,7 @@ class Decision(BaseModel):
 
 
 class CalibrationConfig(BaseModel):
-    model_config = _STRICT
+    model_config = STRICT
     name: str
     store_dir: str
     spaces: list[Any] = Field(min_length=1, max_length=64)

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from ..schema import STRICT
 from ..stats.spending import SPENDING
 
-_STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 SCHEMA_KEYS = ("schema", "multiplicity", "pairing", "complexity", "learning", "power", "schedule")
 # Statistics measured in error points: power.effect is their default effect of interest.
 POINT_STATISTICS = ("median_diff", "mean_diff", "quantile_diff", "paired_median_diff", "interaction",
@@ -27,7 +27,7 @@ POINT_STATISTICS = ("median_diff", "mean_diff", "quantile_diff", "paired_median_
 
 
 class Multiplicity(BaseModel):
-    model_config = _STRICT
+    model_config = STRICT
     parts: Literal["holm", "bonferroni", "none"] = "holm"
     claims: Literal["fdr", "bonferroni", "none"] = "fdr"
 
@@ -43,7 +43,7 @@ class Complexity(BaseModel):
     report (the default: the raw paired differences are compared, as every suite judged before this
     field existed was) or adjust (each pair's difference minus beta * (log c_a - log c_b), beta the same
     pooled within-arm slope, its standard error clustered by pair, its uncertainty added to the interval)."""
-    model_config = _STRICT
+    model_config = STRICT
     column: Literal["flops", "params"] = "flops"
     max_ratio: float = Field(default=1.1, gt=1.0, le=100.0)
     method: Literal["log_linear", "none"] = "log_linear"
@@ -54,13 +54,13 @@ class Learning(BaseModel):
     """A model did not learn when its final train loss is >= ln(classes) or its error is within
     chance_margin points of chance; keep: whether such models stay in their arm (the verdict with the
     other choice is reported beside it)."""
-    model_config = _STRICT
+    model_config = STRICT
     chance_margin: float = Field(default=10.0, ge=0.0, le=100.0)
     keep: bool = True
 
 
 class Power(BaseModel):
-    model_config = _STRICT
+    model_config = STRICT
     target: float = Field(default=0.8, gt=0.0, lt=1.0)
     effect: float = Field(default=1.0, gt=0.0)
     simulations: int = Field(default=400, ge=50, le=100_000)
@@ -68,7 +68,7 @@ class Power(BaseModel):
 
 
 class Schedule(BaseModel):
-    model_config = _STRICT
+    model_config = STRICT
     kind: Literal["fixed", "sequential"] = "fixed"
     looks: list[int] = Field(default_factory=list, max_length=20)
     spending: str = "obrien_fleming"
@@ -86,7 +86,7 @@ class Schedule(BaseModel):
 
 
 class Rules(BaseModel):
-    model_config = _STRICT
+    model_config = STRICT
     schema_: Literal[2] = Field(alias="schema")
     multiplicity: Multiplicity = Multiplicity()
     pairing: Literal["auto", "none"] = "auto"

@@ -23,10 +23,12 @@ A suite file (experiments/paper/cpu.yaml) holds:
             ref: 0                              # reference of the rule (default: the statistic's)
             margin: 0                           # equivalent / at_most / at_least
 
-Validation resolves every sweep through the sweep machinery's own parser (so every space goes
-through `get_space`), checks every arm names a sweep and one of its spaces, every statistic is
-known with its parameters, every `where` parses in the safe expression language. Problems are one
-line naming the place (suite.yaml: claims[2].parts[0].a.space: ...).
+The file's shape (each key's type, range and allowed keys) is declared once as pydantic models
+(SuiteInput and the models it holds, on designspace.schema). Then each sweep is resolved through the
+sweep machinery's own parser (so every space goes through `get_space`), and each arm is checked to
+name a sweep and one of its spaces, each statistic to get the arms and parameters it takes, each
+`where` to parse in the safe expression language. Problems are one line naming the place
+(suite.yaml: suite key 'claims[2].parts[0].expect': ..., suite.yaml: claims[2].parts[0].a.space: ...).
 """
 from __future__ import annotations
 
@@ -34,20 +36,19 @@ import copy
 import json
 import os
 from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, create_model, model_validator
 
 from ..errors import UsageError
+from ..limits import Name, PathText, Seed
+from ..schema import STRICT, Flag, Integer, Number, Text
 from .rules import SCHEMA_KEYS, Rules
 from .statistics import EXPECTS, STATISTICS
 
 TIERS = ("cpu", "gpu")
-TOP_KEYS = ("suite", "tier", "description", "store_dir", "defaults", "statistics", "sweeps", "claims") + SCHEMA_KEYS
 SWEEP_DEFAULT_KEYS = ("regime", "flops", "seed", "dataset", "recipe", "resources", "max_retries", "repeats", "timeout",
                       "checkpoints", "tensorboard")
-STAT_KEYS = ("resamples", "level", "seed", "aggregate")
-CLAIM_KEYS = ("id", "text", "figure", "note", "skip", "parts")
-PART_KEYS = ("name", "statistic", "a", "b", "c", "d", "x", "y", "log", "q", "m", "ignore", "expect", "ref", "margin",
-             "note", "effect")
-ARM_KEYS = ("sweep", "sweeps", "space", "where", "select", "value")
 # per-model values an arm, x or y may name: store columns, and what analysis derives from the spec
 STORE_VALUES = ("error", "flops", "params", "acts", "seconds", "cx_train", "images_per_s", "train_loss", "epochs")
 DERIVED_VALUES = ("e_fit", "d", "b", "g", "w0", "wa", "wm")
@@ -153,170 +154,217 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _need(cond, where, msg):
-    if not cond:
-        raise UsageError(f"{where}: {msg}")
+# --- the file's shape, declared once (designspace.schema): each key's type, range and allowed keys. What
+# relates one place to another (an arm's sweep and space, a statistic's arms) is checked by the steps below.
+Words = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1)]  # stored stripped
 
 
-def _number(v, where, lo=None, hi=None, integer=False):
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (not integer or isinstance(v, int))
-    ok = ok and (lo is None or v >= lo) and (hi is None or v <= hi)
-    kind = "an integer" if integer else "a number"
-    rng = "" if lo is None and hi is None else f" in [{'' if lo is None else lo}, {'' if hi is None else hi}]"
-    _need(ok, where, f"must be {kind}{rng}, got {v!r}")
-    return v
+def _select(text: str) -> str:
+    kind, _, frac = text.partition(":")
+    try:
+        ok = text == "all" or (kind in ("best", "rest") and 0 < float(frac) < 1)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError("must be all, best:F or rest:F with 0 < F < 1")
+    return text
 
 
-def _keys(d, allowed, where):
-    _need(isinstance(d, dict), where, f"must be a mapping, got {type(d).__name__}")
-    for k in d:
-        _need(k in allowed, where, f"unknown key {k!r}; valid: {', '.join(allowed)}")
+class ArmInput(BaseModel):
+    model_config = STRICT
+    sweep: Text | None = None
+    sweeps: Annotated[list[Text], Field(min_length=1)] | None = None  # pooled
+    space: Text
+    where: Text | None = None
+    select: Annotated[Text, AfterValidator(_select)] = "all"
+    value: Literal[VALUES] = "error"
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if ("sweep" in self.model_fields_set) == ("sweeps" in self.model_fields_set):
+            raise ValueError("name exactly one of sweep or sweeps")
+        return self
+
+    @property
+    def sweep_keys(self) -> list:
+        return [self.sweep] if "sweep" in self.model_fields_set else self.sweeps
+
+
+class PartInput(BaseModel):
+    model_config = STRICT
+    name: Text | None = None
+    statistic: Literal[tuple(STATISTICS)]
+    a: ArmInput | None = None
+    b: ArmInput | None = None
+    c: ArmInput | None = None
+    d: ArmInput | None = None
+    x: Literal[VALUES] | None = None
+    y: Literal[VALUES] | None = None
+    log: Flag | None = None
+    q: Annotated[Number, Field(ge=0, le=1)] | None = None
+    m: Annotated[Integer, Field(ge=1, le=100_000)] | None = None
+    ignore: list[Annotated[Text, Field(min_length=1)]] | None = None  # spec option keys (e.g. [rep])
+    expect: Literal[EXPECTS]
+    ref: Number | None = None  # None: the statistic's reference
+    margin: Annotated[Number, Field(ge=0)] = 0.0
+    note: Text | None = None
+    effect: Annotated[Number, Field(gt=0)] | None = None
+
+
+class ClaimInput(BaseModel):
+    model_config = STRICT
+    id: Annotated[Integer, Field(ge=1)]
+    text: Words
+    figure: Words
+    note: Text | None = None
+    skip: Text | None = None  # why this tier cannot run the claim
+    parts: Annotated[list[PartInput], Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _needs_parts(self):
+        if self.parts is None and not self.skip:
+            raise ValueError("a claim needs parts (a non-empty list) unless it says why it is skipped (skip:)")
+        return self
+
+
+class StatisticsInput(BaseModel):
+    model_config = STRICT
+    resamples: Annotated[Integer, Field(ge=100, le=100_000)] | None = None  # None: by schema (2000 or 20000)
+    level: Annotated[Number, Field(ge=0.5, le=0.999)] = 0.9
+    seed: Seed = 0
+    aggregate: Literal["mean", "median", "min"] = "mean"
+
+
+# every sweep's defaults: any of these sweep config keys (their values checked by the sweep's own schema)
+DefaultsInput = create_model("DefaultsInput", __config__=STRICT, **{k: (Any, None) for k in SWEEP_DEFAULT_KEYS})
+
+
+class SuiteInput(BaseModel):
+    model_config = STRICT
+    suite: Words
+    tier: Literal[TIERS]
+    description: Text | None = None
+    store_dir: PathText | None = None  # None: results/paper/<tier>
+    defaults: DefaultsInput | None = None
+    statistics: StatisticsInput | None = None
+    sweeps: Annotated[dict[Name, dict], Field(min_length=1)]  # sweep key (its name) -> sweep config keys
+    claims: Annotated[list[ClaimInput], Field(min_length=1)]
+    # schema 2's decision rules: checked as claims.rules.Rules (a schema-1 suite may not use them)
+    schema_: Any = Field(None, alias="schema")
+    multiplicity: Any = None
+    pairing: Any = None
+    complexity: Any = None
+    learning: Any = None
+    power: Any = None
+    schedule: Any = None
 
 
 def parse_suite(raw, path: str = "suite") -> Suite:
     """Validate a suite mapping (see the module docstring); one-line UsageError for any problem."""
-    from ..spaces.columns import column_names
-    from ..spaces.expr import parse as parse_expr
+    from ..schema import validate
+
+    given = validate(SuiteInput, raw, path, noun="suite key")
+    rules = _rules(raw, path)
+    store_dir = given.store_dir or os.path.join("results", "paper", given.tier)
+    sweeps = _sweeps(given, store_dir, path)
+    claims = _claims(given.claims, sweeps, rules, path)
+    return Suite(given.suite, given.tier, path, store_dir, sweeps, claims, **_statistics(given.statistics, rules),
+                 description=given.description or "", source=dict(raw), rules=rules)
+
+
+def _fail(path: str, where: str, message: str):
+    raise UsageError(f"{path}: {where}: {message}")
+
+
+def _statistics(given: StatisticsInput | None, rules: Rules | None) -> dict:
+    """The bootstrap's settings; schema 2 draws ten times the resamples by default."""
+    st = given or StatisticsInput()
+    resamples = st.resamples if st.resamples is not None else 2000 if rules is None else 20000
+    return {"resamples": resamples, "level": float(st.level), "seed": st.seed, "aggregate": st.aggregate}
+
+
+def _sweeps(given: SuiteInput, store_dir: str, path: str) -> dict:
+    """Each sweep merged onto the defaults and checked by the sweep's own parser (every space through
+    get_space); two sweeps that would run the same trials are refused."""
     from ..sweep import parse_config
 
-    _keys(raw, TOP_KEYS, path)
-    rules = _rules(raw, path)
-    name = raw.get("suite")
-    _need(isinstance(name, str) and name.strip(), path, f"suite must be a name, got {name!r}")
-    tier = raw.get("tier")
-    _need(tier in TIERS, path, f"tier must be one of {', '.join(TIERS)}, got {tier!r}")
-    store_dir = raw.get("store_dir") or os.path.join("results", "paper", tier)
-    _need(isinstance(store_dir, str), path, f"store_dir must be a path, got {store_dir!r}")
-    defaults = raw.get("defaults") or {}
-    _keys(defaults, SWEEP_DEFAULT_KEYS, f"{path}: defaults")
-    st = raw.get("statistics") or {}
-    _keys(st, STAT_KEYS, f"{path}: statistics")
-    resamples = _number(st.get("resamples", 2000 if rules is None else 20000), f"{path}: statistics.resamples", 100,
-                        100_000, integer=True)
-    level = _number(st.get("level", 0.9), f"{path}: statistics.level", 0.5, 0.999)
-    seed = _number(st.get("seed", 0), f"{path}: statistics.seed", 0, integer=True)
-    aggregate = st.get("aggregate", "mean")
-    _need(aggregate in ("mean", "median", "min"), f"{path}: statistics.aggregate",
-          f"must be mean, median or min, got {aggregate!r}")
-
-    sweeps_raw = raw.get("sweeps")
-    _need(isinstance(sweeps_raw, dict) and sweeps_raw, path, "sweeps must be a mapping of sweep key -> sweep")
+    defaults = given.defaults.model_dump(exclude_unset=True) if given.defaults is not None else {}
     sweeps, seen = {}, {}
-    for key, sw in sweeps_raw.items():
-        where = f"{path}: sweeps.{key}"
-        _need(isinstance(key, str) and key and "/" not in key and not key.startswith("."), where,
-              "a sweep key must be a name without '/'")
-        _need(isinstance(sw, dict), where, "must be a mapping (spaces, models_per_space, ...)")
+    for key, sw in given.sweeps.items():
+        where = f"sweeps.{key}"
         for k in ("name", "store"):
-            _need(k not in sw, where, f"{k} is set by the suite (sweep key and store_dir); remove it")
+            if k in sw:
+                _fail(path, where, f"{k} is set by the suite (sweep key and store_dir); remove it")
         cfg = _merge(defaults, sw)
         cfg["name"] = key
-        parse_config({**cfg, "store": os.path.join(store_dir, f"{key}.db")}, where)  # spaces via get_space
+        parse_config({**cfg, "store": os.path.join(store_dir, f"{key}.db")}, f"{path}: {where}")
         same = json.dumps({k: v for k, v in cfg.items() if k != "name"}, sort_keys=True, default=str)
-        _need(same not in seen, where, f"is the same sweep as sweeps.{seen.get(same)}; claims should share one")
+        if same in seen:
+            _fail(path, where, f"is the same sweep as sweeps.{seen[same]}; claims should share one")
         seen[same] = key
         sweeps[key] = cfg
+    return sweeps
 
-    claims_raw = raw.get("claims")
-    _need(isinstance(claims_raw, list) and claims_raw, path, "claims must be a non-empty list")
-    allowed_names = column_names()
-    claims, ids = [], set()
-    for ci, c in enumerate(claims_raw):
-        where = f"{path}: claims[{ci}]"
-        _keys(c, CLAIM_KEYS, where)
-        cid = _number(c.get("id"), f"{where}.id", 1, integer=True)
-        _need(cid not in ids, f"{where}.id", f"claim id {cid} appears twice")
-        ids.add(cid)
-        for k in ("text", "figure"):
-            _need(isinstance(c.get(k), str) and c[k].strip(), f"{where}.{k}", "must be a non-empty string")
-        skip = c.get("skip") or ""
-        _need(isinstance(skip, str), f"{where}.skip", "must be a reason (text)")
-        parts_raw = c.get("parts")
-        if skip and parts_raw is None:
-            parts_raw = []  # a claim this tier cannot run may leave its parts unwritten
-        else:
-            _need(isinstance(parts_raw, list) and parts_raw, f"{where}.parts", "must be a non-empty list")
-        parts = []
-        for pi, p in enumerate(parts_raw):
-            pw = f"{where}.parts[{pi}]"
-            _keys(p, PART_KEYS, pw)
-            sname = p.get("statistic")
-            _need(sname in STATISTICS, f"{pw}.statistic",
-                  f"unknown statistic {sname!r}; valid: {', '.join(STATISTICS)}")
-            stat = STATISTICS[sname]
-            for arm in ("a", "b", "c", "d"):
-                if arm in stat.arms:
-                    _need(arm in p, pw, f"{sname} needs arm {arm}")
-                else:
-                    _need(arm not in p, pw, f"{sname} takes arms {', '.join(stat.arms)}, not {arm}")
-            for k in ("x", "y", "log", "q", "m", "ignore"):
-                if k in p:
-                    _need(k in stat.params, pw, f"{sname} takes no parameter {k}")
-            for k in stat.required:
-                _need(k in p, pw, f"{sname} needs parameter {k}")
-            params = {k: p[k] for k in stat.params if k in p}
-            if "q" in params:
-                _number(params["q"], f"{pw}.q", 0, 1)
-            if "m" in params:
-                _number(params["m"], f"{pw}.m", 1, 100_000, integer=True)
-            for k in ("x", "y"):
-                if k in params:
-                    _need(params[k] in VALUES, f"{pw}.{k}", f"unknown value {params[k]!r}; valid: {', '.join(VALUES)}")
-            if "log" in params:
-                _need(isinstance(params["log"], bool), f"{pw}.log", "must be true or false")
-            if "ignore" in params:
-                _need(isinstance(params["ignore"], list) and all(isinstance(k, str) and k for k in params["ignore"]),
-                      f"{pw}.ignore", "must be a list of spec option keys (e.g. [rep])")
-                params["ignore"] = tuple(params["ignore"])
-            expect = p.get("expect")
-            _need(expect in EXPECTS, f"{pw}.expect", f"must be one of {', '.join(EXPECTS)}, got {expect!r}")
-            ref = float(_number(p.get("ref", stat.reference), f"{pw}.ref"))
-            margin = float(_number(p.get("margin", 0.0), f"{pw}.margin", 0))
-            if expect in ("equivalent", "at_most", "at_least"):
-                _need(margin > 0 or expect != "equivalent", f"{pw}.margin", "an equivalent rule needs a margin > 0")
-            arms = {}
-            for arm in stat.arms:
-                aw = f"{pw}.{arm}"
-                a = p[arm]
-                _keys(a, ARM_KEYS, aw)
-                _need(("sweep" in a) != ("sweeps" in a), aw, "name exactly one of sweep or sweeps")
-                keys = [a["sweep"]] if "sweep" in a else a["sweeps"]
-                _need(isinstance(keys, list) and keys, aw, "sweeps must be a non-empty list")
-                for k in keys:
-                    _need(k in sweeps, aw, f"unknown sweep {k!r}; the suite's sweeps: {', '.join(sweeps)}")
-                    _need(a.get("space") in sweeps[k]["spaces"], f"{aw}.space",
-                          f"{a.get('space')!r} is not a space of sweep {k} ({', '.join(sweeps[k]['spaces'])})")
-                if a.get("where") is not None:
-                    _need(isinstance(a["where"], str), f"{aw}.where", "must be an expression (text)")
-                    try:
-                        parse_expr(a["where"], allowed=allowed_names)
-                    except UsageError as exc:
-                        raise UsageError(f"{aw}.where: {exc}") from None
-                select = a.get("select", "all")
-                if select != "all":
-                    kind, _, frac = str(select).partition(":")
-                    try:
-                        ok = kind in ("best", "rest") and 0 < float(frac) < 1
-                    except ValueError:
-                        ok = False
-                    _need(ok, f"{aw}.select", f"must be all, best:F or rest:F with 0 < F < 1, got {select!r}")
-                value = a.get("value", "error")
-                _need(value in VALUES, f"{aw}.value", f"unknown value {value!r}; valid: {', '.join(VALUES)}")
-                _need(sname not in ("slope", "spearman") or "value" not in a, f"{aw}.value",
-                      f"{sname} reads x and y, not value")
-                arms[arm] = Arm(tuple(keys), a["space"], a.get("where"), str(select), value)
-            pname = p.get("name") or f"{sname}"
-            effect = p.get("effect")
-            if effect is not None:
-                _need(rules is not None, f"{pw}.effect", "effects of interest need schema: 2")
-                effect = float(_number(effect, f"{pw}.effect", 0))
-                _need(effect > 0, f"{pw}.effect", "must be > 0")
-            parts.append(Part(str(pname), sname, arms, expect, ref, margin, params, str(p.get("note") or ""),
-                              effect))
-        claims.append(Claim(cid, c["text"].strip(), c["figure"].strip(), tuple(parts), str(c.get("note") or "").strip(),
-                            skip.strip()))
-    return Suite(name.strip(), tier, path, store_dir, sweeps, claims, resamples, float(level), seed, aggregate,
-                 str(raw.get("description") or ""), dict(raw), rules)
+
+def _claims(given: list, sweeps: dict, rules: Rules | None, path: str) -> list:
+    from ..spaces.columns import column_names
+
+    names, ids, claims = column_names(), set(), []
+    for ci, c in enumerate(given):
+        if c.id in ids:
+            _fail(path, f"claims[{ci}].id", f"claim id {c.id} appears twice")
+        ids.add(c.id)
+        parts = tuple(_part(p, sweeps, rules, names, path, f"claims[{ci}].parts[{pi}]")
+                      for pi, p in enumerate(c.parts or ()))
+        claims.append(Claim(c.id, c.text, c.figure, parts, (c.note or "").strip(), (c.skip or "").strip()))
+    return claims
+
+
+def _part(p: PartInput, sweeps: dict, rules: Rules | None, names, path: str, where: str) -> Part:
+    """One part: the arms and parameters its statistic takes, its rule, and its arms resolved."""
+    stat = STATISTICS[p.statistic]
+    given = {k for k in p.model_fields_set if getattr(p, k) is not None}  # a key set to null is not given
+    for arm in ("a", "b", "c", "d"):
+        if arm in stat.arms and arm not in given:
+            _fail(path, where, f"{p.statistic} needs arm {arm}")
+        if arm not in stat.arms and arm in given:
+            _fail(path, where, f"{p.statistic} takes arms {', '.join(stat.arms)}, not {arm}")
+    for k in ("x", "y", "log", "q", "m", "ignore"):
+        if k in given and k not in stat.params:
+            _fail(path, where, f"{p.statistic} takes no parameter {k}")
+    for k in stat.required:
+        if k not in given:
+            _fail(path, where, f"{p.statistic} needs parameter {k}")
+    params = {k: getattr(p, k) for k in stat.params if k in given}
+    if "ignore" in params:
+        params["ignore"] = tuple(params["ignore"])
+    if p.expect == "equivalent" and not p.margin > 0:
+        _fail(path, f"{where}.margin", "an equivalent rule needs a margin > 0")
+    if p.effect is not None and rules is None:
+        _fail(path, f"{where}.effect", "effects of interest need schema: 2")
+    arms = {arm: _arm(getattr(p, arm), p.statistic, sweeps, names, path, f"{where}.{arm}") for arm in stat.arms}
+    ref = float(p.ref if p.ref is not None else stat.reference)
+    return Part(p.name or p.statistic, p.statistic, arms, p.expect, ref, float(p.margin), params, p.note or "",
+                None if p.effect is None else float(p.effect))
+
+
+def _arm(a: ArmInput, statistic: str, sweeps: dict, names, path: str, where: str) -> Arm:
+    """One arm: sweeps of this suite that hold its space, and a `where` in the safe expression language."""
+    from ..spaces.expr import parse as parse_expr
+
+    for k in a.sweep_keys:
+        if k not in sweeps:
+            _fail(path, where, f"unknown sweep {k!r}; the suite's sweeps: {', '.join(sweeps)}")
+        if a.space not in sweeps[k]["spaces"]:
+            _fail(path, f"{where}.space", f"{a.space!r} is not a space of sweep {k} ({', '.join(sweeps[k]['spaces'])})")
+    if a.where is not None:
+        try:
+            parse_expr(a.where, allowed=names)
+        except UsageError as exc:
+            raise UsageError(f"{path}: {where}.where: {exc}") from None
+    if statistic in ("slope", "spearman") and "value" in a.model_fields_set:
+        _fail(path, f"{where}.value", f"{statistic} reads x and y, not value")
+    return Arm(tuple(a.sweep_keys), a.space, a.where, a.select, a.value)
 
 
 def _rules(raw: dict, path: str) -> Rules | None:
@@ -325,7 +373,9 @@ def _rules(raw: dict, path: str) -> Rules | None:
 
     if raw.get("schema", 1) == 1:
         extra = [k for k in SCHEMA_KEYS if k in raw and k != "schema"]
-        _need(not extra, path, f"{', '.join(extra)} need schema: 2 (a schema-1 suite keeps its committed rules)")
+        if extra:
+            raise UsageError(f"{path}: {', '.join(extra)} need schema: 2 (a schema-1 suite keeps its committed "
+                             "rules)")
         return None
     return validate(Rules, {k: raw[k] for k in SCHEMA_KEYS if k in raw}, path)
 

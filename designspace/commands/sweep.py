@@ -32,25 +32,21 @@ def register(sub):
     p.set_defaults(func=run)
 
 
-def _finite(value, flag, low, high):
-    import math
+def _flag(value, flag, kind):
+    """A flag that overrides a config key, checked as the config's schema checks that key."""
+    from ..schema import check
 
-    from ..errors import UsageError
-
-    if value is None:
-        return None
-    if not math.isfinite(value) or not low <= value <= high:
-        raise UsageError(f"{flag} must be a finite number in [{low:g}, {high:g}], got {value:g}")
-    return value
+    return None if value is None else check(kind, value, flag)
 
 
 def run(args):
     from ..errors import UsageError
-    from ..sweep import MAX_TIMEOUT, check_resources, load_config, run_sweep
+    from ..sweep import check_resources, load_config, run_sweep
+    from ..sweep.config import Cpus, Gpus, Timeout
 
     cfg = load_config(args.config)
-    gpus = _finite(args.gpus_per_trial, "--gpus-per-trial", 0, 64)
-    cpus = _finite(args.cpus_per_trial, "--cpus-per-trial", 0, 4096)
+    gpus = _flag(args.gpus_per_trial, "--gpus-per-trial", Gpus)
+    cpus = _flag(args.cpus_per_trial, "--cpus-per-trial", Cpus)
     if gpus is not None:
         if gpus > 1 and not gpus.is_integer():
             raise UsageError(f"--gpus-per-trial must be a fraction in [0, 1] or a whole number, got {gpus:g}")
@@ -58,10 +54,8 @@ def run(args):
     if cpus is not None:
         cfg.cpus = cpus
     check_resources(cfg.cpus, cfg.gpus)
-    timeout = _finite(args.timeout, "--timeout", 0, MAX_TIMEOUT)
+    timeout = _flag(args.timeout, "--timeout", Timeout)
     if timeout is not None:
-        if timeout <= 0:
-            raise UsageError("--timeout must be a positive number of seconds")
         cfg.timeout = timeout
     if args.store:
         if "\0" in args.store:

@@ -117,7 +117,8 @@ def _apply_modifiers(space: DesignSpace, mods: list[str], label: str) -> DesignS
                              f"valid: {known}")
         space = _MODIFIERS[key](space)
         origin = Origin(origin.core, (*origin.modifiers, key))
-        space.origin = origin  # what definition() reports
+        if space.origin != origin:  # what definition() reports
+            space = space.with_origin(origin)
     return space
 
 

@@ -1,14 +1,19 @@
 """DesignSpace: draw candidate batches in numpy, measure them as a batch, keep those in the band."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field
 
 from ..complexity import SpecArrays, complexity_arrays
 from ..errors import UsageError
+from ..limits import Seed
 from ..regimes import Regime, get_regime
+from ..schema import Integer, check
 from ..spec import BLOCK_TYPES, FrozenDict, ModelSpec, StageSpec
 from .columns import COMPLEXITY, batch_columns
 
@@ -61,7 +66,7 @@ class Origin:
 class DesignSpace:
     """A named design space. Subclasses define `draw(rng, m) -> Draw`; this class does the rest."""
 
-    origin: Origin | None = None  # set by get_space on the space a modifier returns; None: not modified
+    origin: Origin | None = None  # a modified space's: set when it is built (WrappedSpace); None: not modified
     name = ""
     description = ""
     block = "res_bottleneck"
@@ -102,6 +107,13 @@ class DesignSpace:
             d["modifiers"] = list(d.get("modifiers", [])) + list(self.origin.modifiers)
             return d
         return {"name": self.name, "description": self.description, "base": self.name}
+
+    def with_origin(self, origin: Origin) -> DesignSpace:
+        """A copy of this space that comes from `origin`, for a modifier that does not say so itself (one
+        that is not a WrappedSpace named by its registered key); the space it returned stays as it was."""
+        out = copy.copy(self)
+        out.origin = origin
+        return out
 
     def to_yaml(self) -> str:
         import yaml
@@ -153,8 +165,7 @@ class DesignSpace:
         before the first), or at max_draws; the error then names the reachable flops range and the
         constraint that rejected the most candidates."""
         rg = get_regime(regime)
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-            raise UsageError(f"number of models must be a positive integer, got {n!r}")
+        n = check(_HOW_MANY, _python(n), "number of models")
         rng = np.random.default_rng(check_seed(seed))
         lo, hi = parse_flops(flops) if isinstance(flops, str) else (flops or rg.default_flops)
         screen, pool = _Screen(self), _Pool(n)
@@ -312,6 +323,8 @@ class WrappedSpace(DesignSpace):
         self.base = base
         self.name = f"{base.name}+{suffix}"
         self.description = base.description + about
+        below = base.origin or Origin(base, ())
+        self.origin = Origin(below.core, (*below.modifiers, suffix))  # `suffix` is the modifier's registered key
         for attr in self.inherits:
             setattr(self, attr, getattr(base, attr))
 
@@ -355,11 +368,17 @@ class WrappedSpace(DesignSpace):
         return out
 
 
+_HOW_MANY = Annotated[Integer, Field(ge=1)]  # one object: schema.check keeps a validator per type
+
+
 def check_seed(seed) -> int:
-    """A sampling seed: an integer in [0, 2**63)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 63:
-        raise UsageError(f"seed must be an integer in [0, 2**63), got {seed!r}")
-    return int(seed)
+    """A sampling seed: an integer in [0, limits.MAX_SEED], the range training takes too."""
+    return check(Seed, _python(seed), "seed")
+
+
+def _python(value):
+    """A numpy integer as the Python int it holds (the schema's integers are strict)."""
+    return int(value) if isinstance(value, np.integer) else value
 
 
 def _fmt(v: float) -> str:

@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from ..errors import UsageError
-from ..limits import MAX_STAGES, MAX_STRIDE, MAX_WIDTH
+from ..limits import MAX_CONFIG_BYTES, MAX_STAGES, MAX_STRIDE, MAX_WIDTH
 from ..schema import STRICT, Integer, Number, validate
 from ..spec import BLOCK_TYPES
 from .columns import column_names
@@ -37,7 +37,6 @@ from .distributions import KINDS, Param
 from .expr import parse
 
 KIND_PARAMS = {"anynet": ("d", "w", "b", "g"), "regnet": ("d", "w0", "wa", "wm", "b", "g")}
-MAX_FILE_BYTES = 1 << 20  # a space file is a few hundred bytes; refuse anything near a megabyte
 DEFAULTS = {"description": "", "stages": 4, "block": "res_bottleneck", "se": 0.0, "stem_width": 32, "stride": 2}
 Constraint = Annotated[str, Field(min_length=1, max_length=2000)]
 Modifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$", max_length=200)]
@@ -249,8 +248,8 @@ def read_definition_file(path: str) -> dict:
 
     try:
         size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise UsageError(f"space file {path} is {size} bytes; the limit is {MAX_FILE_BYTES}")
+        if size > MAX_CONFIG_BYTES:  # a space file is a few hundred bytes
+            raise UsageError(f"space file {path} is {size:,} bytes; the limit is {MAX_CONFIG_BYTES:,}")
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except OSError as exc:

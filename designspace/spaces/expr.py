@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import UsageError
 
 MAX_LENGTH = 2000  # characters; constraints are one-liners
-MAX_DEPTH = 60  # nesting of parentheses and operators
+MAX_NESTING = 60  # nesting of parentheses and operators (limits.MAX_DEPTH is blocks per stage)
 
 FUNCTIONS = {
     "min": (np.minimum, 2, None), "max": (np.maximum, 2, None),  # (numpy ufunc, min args, max args)
@@ -199,8 +199,8 @@ class _Reader:
             what = "use == to compare" if stray.group() == "=" else f"unexpected character {stray.group()[0]!r}"
             self.fail(what, stray.start())
         depth = np.cumsum([(ch == "(") - (ch == ")") for ch in self.text])
-        if depth.size and depth.max() > MAX_DEPTH:
-            self.fail("nested too deeply", int(np.argmax(depth > MAX_DEPTH)))
+        if depth.size and depth.max() > MAX_NESTING:
+            self.fail("nested too deeply", int(np.argmax(depth > MAX_NESTING)))
         try:
             tree = ast.parse(self.source, mode="eval")
         except SyntaxError as exc:
@@ -220,7 +220,7 @@ class _Reader:
         self.fail(msg.removesuffix(".").replace("invalid syntax", "not an expression"), self.position(offset))
 
     def node(self, n: ast.AST, depth: int) -> _Node:
-        if depth > MAX_DEPTH:
+        if depth > MAX_NESTING:
             self.fail("nested too deeply", self.position(n.col_offset))
         kind = type(n)
         if kind is ast.Constant:

@@ -10,16 +10,17 @@ from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from ..data import DATASETS
 from ..errors import UsageError
-from ..limits import MAX_SEED, Name, PathText
+from ..limits import MAX_CPUS, MAX_GPUS, MAX_MODELS, MAX_REPEATS, MAX_SEED, MAX_TIMEOUT, Name, PathText, Seed
 from ..schema import STRICT, Flag, Integer, Number, validate
 
+# What a trial asks for, as the config and the sweep command's flags (--cpus-per-trial, ...) state it.
+Cpus = Annotated[Number, Field(ge=0, le=MAX_CPUS)]
+Gpus = Annotated[Number, Field(ge=0, le=MAX_GPUS)]
+Timeout = Annotated[Number, Field(gt=0, le=MAX_TIMEOUT)]
 RESULT_NEUTRAL_KEYS = ("store", "resources", "max_retries", "timeout", "checkpoints", "tensorboard")
 DATASET_KEYS = ("name", "dir")
 DATASET_OPTIONS = {"fashion-mnist": (), "cifar10": (), "imagefolder": ("image_size", "channels"),
                    "synthetic": ("train_size", "test_size", "image_size", "channels", "num_classes", "seed", "noise")}
-MAX_MODELS = 1_000_000
-MAX_REPEATS = 1_000
-MAX_TIMEOUT = 7 * 24 * 3600.0
 
 
 @dataclass
@@ -115,8 +116,8 @@ def space_definition(space, label: str) -> dict:
 
 class Resources(BaseModel):
     model_config = STRICT
-    cpus: Annotated[Number, Field(ge=0, le=4096)] = 1.0
-    gpus: Annotated[Number, Field(ge=0, le=64)] = 0.0
+    cpus: Cpus = 1.0
+    gpus: Gpus = 0.0
 
     @model_validator(mode="after")
     def _runnable(self):
@@ -184,15 +185,15 @@ class SweepSchema(BaseModel):
     spaces: Annotated[list[str | dict], BeforeValidator(_one_or_list), Field(min_length=1, max_length=1000)]
     models_per_space: Annotated[Integer, Field(ge=1, le=MAX_MODELS)]
     repeats: Annotated[Integer, Field(ge=1, le=MAX_REPEATS)] = 1
-    seed: Annotated[Integer, Field(ge=0, le=MAX_SEED)] = 0
-    train_seed: Annotated[Integer, Field(ge=0, le=MAX_SEED)] | None = None
+    seed: Seed = 0
+    train_seed: Seed | None = None
     regime: str | None = None
     flops: Annotated[str | None, BeforeValidator(lambda v: v if v is None else _flops_band(v))] = None
     dataset: Annotated[DatasetSection, BeforeValidator(_dataset_name)] = DatasetSection(name="fashion-mnist")
     recipe: dict | None = None  # checked by train.Recipe, which knows the families' own keys
     resources: Resources | None = None
     max_retries: Annotated[Integer, Field(ge=0, le=100)] = 1
-    timeout: Annotated[Number, Field(gt=0, le=MAX_TIMEOUT)] | None = None
+    timeout: Timeout | None = None
     checkpoints: Flag = False
     tensorboard: Flag = False
 

@@ -24,16 +24,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import Annotated
 
 import numpy as np
+from pydantic import BaseModel, Field, model_validator
 
 from ...errors import UsageError
 from ...registry import Family, TrainHook, register_family
+from ...schema import STRICT, Integer, Items, Number, validate
 from ...spec import MAX_DEPTH, MAX_STAGES, MAX_WIDTH, FrozenDict, ModelSpec
 
 KEY = "condensenetv2"
-INT_KEYS = ("groups", "condense", "sfr", "sfr_groups", "bottleneck", "stem", "fc", "se_from", "hswish_from", "head_se")
-LIST_KEYS = ("blocks", "growth")
 
 # The README's ImageNet models (jianghaojun/CondenseNetV2 model/condensenetv2.py cdnv2_a/b/c).
 CDNV2 = {
@@ -55,63 +56,54 @@ def cdnv2(name: str) -> ModelSpec:
     return condensenet_spec(f"CDNV2-{name}", **CDNV2[name])
 
 
+Width = Annotated[Integer, Field(ge=1, le=MAX_WIDTH)]
+Count = Annotated[Integer, Field(ge=0, le=MAX_WIDTH)]  # 0 allowed: no SFR, no fc, no head SE, from block 0
+
+
+class CondenseOptions(BaseModel):
+    """The option as written; None: the default that depends on the others (sfr_groups = groups,
+    stem = 2 growth[0])."""
+    model_config = STRICT
+    blocks: Items(Annotated[Integer, Field(ge=1, le=MAX_DEPTH)], min_length=1, max_length=MAX_STAGES)
+    growth: Items(Width, min_length=1, max_length=MAX_STAGES)
+    groups: Width
+    condense: Width
+    sfr: Count = 0
+    sfr_groups: Width | None = None
+    bottleneck: Width = 4
+    stem: Width | None = None
+    fc: Count = 0
+    se_from: Count = 3
+    hswish_from: Count = 2
+    head_se: Count = 16
+
+    @model_validator(mode="after")
+    def _shape(self):
+        if len(self.blocks) != len(self.growth):
+            raise ValueError(f"blocks and growth need the same length, got {len(self.blocks)} and {len(self.growth)}")
+        if self.sfr == 1:
+            raise ValueError("sfr must be 0 (no SFR) or a factor >= 2, got 1")
+        return self
+
+
 def parse_options(spec: ModelSpec):
     """The resolved CondenseConfig of a spec; one-line UsageError for anything malformed."""
     from .config import CondenseConfig
 
     opt = spec.family.get(KEY)
-    if not isinstance(opt, Mapping):
-        raise UsageError(f"{KEY} option must be a mapping, got {opt!r}")
-    unknown = set(opt) - set(INT_KEYS) - set(LIST_KEYS)
-    if unknown:
-        raise UsageError(f"unknown {KEY} option(s) {', '.join(sorted(unknown))}; valid: "
-                         f"{', '.join(LIST_KEYS + INT_KEYS)}")
+    given = validate(CondenseOptions, dict(opt) if isinstance(opt, Mapping) else opt, KEY, noun="option")
     if spec.stages and any(st.depth for st in spec.stages):
         raise UsageError(f"{KEY} is a macro family: its spec has no AnyNet stages")
-    lists = {}
-    for key in LIST_KEYS:
-        value = opt.get(key)
-        if not isinstance(value, (list, tuple)) or not value or not all(_is_int(v) and v > 0 for v in value):
-            raise UsageError(f"{KEY}.{key} must be a non-empty list of positive integers, got {value!r}")
-        lists[key] = tuple(int(v) for v in value)
-    for key, top in (("blocks", MAX_DEPTH), ("growth", MAX_WIDTH)):
-        if len(lists[key]) > MAX_STAGES or max(lists[key]) > top:
-            raise UsageError(f"{KEY}.{key} takes at most {MAX_STAGES} values of at most {top:,}, got "
-                             f"{len(lists[key])} up to {max(lists[key]):,}")
-    if len(lists["blocks"]) != len(lists["growth"]):
-        raise UsageError(f"{KEY}: blocks and growth need the same length, got {len(lists['blocks'])} and "
-                         f"{len(lists['growth'])}")
-    defaults = {"groups": None, "condense": None, "sfr": 0, "sfr_groups": None, "bottleneck": 4,
-                "stem": 2 * lists["growth"][0], "fc": 0, "se_from": 3, "hswish_from": 2, "head_se": 16}
-    ints = {}
-    for key in INT_KEYS:
-        value = opt.get(key, defaults[key])
-        if value is None and key == "sfr_groups":
-            value = ints["groups"]
-        if value is None or not _is_int(value) or value < 0:
-            raise UsageError(f"{KEY}.{key} must be a non-negative integer, got {value!r}")
-        ints[key] = int(value)
-    for key in ("groups", "condense", "bottleneck", "stem", "sfr_groups"):
-        if ints[key] < 1:
-            raise UsageError(f"{KEY}.{key} must be positive, got {ints[key]}")
-    for key in INT_KEYS:
-        if ints[key] > MAX_WIDTH:
-            raise UsageError(f"{KEY}.{key} {ints[key]:,} is past the limit {MAX_WIDTH:,}")
-    final = ints["stem"] + sum(n * k for n, k in zip(lists["blocks"], lists["growth"]))
-    if final > 4 * MAX_WIDTH or ints["bottleneck"] * max(lists["growth"]) > 4 * MAX_WIDTH:
-        raise UsageError(f"{KEY}: the network would widen to {final:,} channels (bottleneck "
-                         f"{ints['bottleneck'] * max(lists['growth']):,}), past the limit {4 * MAX_WIDTH:,}")
-    if ints["sfr"] == 1:
-        raise UsageError(f"{KEY}.sfr must be 0 (no SFR) or a factor >= 2, got 1")
-    cfg = CondenseConfig(**lists, **ints)
+    fill = {"sfr_groups": given.groups, "stem": 2 * given.growth[0]}
+    cfg = CondenseConfig(**{k: fill[k] if v is None else v for k, v in given})
+    widest = cfg.bottleneck * max(cfg.growth)
+    if cfg.final_width > 4 * MAX_WIDTH or widest > 4 * MAX_WIDTH:
+        raise UsageError(f"{KEY}: the network would widen to {cfg.final_width:,} channels (bottleneck "
+                         f"{widest:,}), past the limit {4 * MAX_WIDTH:,}")
     cfg.validate()
-    if ints["head_se"] and cfg.final_width // ints["head_se"] < 1:
-        raise UsageError(f"{KEY}.head_se={ints['head_se']} leaves no width for C={cfg.final_width}")
+    if cfg.head_se and cfg.final_width // cfg.head_se < 1:
+        raise UsageError(f"{KEY}.head_se={cfg.head_se} leaves no width for C={cfg.final_width}")
     return cfg
-
-
-def _is_int(v) -> bool:
-    return not isinstance(v, bool) and isinstance(v, (int, float)) and int(v) == v
 
 
 # --- vectorized closed form ------------------------------------------------------------------------
@@ -224,19 +216,16 @@ def convert_model(model):
 
 
 RECIPE_KEY = "condense"  # the recipe key this family owns: {lasso}
-CONDENSE_KEYS = ("lasso",)
+
+
+class CondenseRecipe(BaseModel):
+    """recipe.condense as written: the group-lasso weight (0: off)."""
+    model_config = STRICT
+    lasso: Annotated[Number, Field(ge=0)] = 0.0
 
 
 def parse_condense(option) -> dict:
-    if not isinstance(option, Mapping):
-        raise UsageError(f"recipe.condense must be a mapping like {{lasso: 1e-5}}, got {option!r}")
-    unknown = set(option) - set(CONDENSE_KEYS)
-    if unknown:
-        raise UsageError(f"unknown recipe.condense key(s) {', '.join(sorted(unknown))}; valid: lasso")
-    lasso = option.get("lasso", 0.0)
-    if isinstance(lasso, bool) or not isinstance(lasso, (int, float)) or lasso < 0:
-        raise UsageError(f"recipe.condense.lasso must be a number >= 0, got {lasso!r}")
-    return {"lasso": float(lasso)}
+    return validate(CondenseRecipe, option, "", at=f"recipe.{RECIPE_KEY}").model_dump()
 
 
 class CondensationHook(TrainHook):

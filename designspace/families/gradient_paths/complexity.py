@@ -15,13 +15,14 @@ from types import SimpleNamespace
 import numpy as np
 
 from ...complexity import RES_BOTTLENECK, VANILLA, SpecArrays, _bn, _conv, block_complexity, stem_output_size
+from ...limits import MAX_WIDTH
 from ...regimes import Regime, get_regime
 from ...spaces.common import adjust_block_compatibility
 from ..ode import complexity as ode_cx
 from .options import CSP_VARIANTS, TOPOLOGIES, StageOptions
 
 OSA_NONE, OSA_LAST, OSA_ALL = range(3)
-MAX_STAGE_OUTPUT = 4 * 16_384  # widest concat a stage may hand on: keeps every cost inside int64
+MAX_STAGE_OUTPUT = 4 * MAX_WIDTH  # widest concat a stage may hand on: keeps every cost inside int64
 OSA_CODE = {"none": OSA_NONE, "last": OSA_LAST, "all": OSA_ALL}
 
 # column -> (dtype, default); defaults describe a plain residual stage

@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import Annotated
 
 import numpy as np
+from pydantic import BaseModel, Field
 
 from ...errors import UsageError
 from ...registry import Family, family_of, register_family
+from ...schema import STRICT, Integer, Items, validate
 from ...spaces.base import WrappedSpace
 from ...spec import FrozenDict, ModelSpec
 
@@ -40,25 +43,17 @@ DEFAULT_BRANCHES = (0, 1, 2)  # the original DBB
 
 
 # --- options ---------------------------------------------------------------------------------------
+class RepOption(BaseModel):
+    """A rep option as written: branch indices 0-6 (3, the kxk conv, is always on) and internal_mult."""
+    model_config = STRICT
+    branches: Items(Annotated[Integer, Field(ge=0, le=6)], max_length=7) = DEFAULT_BRANCHES
+    internal_mult: Annotated[Integer, Field(ge=1, le=2)] = 1
+
+
 def parse_rep_option(option, where: str = "rep") -> tuple[tuple[int, ...], int]:
     """(branches without 3, internal_mult) from a rep option; UsageError naming the bad field."""
-    if not isinstance(option, Mapping):
-        raise UsageError(f"{where} must be a mapping like {{branches: [0, 1, 2], internal_mult: 1}}, got {option!r}")
-    unknown = set(option) - {"branches", "internal_mult"}
-    if unknown:
-        raise UsageError(f"unknown {where} option(s) {', '.join(sorted(unknown))}; valid: branches, internal_mult")
-    branches = option.get("branches", DEFAULT_BRANCHES)
-    if isinstance(branches, (str, bytes)) or not isinstance(branches, Sequence):
-        raise UsageError(f"{where}.branches must be a list of branch indices 0-6, got {branches!r}")
-    out = set()
-    for b in branches:
-        if isinstance(b, bool) or not isinstance(b, (int, float)) or int(b) != b or not 0 <= b <= 6:
-            raise UsageError(f"{where}.branches has {b!r}; branch indices are 0-6 (3, the kxk conv, is always on)")
-        out.add(int(b))
-    mult = option.get("internal_mult", 1)
-    if mult not in (1, 2) or isinstance(mult, bool):
-        raise UsageError(f"{where}.internal_mult must be 1 or 2, got {mult!r}")
-    return tuple(sorted(out - {3})), int(mult)
+    given = validate(RepOption, dict(option) if isinstance(option, Mapping) else option, where, noun="option")
+    return tuple(sorted(set(given.branches) - {3})), given.internal_mult
 
 
 def stage_rep_options(spec: ModelSpec) -> list:
