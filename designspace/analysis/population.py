@@ -182,6 +182,19 @@ def read_table(path: str) -> pd.DataFrame:
     writes (id, space, regime, widths, depths, ..., flops, params, acts, spec) plus `error`;
     optional space (default: the file's stem), seed, flops (computed from spec and regime when
     absent), sweep, recipe, dataset, status. Returns store-like columns (lists as lists)."""
+    df = _read_rows(path)
+    df = _architectures(df, path)
+    df = _store_columns(df, os.path.splitext(os.path.basename(path))[0])
+    if "flops" not in df or df["flops"].isna().any():
+        df = _add_complexity(df, path)
+    for col in ("flops", "params", "acts"):  # a table may give flops alone (nds gives no acts)
+        df[col] = pd.to_numeric(df[col], errors="coerce") if col in df else np.nan
+    return df
+
+
+def _read_rows(path: str) -> pd.DataFrame:
+    """The file's rows as read (by its extension), with at least one row and an `error` column; any
+    failure to read is one UsageError line, whatever the parser raised."""
     ext = os.path.splitext(path)[1].lower()
     try:
         if ext == ".csv":
@@ -201,7 +214,12 @@ def read_table(path: str) -> pd.DataFrame:
         raise UsageError(f"{path} holds no rows")
     if "error" not in df:
         raise UsageError(f"{path} has no `error` column (top-1 error of each model, percent)")
-    df = df.copy()
+    return df.copy()
+
+
+def _architectures(df: pd.DataFrame, path: str) -> pd.DataFrame:
+    """The per-stage list columns and the store's stage columns, from whichever form the table gives
+    them in: list columns, per-stage numbers (w1, d1, ...), or a spec column."""
     for col in (*LIST_COLUMNS, "spec", "recipe"):
         if col in df:
             df[col] = df[col].map(_decode)
@@ -213,13 +231,16 @@ def read_table(path: str) -> pd.DataFrame:
         if "spec" not in df:
             raise UsageError(f"{path} needs per-stage widths and depths (list columns widths, depths or "
                              f"numbers w1, d1, w2, d2, ...), or a spec column")
-        df = flatten_specs(df)
-    else:
-        for col in ("bottleneck_ratios", "group_widths"):
-            if col not in df:
-                df[col] = [[1.0] * len(d) if col == "bottleneck_ratios" else [1] * len(d) for d in df["depths"]]
-        df = stage_columns(df)
-    stem = os.path.splitext(os.path.basename(path))[0]
+        return flatten_specs(df)
+    for col in ("bottleneck_ratios", "group_widths"):
+        if col not in df:
+            df[col] = [[1.0] * len(d) if col == "bottleneck_ratios" else [1] * len(d) for d in df["depths"]]
+    return stage_columns(df)
+
+
+def _store_columns(df: pd.DataFrame, stem: str) -> pd.DataFrame:
+    """The columns a store's trials have, filled where the table leaves them out: its space is the
+    file's stem, a model without an error failed, trial ids are `<stem>#<row>`."""
     if "space" not in df:
         df["space"] = stem
     df["space"] = df["space"].fillna(stem).astype(str)
@@ -233,10 +254,6 @@ def read_table(path: str) -> pd.DataFrame:
     for col, default in (("sweep", None), ("recipe", None), ("dataset", None), ("regime", None), ("seed", None)):
         if col not in df:
             df[col] = default
-    if "flops" not in df or df["flops"].isna().any():
-        df = _add_complexity(df, path)
-    for col in ("flops", "params", "acts"):  # a table may give flops alone (nds gives no acts)
-        df[col] = pd.to_numeric(df[col], errors="coerce") if col in df else np.nan
     return df
 
 

@@ -250,6 +250,19 @@ def _f(v, spec=".2f"):
 
 
 def markdown(result: dict, cfg: CalibrationConfig) -> str:
+    """calibration.md: the run and the decision rule, the table of budgets, the per-space medians, how to read it."""
+    lines = _summary(result, cfg) + [""] + _budget_table(result, cfg.decision) + _space_medians(result)
+    lines += ["", "## How to read it", "",
+              "Fidelity intervals are Fisher-z intervals (no resampling). Reliability counts training-seed noise "
+              "(from the repeated models) and test-sampling noise (binomial) against the between-model spread; "
+              "'cap' is the highest fidelity the budget could show against this reference given both "
+              "reliabilities. Compute to decide is 2 arms x models per arm x core-seconds per model, for an "
+              "effect of the stated size at the reference, scaled to each budget by its spread."]
+    return "\n".join(lines)
+
+
+def _summary(result: dict, cfg: CalibrationConfig) -> list[str]:
+    """The bullet list: what ran, where, the rule declared before the run, and what it recommends."""
     dec = cfg.decision
     rec = result["recommended"]
     lines = [f"# Calibration {result['name']}", "", f"- command: `{result['command']}`", f"- date: {result['date']}",
@@ -262,10 +275,8 @@ def markdown(result: dict, cfg: CalibrationConfig) -> str:
              f"- **recommended: {rec['budget'] or 'none'}** ({rec['why']}; cost = the sweeps' own trial seconds)"]
     run = result.get("run") or {}
     if run.get("first_start") and run.get("last_finish"):
-        def when(t):
-            return time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))
-        lines.append(f"- sweeps: {run['trials']} finished trials from {when(run['first_start'])} to "
-                     f"{when(run['last_finish'])} UTC ({run['last_finish'] - run['first_start']:.0f} s of wall time, "
+        lines.append(f"- sweeps: {run['trials']} finished trials from {_utc(run['first_start'])} to "
+                     f"{_utc(run['last_finish'])} UTC ({run['last_finish'] - run['first_start']:.0f} s of wall time, "
                      f"from the stores' trial timestamps)")
     if result.get("most_faithful"):
         b = result["most_faithful"]
@@ -276,8 +287,16 @@ def markdown(result: dict, cfg: CalibrationConfig) -> str:
         lines.append(f"- with the probed cost ({pr['seconds_per_train_image'] * 1e3:.2f} ms per training image, "
                      f"{pr['seconds_per_test_image'] * 1e3:.2f} ms per test image, {pr['setup_seconds']:.1f} s setup, "
                      f"one thread, {pr['models']} models): **{rp['budget'] or 'none'}** ({rp['why']})")
-    lines += ["",
-             "| budget | models | core-s/model (sweep; probe) | median err | spread sd | seed sd | test sd | "
+    return lines
+
+
+def _utc(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))
+
+
+def _budget_table(result: dict, dec) -> list[str]:
+    """One row a budget: its cost, error, noise, fidelity to the reference and the compute to decide each effect."""
+    lines = ["| budget | models | core-s/model (sweep; probe) | median err | spread sd | seed sd | test sd | "
              "reliability | "
              "Spearman within [CI] | Kendall within | pooled Spearman | top-k overlap | space order | cap | "
              + " | ".join(f"n/arm, core-h for {e:g} pt (ref pts)" for e in dec.effects) + " |",
@@ -285,37 +304,41 @@ def markdown(result: dict, cfg: CalibrationConfig) -> str:
     for b, e in result["budgets"].items():
         if "missing" in e:
             lines.append(f"| {b} | 0 | {e['missing']} |" + " |" * (12 + len(dec.effects)))
-            continue
-        fid = e.get("fidelity") or {}
-        ci = fid.get("spearman_within_ci")
-        sp = f"{_f(fid.get('spearman_within'))} [{_f(ci[0])}, {_f(ci[1])}]" if ci else \
-            ("reference" if b == result["reference"] else "–")
-        decide = []
-        for eff in dec.effects:
-            r = e["decide"][f"{eff:g}"]["reference_points"]
-            decide.append(f"{r['models_per_arm'] or '>50k'}, {_f(r['core_hours'], '.1f')}")
-        cost = _f(e["core_seconds_per_model"], ".1f") + (f"; {_f(e['probe_core_seconds_per_model'], '.1f')}"
-                                                         if "probe_core_seconds_per_model" in e else "")
-        lines.append(f"| {b} | {e['models']} | {cost} | "
-                     f"{_f(e['median_error'], '.1f')} | {_f(e['spread_sd'])} | {_f(e['seed_sd'])} | "
-                     f"{_f(e['test_sd'])} | {_f(e['reliability'])} | {sp} | {_f(fid.get('kendall_within'))} | "
-                     f"{_f(fid.get('spearman_pooled'))} | {_f(fid.get('top_k_overlap'))} | "
-                     f"{'agrees' if fid.get('space_order_agrees') else ('differs' if fid else '–')} | "
-                     f"{_f(e.get('fidelity_cap'))} | " + " | ".join(decide) + " |")
+        else:
+            lines.append(_budget_row(b, e, result["reference"], dec))
+    return lines
+
+
+def _budget_row(b: str, e: dict, reference: str, dec) -> str:
+    fid = e.get("fidelity") or {}
+    ci = fid.get("spearman_within_ci")
+    sp = f"{_f(fid.get('spearman_within'))} [{_f(ci[0])}, {_f(ci[1])}]" if ci else \
+        ("reference" if b == reference else "–")
+    decide = []
+    for eff in dec.effects:
+        r = e["decide"][f"{eff:g}"]["reference_points"]
+        decide.append(f"{r['models_per_arm'] or '>50k'}, {_f(r['core_hours'], '.1f')}")
+    cost = _f(e["core_seconds_per_model"], ".1f") + (f"; {_f(e['probe_core_seconds_per_model'], '.1f')}"
+                                                     if "probe_core_seconds_per_model" in e else "")
+    return (f"| {b} | {e['models']} | {cost} | "
+            f"{_f(e['median_error'], '.1f')} | {_f(e['spread_sd'])} | {_f(e['seed_sd'])} | "
+            f"{_f(e['test_sd'])} | {_f(e['reliability'])} | {sp} | {_f(fid.get('kendall_within'))} | "
+            f"{_f(fid.get('spearman_pooled'))} | {_f(fid.get('top_k_overlap'))} | "
+            f"{'agrees' if fid.get('space_order_agrees') else ('differs' if fid else '–')} | "
+            f"{_f(e.get('fidelity_cap'))} | " + " | ".join(decide) + " |")
+
+
+def _space_medians(result: dict) -> list[str]:
+    """The median error of each space at each budget (none when no budget has per-space medians)."""
     spaces = list(dict.fromkeys(k for e in result["budgets"].values() for k in e.get("space_medians", {})))
-    if spaces:
-        lines += ["", "## Median error per space (%)", "", "| budget | " + " | ".join(spaces) + " |",
-                  "|" + "---|" * (1 + len(spaces))]
-        for b, e in result["budgets"].items():
-            med = e.get("space_medians", {})
-            lines.append(f"| {b} | " + " | ".join(_f(med.get(sp), ".1f") for sp in spaces) + " |")
-    lines += ["", "## How to read it", "",
-              "Fidelity intervals are Fisher-z intervals (no resampling). Reliability counts training-seed noise "
-              "(from the repeated models) and test-sampling noise (binomial) against the between-model spread; "
-              "'cap' is the highest fidelity the budget could show against this reference given both "
-              "reliabilities. Compute to decide is 2 arms x models per arm x core-seconds per model, for an "
-              "effect of the stated size at the reference, scaled to each budget by its spread."]
-    return "\n".join(lines)
+    if not spaces:
+        return []
+    lines = ["", "## Median error per space (%)", "", "| budget | " + " | ".join(spaces) + " |",
+             "|" + "---|" * (1 + len(spaces))]
+    for b, e in result["budgets"].items():
+        med = e.get("space_medians", {})
+        lines.append(f"| {b} | " + " | ".join(_f(med.get(sp), ".1f") for sp in spaces) + " |")
+    return lines
 
 
 def figure(result: dict, cfg: CalibrationConfig, path: str) -> None:

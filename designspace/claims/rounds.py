@@ -83,7 +83,6 @@ def run_rounds(suite, keys: list, store_dir: str, *, analyze_only: bool = False,
                progress: bool = True, retry_failed: bool = False, log=None, seed=None) -> tuple[dict, list]:
     """Train (unless analyze_only) and judge a sequential suite look by look. Returns (the judge's
     result for the whole suite with each part's deciding look, the sweeps' problems this run)."""
-    from ..sweep import parse_config, run_sweep
     from .decide import judge_suite
 
     schedule = schedule_of(suite)
@@ -93,56 +92,88 @@ def run_rounds(suite, keys: list, store_dir: str, *, analyze_only: bool = False,
     caps = {k: min(suite.sweep_config(k, store_dir).models_per_space, schedule.cap) for k in keys}
     size = {k: 0 for k in keys}
     growing = list(keys)
+    arms_of = _sweeps_of_parts(suite)
     kept: dict = {}  # (claim id, part index) -> the part at its deciding look
     states: dict = {}  # (claim id, part index) -> PartState after the latest look
-    # the sweeps each part reads (an arm is a sweep's space; a sweep grows as a whole)
-    arms_of = {(c.id, i): list(dict.fromkeys(s for arm in p.arms.values() for s in arm.sweeps))
-               for c in suite.claims if not c.skip for i, p in enumerate(c.parts)}
     rounds, trouble, judged, stores = [], [], None, None
     for k, n in enumerate(schedule.looks):
+        look = f"look {k + 1}/{len(schedule.looks)}"
         for key in growing:
             size[key] = min(n, caps[key])
         if not analyze_only:
-            if growing:
-                os.makedirs(store_dir, exist_ok=True)
-            for key in growing:
-                stored = _stored_models_per_space(suite.store(key, store_dir), key)
-                if stored is not None and stored > size[key]:
-                    continue  # extended past this look by an earlier run: the first size[key] are there
-                cfg = parse_config({**suite.sweeps[key], "models_per_space": size[key],
-                                    "store": suite.store(key, store_dir)}, f"{suite.path}: sweeps.{key}")
-                print(f"reproduce: look {k + 1}/{len(schedule.looks)} ({n} models per arm): sweep {key} to "
-                      f"{size[key]} models per space -> {cfg.store}", file=log, flush=True)
-                counts = run_sweep(cfg, address=address, data_dir=data_dir, progress=progress, out=log,
-                                   retry_failed=retry_failed)
-                bad = counts.get("failed", 0) + counts.get("timeout", 0)
-                if bad:
-                    trouble.append(f"sweep {key}: {bad} trials failed or timed out this run")
+            trouble += _grow(suite, growing, size, store_dir, f"{look} ({n} models per arm)", log,
+                             address=address, data_dir=data_dir, progress=progress, retry_failed=retry_failed)
         stores = LookStores(suite, store_dir, size)
         judged = judge_suite(stores, suite.claims, seed, alpha=float(levels[k]))
-        for entry in judged:
-            for i, part in enumerate(entry.get("parts", [])):
-                if (entry["id"], i) in kept:
-                    continue
-                state = PartState(part.get("verdict"), k, n, float(part.get("p_adjusted", float("nan"))),
-                                  float(levels[k]), part.get("verdict") in DECIDED)
-                states[(entry["id"], i)] = state
-                part["sequential"] = {"look": k + 1, "models_per_space": {s: size[s] for s in arms_of[(
-                    entry["id"], i)] if s in size}, "level": state.level, "decided": state.decided}
-                if state.decided:
-                    kept[(entry["id"], i)] = part
+        _note_look(judged, k, n, float(levels[k]), size, arms_of, states, kept)
         still = open_arms(states, arms_of, schedule)
         growing = [key for key in keys if key in still and size[key] < caps[key]]
         n_open = sum(1 for key in arms_of if key not in kept)
-        rounds.append({"look": k + 1, "models_per_arm": n, "level": float(levels[k]),
-                       "models_per_space": dict(size), "decided": len(kept), "open": n_open,
-                       "growing": list(growing)})
-        print(f"reproduce: look {k + 1}/{len(schedule.looks)} judged at level {levels[k]:.3g}: {len(kept)} part(s) "
-              f"decided, {n_open} open; "
+        rounds.append(_round_record(k, n, float(levels[k]), size, len(kept), n_open, growing))
+        print(f"reproduce: {look} judged at level {levels[k]:.3g}: {len(kept)} part(s) decided, {n_open} open; "
               + (f"still growing: {', '.join(growing)}" if growing else "no sweep grows further"),
               file=log, flush=True)
         if not growing:
             break
+    _settle(judged, kept, size, caps)
+    sweeps = {k: stores.progress(k) for k in keys}
+    schedule_block = {"kind": "sequential", "looks": list(schedule.looks), "spending": schedule.spending,
+                      "alpha_one_sided": alpha, "levels": [float(x) for x in levels], "rounds": rounds}
+    return {"claims": judged, "sweeps": sweeps, "schedule": schedule_block}, trouble
+
+
+def _round_record(k: int, n: int, level: float, size: dict, decided: int, still_open: int, growing: list) -> dict:
+    return {"look": k + 1, "models_per_arm": n, "level": level, "models_per_space": dict(size), "decided": decided,
+            "open": still_open, "growing": list(growing)}
+
+
+def _sweeps_of_parts(suite) -> dict:
+    """(claim id, part index) -> the sweeps the part reads (an arm is a sweep's space, and a sweep
+    grows as a whole, so a part keeps every sweep of its arms growing while it is open)."""
+    return {(c.id, i): list(dict.fromkeys(s for arm in p.arms.values() for s in arm.sweeps))
+            for c in suite.claims if not c.skip for i, p in enumerate(c.parts)}
+
+
+def _grow(suite, growing: list, size: dict, store_dir: str, look: str, log, **sweep_options) -> list:
+    """Extend each growing sweep to size[key] models per space; the problems this run met."""
+    from ..sweep import parse_config, run_sweep
+
+    trouble = []
+    if growing:
+        os.makedirs(store_dir, exist_ok=True)
+    for key in growing:
+        stored = _stored_models_per_space(suite.store(key, store_dir), key)
+        if stored is not None and stored > size[key]:
+            continue  # extended past this look by an earlier run: the first size[key] are there
+        cfg = parse_config({**suite.sweeps[key], "models_per_space": size[key],
+                            "store": suite.store(key, store_dir)}, f"{suite.path}: sweeps.{key}")
+        print(f"reproduce: {look}: sweep {key} to {size[key]} models per space -> {cfg.store}", file=log, flush=True)
+        counts = run_sweep(cfg, out=log, **sweep_options)
+        bad = counts.get("failed", 0) + counts.get("timeout", 0)
+        if bad:
+            trouble.append(f"sweep {key}: {bad} trials failed or timed out this run")
+    return trouble
+
+
+def _note_look(judged: list, k: int, n: int, level: float, size: dict, arms_of: dict, states: dict, kept: dict):
+    """Record look k on every part not decided before it (its state, and a `sequential` note); a part
+    decided here is kept with this look's verdict and numbers."""
+    for entry in judged:
+        for i, part in enumerate(entry.get("parts", [])):
+            if (entry["id"], i) in kept:
+                continue
+            state = PartState(part.get("verdict"), k, n, float(part.get("p_adjusted", float("nan"))),
+                              level, part.get("verdict") in DECIDED)
+            states[(entry["id"], i)] = state
+            part["sequential"] = {"look": k + 1, "models_per_space": {s: size[s] for s in arms_of[(
+                entry["id"], i)] if s in size}, "level": state.level, "decided": state.decided}
+            if state.decided:
+                kept[(entry["id"], i)] = part
+
+
+def _settle(judged: list, kept: dict, size: dict, caps: dict):
+    """Put each decided part back at its deciding look, mark the open parts whose sweeps reached
+    their cap, and recombine each claim's verdict from its parts."""
     for entry in judged:
         parts = entry.get("parts", [])
         for i in range(len(parts)):
@@ -153,7 +184,3 @@ def run_rounds(suite, keys: list, store_dir: str, *, analyze_only: bool = False,
         if parts and not entry.get("skip"):
             entry["verdict"] = combine([p["verdict"] for p in parts])
             entry["missing"] = list(dict.fromkeys(m for p in parts for m in p.get("missing", [])))
-    sweeps = {k: stores.progress(k) for k in keys}
-    schedule_block = {"kind": "sequential", "looks": list(schedule.looks), "spending": schedule.spending,
-                      "alpha_one_sided": alpha, "levels": [float(x) for x in levels], "rounds": rounds}
-    return {"claims": judged, "sweeps": sweeps, "schedule": schedule_block}, trouble

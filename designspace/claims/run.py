@@ -58,71 +58,96 @@ def reproduce(path: str, tier: str | None = None, only=None, analyze_only: bool 
     store_dir, results/paper/<tier>/, which several suites of one tier share). Returns the result with
     "exit": 0 when every selected claim was judged (skipped-by-tier claims aside) and every sweep
     finished cleanly, 1 when a claim could not be judged (missing stores/rows) or trials failed."""
-    from ..sweep import run_sweep
-
     log = log or sys.stderr
     t0 = time.time()
     suite = load_suite(path)
-    if tier is not None:
-        if tier not in TIERS:
-            raise UsageError(f"--tier must be one of {', '.join(TIERS)}, got {tier!r}")
-        if tier != suite.tier:
-            raise UsageError(f"{path} is the {suite.tier} tier's suite; --tier {tier} needs the {tier} suite file")
+    _check_tier(suite, path, tier)
     claims = suite.select(only)
     store_dir = out or suite.store_dir
     keys = list(dict.fromkeys(k for c in claims for k in c.sweeps()))
-    trouble = []
-    sequential = suite.schema == 2 and suite.rules.schedule.kind == "sequential"
-    if not analyze_only and not sequential:
-        cfgs = [suite.sweep_config(k, store_dir) for k in keys]  # every sweep validated before any runs
-        os.makedirs(store_dir, exist_ok=True)
-        left = [max(len(c.spaces) * c.models_per_space * c.repeats - _finished(c.store, c.name), 0) for c in cfgs]
-        trained, t_run = 0, time.time()
-        for i, cfg in enumerate(cfgs, 1):
-            todo = sum(left[i - 1:])
-            eta = ""
-            if trained and todo:
-                eta = f", about {(time.time() - t_run) / trained * todo / 60:.0f} min left at this run's pace"
-            print(f"reproduce: sweep {i}/{len(cfgs)} {cfg.name} ({len(cfg.spaces)} spaces x {cfg.models_per_space} "
-                  f"models x {cfg.repeats} seeds, {left[i - 1]} to train; {todo} left in the suite{eta}) -> "
-                  f"{cfg.store}", file=log, flush=True)
-            counts = run_sweep(cfg, address=address, data_dir=data_dir, progress=progress, out=log,
-                               retry_failed=retry_failed)
-            trained += sum(counts.get(k, 0) for k in ("done", "failed", "diverged", "timeout"))
-            bad = counts.get("failed", 0) + counts.get("timeout", 0)
-            if bad:
-                trouble.append(f"sweep {cfg.name}: {bad} trials failed or timed out this run")
-    if sequential:  # trained and judged look by look (claims/rounds.py)
+    sweep_options = {"address": address, "data_dir": data_dir, "progress": progress, "retry_failed": retry_failed}
+    if suite.schema == 2 and suite.rules.schedule.kind == "sequential":  # trained and judged look by look
         from .rounds import run_rounds
 
-        result, trouble = run_rounds(suite, keys, store_dir, analyze_only=analyze_only, address=address,
-                                     data_dir=data_dir, progress=progress, retry_failed=retry_failed, log=log,
-                                     seed=seed)
-        chosen = {c.id for c in claims}
-        result["claims"] = [c for c in result["claims"] if c["id"] in chosen]
-    elif suite.schema == 2:  # multiplicity is over the whole suite: judge every claim, report the selected ones
-        result = judge(suite, None, store_dir, seed=seed)
-        chosen = {c.id for c in claims}
-        result["claims"] = [c for c in result["claims"] if c["id"] in chosen]
+        judged, trouble = run_rounds(suite, keys, store_dir, analyze_only=analyze_only, log=log, seed=seed,
+                                     **sweep_options)
+        judged["claims"] = _selected(judged["claims"], claims)
     else:
-        result = judge(suite, claims, store_dir, seed=seed)
-    unjudged = [c["id"] for c in result["claims"] if c["verdict"] == NOT_RUN and not c.get("skip")]
-    failed = [f"sweep {k}: {s['failed'] + s['timeout']} failed or timed-out trials stored (rerun with --retry-failed)"
-              for k, s in result["sweeps"].items() if s.get("failed") or s.get("timeout")]
-    result = {
-        "suite": suite.name, "tier": suite.tier, "suite_file": path,
-        "run": {"command": command or f"designspace reproduce {path}", "date": time.strftime("%Y-%m-%d %H:%M:%S UTC",
-                                                                                            time.gmtime()),
-                "machine": machine(), "wall_s": time.time() - t0, "analyze_only": analyze_only},
-        "statistics": statistics_block(suite, seed),
-        **result,
-        "problems": trouble + failed + [f"claim {i} not judged" for i in unjudged],
-    }
-    result["exit"] = 1 if unjudged or failed or trouble else 0
+        trouble = [] if analyze_only else _run_sweeps(suite, keys, store_dir, log, **sweep_options)
+        judged = _judge_fixed(suite, claims, store_dir, seed)
+    run = {"command": command or f"designspace reproduce {path}",
+           "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+           "machine": machine(), "wall_s": time.time() - t0, "analyze_only": analyze_only}
+    result = _result(suite, path, run, judged, trouble, seed)
     out_dir = os.path.join(store_dir, suite.name)
     if only:
         result = merge_claims(result, os.path.join(out_dir, "claims.json"))
     result["files"] = write_all(result, out_dir, figures=figures)
+    return result
+
+
+def _check_tier(suite, path: str, tier: str | None):
+    """--tier, when given, must name the suite file's own tier (a guard against judging the wrong file)."""
+    if tier is None:
+        return
+    if tier not in TIERS:
+        raise UsageError(f"--tier must be one of {', '.join(TIERS)}, got {tier!r}")
+    if tier != suite.tier:
+        raise UsageError(f"{path} is the {suite.tier} tier's suite; --tier {tier} needs the {tier} suite file")
+
+
+def _run_sweeps(suite, keys: list, store_dir: str, log, **sweep_options) -> list:
+    """Run the sweeps in the suite's order, each resuming its store, with a running estimate of the
+    time left; the problems this run met."""
+    from ..sweep import run_sweep
+
+    cfgs = [suite.sweep_config(k, store_dir) for k in keys]  # every sweep validated before any runs
+    os.makedirs(store_dir, exist_ok=True)
+    left = [max(len(c.spaces) * c.models_per_space * c.repeats - _finished(c.store, c.name), 0) for c in cfgs]
+    trouble, trained, t_run = [], 0, time.time()
+    for i, cfg in enumerate(cfgs, 1):
+        todo = sum(left[i - 1:])
+        eta = ""
+        if trained and todo:
+            eta = f", about {(time.time() - t_run) / trained * todo / 60:.0f} min left at this run's pace"
+        print(f"reproduce: sweep {i}/{len(cfgs)} {cfg.name} ({len(cfg.spaces)} spaces x {cfg.models_per_space} "
+              f"models x {cfg.repeats} seeds, {left[i - 1]} to train; {todo} left in the suite{eta}) -> "
+              f"{cfg.store}", file=log, flush=True)
+        counts = run_sweep(cfg, out=log, **sweep_options)
+        trained += sum(counts.get(k, 0) for k in ("done", "failed", "diverged", "timeout"))
+        bad = counts.get("failed", 0) + counts.get("timeout", 0)
+        if bad:
+            trouble.append(f"sweep {cfg.name}: {bad} trials failed or timed out this run")
+    return trouble
+
+
+def _judge_fixed(suite, claims: list, store_dir: str, seed: int | None) -> dict:
+    """Judge a fixed-size suite. Schema 2's multiplicity is over the whole suite, so every claim is
+    judged and the selected ones reported; schema 1 judges the selected claims alone."""
+    if suite.schema == 2:
+        result = judge(suite, None, store_dir, seed=seed)
+        result["claims"] = _selected(result["claims"], claims)
+        return result
+    return judge(suite, claims, store_dir, seed=seed)
+
+
+def _selected(judged: list, claims: list) -> list:
+    chosen = {c.id for c in claims}
+    return [c for c in judged if c["id"] in chosen]
+
+
+def _result(suite, path: str, run: dict, judged: dict, trouble: list, seed: int | None) -> dict:
+    """claims.json's content: the run, the statistics, the judge's result, the problems and the exit status."""
+    unjudged = [c["id"] for c in judged["claims"] if c["verdict"] == NOT_RUN and not c.get("skip")]
+    failed = [f"sweep {k}: {s['failed'] + s['timeout']} failed or timed-out trials stored (rerun with --retry-failed)"
+              for k, s in judged["sweeps"].items() if s.get("failed") or s.get("timeout")]
+    result = {
+        "suite": suite.name, "tier": suite.tier, "suite_file": path, "run": run,
+        "statistics": statistics_block(suite, seed),
+        **judged,
+        "problems": trouble + failed + [f"claim {i} not judged" for i in unjudged],
+    }
+    result["exit"] = 1 if unjudged or failed or trouble else 0
     return result
 
 

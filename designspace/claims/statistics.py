@@ -170,84 +170,102 @@ def compute(name: str, arms: dict, params: dict | None = None, resamples: int = 
     {"a": (x, y)}) with a percentile bootstrap interval from `resamples` replicates at `level`.
     Non-finite values are left out of their arm, with a warning saying how many."""
     params = dict(params or {})
-    stat = STATISTICS[name]
     rng = np.random.default_rng(list(seed))
-    warnings = []
-    unit = "trials" if name == "std_diff" else "model pairs" if name in PAIRED else "models"
-    method = (f"percentile bootstrap over {unit}, each arm resampled independently with replacement, "
-              f"{resamples} resamples, {level:.0%} interval")
-    if name in PAIRED:
-        method = (f"percentile bootstrap over model pairs (both models of a pair drawn together), {resamples} "
-                  f"resamples, {level:.0%} interval")
-
-    def clean(label, v):
-        v = np.asarray(v, np.float64)
-        bad = ~np.isfinite(v)
-        if bad.any():
-            warnings.append(f"arm {label}: {int(bad.sum())} non-finite values left out")
-        return v[~bad]
-
+    unit, method = _unit_and_method(name, resamples, level)
+    warnings: list = []
     extra: dict = {}
+    bootstrap = _paired if name in PAIRED else _xy if name in ("slope", "spearman") else _by_arm
+    n, est, reps = bootstrap(name, arms, params, rng, resamples, warnings, extra)
+    if est is None:  # an arm (or the pairs) came out empty: nothing to estimate
+        return Effect(name, float("nan"), float("nan"), float("nan"), n, unit, method, resamples, level,
+                      list(seed), extra, warnings)
+    lo, hi = _percentile_interval(reps, resamples, level, warnings)
+    return Effect(name, est, float(lo), float(hi), n, unit, method, resamples, level, list(seed), extra, warnings)
+
+
+def _unit_and_method(name: str, resamples: int, level: float) -> tuple[str, str]:
+    """What one resampled unit is, and the method sentence the report prints."""
+    unit = "trials" if name == "std_diff" else "model pairs" if name in PAIRED else "models"
     if name in PAIRED:
-        a, b = (np.asarray(arms[k], np.float64) for k in ("a", "b"))
-        ok = np.isfinite(a) & np.isfinite(b)
-        if (~ok).any():
-            warnings.append(f"{int((~ok).sum())} pairs with a non-finite value left out")
-        diff = (a - b)[ok]
-        n = {"a": int(diff.size), "b": int(diff.size)}
-        if not diff.size:
-            return Effect(name, float("nan"), float("nan"), float("nan"), n, unit, method, resamples, level,
-                          list(seed), extra, warnings)
-        est = float(np.median(diff))
-        reps = _quantile_rows(diff[rng.integers(0, diff.size, (resamples, diff.size))], 0.5)
-    elif name in ("slope", "spearman"):
-        x, y = (np.asarray(v, np.float64) for v in arms["a"])
-        if params.get("log"):
-            with np.errstate(invalid="ignore", divide="ignore"):
-                x, y = np.log(x), np.log(y)
-        ok = np.isfinite(x) & np.isfinite(y)
-        if (~ok).any():
-            warnings.append(f"arm a: {int((~ok).sum())} models without a finite (x, y) left out")
-        x, y = x[ok], y[ok]
-        n = {"a": int(x.size)}
+        return unit, (f"percentile bootstrap over model pairs (both models of a pair drawn together), "
+                      f"{resamples} resamples, {level:.0%} interval")
+    return unit, (f"percentile bootstrap over {unit}, each arm resampled independently with replacement, "
+                  f"{resamples} resamples, {level:.0%} interval")
+
+
+# Each bootstrap below returns (units per arm, point estimate or None when an arm is empty, replicates),
+# drawing from `rng` in a fixed order: the committed verdicts depend on that order.
+def _paired(name, arms, params, rng, resamples, warnings, extra):
+    """Median of the per-pair differences; a pair is drawn whole, so both models stay matched."""
+    a, b = (np.asarray(arms[k], np.float64) for k in ("a", "b"))
+    ok = np.isfinite(a) & np.isfinite(b)
+    if (~ok).any():
+        warnings.append(f"{int((~ok).sum())} pairs with a non-finite value left out")
+    diff = (a - b)[ok]
+    n = {"a": int(diff.size), "b": int(diff.size)}
+    if not diff.size:
+        return n, None, None
+    est = float(np.median(diff))
+    return n, est, _quantile_rows(diff[rng.integers(0, diff.size, (resamples, diff.size))], 0.5)
+
+
+def _xy(name, arms, params, rng, resamples, warnings, extra):
+    """Slope or Spearman over one arm's (x, y) points, resampled as points."""
+    x, y = (np.asarray(v, np.float64) for v in arms["a"])
+    if params.get("log"):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x, y = np.log(x), np.log(y)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if (~ok).any():
+        warnings.append(f"arm a: {int((~ok).sum())} models without a finite (x, y) left out")
+    x, y = x[ok], y[ok]
+    kernel, _ = _one_arm(name, params)
+    est = float(kernel(x[None], y[None])[0])
+    idx = rng.integers(0, max(x.size, 1), (resamples, x.size))
+    reps = kernel(x[idx], y[idx]) if x.size else np.full(resamples, np.nan)
+    if name == "slope" and x.size >= 3:
+        extra["r2"] = float(np.corrcoef(x, y)[0, 1] ** 2) if np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
+    return {"a": int(x.size)}, est, reps
+
+
+def _by_arm(name, arms, params, rng, resamples, warnings, extra):
+    """Every other statistic: each arm cleaned of non-finite values and resampled on its own."""
+    values = {k: _finite(k, arms[k], warnings) for k in STATISTICS[name].arms}
+    n = {k: int(v.size) for k, v in values.items()}
+    if min(n.values()) == 0:
+        return n, None, None
+    draws = {k: v[rng.integers(0, v.size, (resamples, v.size))] for k, v in values.items()}
+    if len(values) == 1:
         kernel, _ = _one_arm(name, params)
-        est = float(kernel(x[None], y[None])[0])
-        idx = rng.integers(0, max(x.size, 1), (resamples, x.size))
-        reps = kernel(x[idx], y[idx]) if x.size else np.full(resamples, np.nan)
-        if name == "slope" and x.size >= 3:
-            extra["r2"] = float(np.corrcoef(x, y)[0, 1] ** 2) if np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
-    else:
-        values = {k: clean(k, arms[k]) for k in stat.arms}
-        n = {k: int(v.size) for k, v in values.items()}
-        if min(n.values()) == 0:
-            return Effect(name, float("nan"), float("nan"), float("nan"), n, unit, method, resamples, level,
-                          list(seed), extra, warnings)
-        draws = {k: v[rng.integers(0, v.size, (resamples, v.size))] for k, v in values.items()}
-        if len(stat.arms) == 1:
-            kernel, _ = _one_arm(name, params)
-            est = float(kernel(values["a"][None])[0])
-            reps = kernel(draws["a"])
-        elif name == "interaction":
-            med = {k: np.median(v) for k, v in values.items()}
-            est = float((med["a"] - med["b"]) - (med["c"] - med["d"]))
-            q = {k: _quantile_rows(v, 0.5) for k, v in draws.items()}
-            reps = (q["a"] - q["b"]) - (q["c"] - q["d"])
-        else:
-            kernel = _two_arm(name, params)
-            est = float(kernel(values["a"][None], values["b"][None])[0])
-            reps = kernel(draws["a"], draws["b"])
-            if name == "ks":
-                extra["pvalue"] = float(ks_2samp(values["a"], values["b"]).pvalue)
+        return n, float(kernel(values["a"][None])[0]), kernel(draws["a"])
+    if name == "interaction":
+        med = {k: np.median(v) for k, v in values.items()}
+        q = {k: _quantile_rows(v, 0.5) for k, v in draws.items()}
+        return n, float((med["a"] - med["b"]) - (med["c"] - med["d"])), (q["a"] - q["b"]) - (q["c"] - q["d"])
+    kernel = _two_arm(name, params)
+    if name == "ks":
+        extra["pvalue"] = float(ks_2samp(values["a"], values["b"]).pvalue)
+    return n, float(kernel(values["a"][None], values["b"][None])[0]), kernel(draws["a"], draws["b"])
+
+
+def _finite(label, v, warnings) -> np.ndarray:
+    v = np.asarray(v, np.float64)
+    bad = ~np.isfinite(v)
+    if bad.any():
+        warnings.append(f"arm {label}: {int(bad.sum())} non-finite values left out")
+    return v[~bad]
+
+
+def _percentile_interval(reps, resamples: int, level: float, warnings: list):
+    """The central `level` interval of the finite replicates (degenerate ones are counted, then dropped)."""
     reps = np.asarray(reps, np.float64)
     finite = np.isfinite(reps)
     if not finite.all():
         warnings.append(f"{int((~finite).sum())} of {resamples} resamples gave no value (degenerate) and were "
                         "left out of the interval")
     if finite.any():
-        lo, hi = np.quantile(reps[finite], [(1 - level) / 2, (1 + level) / 2])
-    else:
-        lo = hi = float("nan")
-    return Effect(name, est, float(lo), float(hi), n, unit, method, resamples, level, list(seed), extra, warnings)
+        return np.quantile(reps[finite], [(1 - level) / 2, (1 + level) / 2])
+    return float("nan"), float("nan")
 
 
 def verdict(effect: Effect, expect: str, ref: float = 0.0, margin: float = 0.0) -> str:

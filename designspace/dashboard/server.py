@@ -108,68 +108,91 @@ def make_app(dashboard: Dashboard, token: str | None = None, host: str = "127.0.
     """The dashboard's aiohttp application. token: required of every request (None: a loopback
     bind, where the Host header must name a loopback address instead)."""
     assets = _assets()
-    local_names = LOOPBACK_NAMES | {host.strip("[]").lower()}
+
+    async def asset(request: web.Request) -> web.Response:
+        body, kind = assets[request.path]
+        return web.Response(body=body, content_type=kind, charset="utf-8")
+
+    app = web.Application(middlewares=[_guard(token, LOOPBACK_NAMES | {host.strip("[]").lower()})])
+    for url in assets:
+        app.router.add_get(url, asset, allow_head=False)
+    api = _Api(dashboard)
+    for url, handler in (("/api/state", api.state), ("/api/panel", api.panel), ("/api/model", api.model),
+                         ("/api/claims", api.claims)):
+        app.router.add_get(url, handler, allow_head=False)
+    return app
+
+
+def _guard(token: str | None, local_names: set):
+    """The middleware every request passes: who may ask (the Host header on a loopback bind, the
+    token elsewhere), which raw paths exist, and the security headers on every answer."""
 
     @web.middleware
     async def guard(request: web.Request, handler):
         if token is None:
-            if _hostname(request.headers.get("Host", "")).lower() not in local_names:
-                raise web.HTTPForbidden(text="forbidden: this dashboard answers requests for localhost only\n")
+            _check_host(request, local_names)
         else:
-            # one cookie per port, as Jupyter: two dashboards on one host keep their own tokens
-            sock = request.transport.get_extra_info("sockname") if request.transport else None
-            cookie = COOKIE.format(port=sock[1] if sock else "")
-            given = request.query.get("token")
-            if given is not None and hmac.compare_digest(given.encode(), token.encode()):
-                if request.path == "/":  # as Jupyter: the token once, then a cookie; the URL loses the token
-                    resp = web.HTTPFound("/")
-                    resp.set_cookie(cookie, token, httponly=True, samesite="Strict")
-                    raise resp
-            elif not hmac.compare_digest(request.cookies.get(cookie, "").encode(), token.encode()):
-                raise web.HTTPForbidden(text="forbidden: open the address with ?token=... that the dashboard "
-                                             "printed when it started\n")
+            _check_token(request, token)
         if _ESCAPES.search(request.raw_path.partition("?")[0]):
             raise web.HTTPNotFound()
         resp = await handler(request)
         resp.headers.update(SECURITY_HEADERS)
         return resp
 
-    async def asset(request: web.Request) -> web.Response:
-        body, kind = assets[request.path]
-        return web.Response(body=body, content_type=kind, charset="utf-8")
+    return guard
 
-    async def state(request: web.Request) -> web.Response:
-        return _json(request, await dashboard.state())
 
-    async def panel(request: web.Request) -> web.Response:
-        out = await dashboard.panel(request.query.get("store", ""), request.query.get("sweep", ""),
-                                    request.query.get("have"))
+def _check_host(request: web.Request, local_names: set) -> None:
+    if _hostname(request.headers.get("Host", "")).lower() not in local_names:
+        raise web.HTTPForbidden(text="forbidden: this dashboard answers requests for localhost only\n")
+
+
+def _check_token(request: web.Request, token: str) -> None:
+    """Pass a request that carries the token (in the query or the cookie); the page opened with it
+    is redirected to the bare address with the cookie set."""
+    # one cookie per port, as Jupyter: two dashboards on one host keep their own tokens
+    sock = request.transport.get_extra_info("sockname") if request.transport else None
+    cookie = COOKIE.format(port=sock[1] if sock else "")
+    given = request.query.get("token")
+    if given is not None and hmac.compare_digest(given.encode(), token.encode()):
+        if request.path == "/":  # as Jupyter: the token once, then a cookie; the URL loses the token
+            resp = web.HTTPFound("/")
+            resp.set_cookie(cookie, token, httponly=True, samesite="Strict")
+            raise resp
+    elif not hmac.compare_digest(request.cookies.get(cookie, "").encode(), token.encode()):
+        raise web.HTTPForbidden(text="forbidden: open the address with ?token=... that the dashboard "
+                                     "printed when it started\n")
+
+
+class _Api:
+    """The JSON endpoints: each reads its query, asks the dashboard, and answers 404 for what is not there."""
+
+    def __init__(self, dashboard: Dashboard):
+        self.dashboard = dashboard
+
+    async def state(self, request: web.Request) -> web.Response:
+        return _json(request, await self.dashboard.state())
+
+    async def panel(self, request: web.Request) -> web.Response:
+        out = await self.dashboard.panel(request.query.get("store", ""), request.query.get("sweep", ""),
+                                         request.query.get("have"))
         if out is None:
             raise _not_found("such store or sweep")
         return _json(request, out)
 
-    async def model(request: web.Request) -> web.Response:
+    async def model(self, request: web.Request) -> web.Response:
         trial = request.query.get("trial", "")
-        out = None if len(trial) > 200 else await dashboard.model(request.query.get("store", ""),
-                                                                    request.query.get("sweep", ""), trial)
+        out = None if len(trial) > 200 else await self.dashboard.model(request.query.get("store", ""),
+                                                                         request.query.get("sweep", ""), trial)
         if out is None:
             raise _not_found("such trial")
         return _json(request, out)
 
-    async def claims(request: web.Request) -> web.Response:
-        out = await dashboard.claims(request.query.get("folder", ""), request.query.get("have"))
+    async def claims(self, request: web.Request) -> web.Response:
+        out = await self.dashboard.claims(request.query.get("folder", ""), request.query.get("have"))
         if out is None:
             raise _not_found("such reproduce folder")
         return _json(request, out)
-
-    app = web.Application(middlewares=[guard])
-    for url in assets:
-        app.router.add_get(url, asset, allow_head=False)
-    app.router.add_get("/api/state", state, allow_head=False)
-    app.router.add_get("/api/panel", panel, allow_head=False)
-    app.router.add_get("/api/model", model, allow_head=False)
-    app.router.add_get("/api/claims", claims, allow_head=False)
-    return app
 
 
 async def serve(dashboard: Dashboard, host: str = "127.0.0.1", port: int = 8765, out=None) -> None:

@@ -9,7 +9,7 @@ from ...errors import UsageError
 
 @dataclass(frozen=True)
 class CondenseConfig:
-    """Resolved options of one CondenseNetV2 network (see designspace/families/condensenet.py)."""
+    """Resolved options of one CondenseNetV2 network (see the package docstring of designspace.families.condensenet)."""
 
     blocks: tuple[int, ...]
     growth: tuple[int, ...]
