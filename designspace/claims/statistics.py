@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats as _st
 
+from ..stats import resample
 from ..stats.decisions import rule
 from ..stats.ks import ks_2samp, ks_distance_rows
 
@@ -199,7 +200,7 @@ def compute(name: str, arms: dict, params: dict | None = None, resamples: int = 
             return Effect(name, float("nan"), float("nan"), float("nan"), n, unit, method, resamples, level,
                           list(seed), extra, warnings)
         est = float(np.median(diff))
-        reps = _quantile_rows(diff[rng.integers(0, diff.size, (resamples, diff.size))], 0.5)
+        reps = _quantile_rows(diff[resample.indices(rng, diff.size, resamples)], 0.5)
     elif name in ("slope", "spearman"):
         x, y = (np.asarray(v, np.float64) for v in arms["a"])
         if params.get("log"):
@@ -212,7 +213,7 @@ def compute(name: str, arms: dict, params: dict | None = None, resamples: int = 
         n = {"a": int(x.size)}
         kernel, _ = _one_arm(name, params)
         est = float(kernel(x[None], y[None])[0])
-        idx = rng.integers(0, max(x.size, 1), (resamples, x.size))
+        idx = resample.indices(rng, x.size, resamples)
         reps = kernel(x[idx], y[idx]) if x.size else np.full(resamples, np.nan)
         if name == "slope" and x.size >= 3:
             extra["r2"] = float(np.corrcoef(x, y)[0, 1] ** 2) if np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
@@ -222,7 +223,7 @@ def compute(name: str, arms: dict, params: dict | None = None, resamples: int = 
         if min(n.values()) == 0:
             return Effect(name, float("nan"), float("nan"), float("nan"), n, unit, method, resamples, level,
                           list(seed), extra, warnings)
-        draws = {k: v[rng.integers(0, v.size, (resamples, v.size))] for k, v in values.items()}
+        draws = {k: v[resample.indices(rng, v.size, resamples)] for k, v in values.items()}
         if len(stat.arms) == 1:
             kernel, _ = _one_arm(name, params)
             est = float(kernel(values["a"][None])[0])
