@@ -44,11 +44,11 @@ other tested ones, each by mean_shift_hi (the most surely large improvement firs
 skipped candidates last (rank NA). A candidate is skipped, with a warning, when it keeps fewer than
 `min_models` models or leaves fewer than `min_models` outside.
 
-Modules: population (the models refined), candidates (the constraints tried), shifts (their
+Modules: population (the models refined), constraints (the candidates tried), shifts (their
 statistics), ranking (the ranked table and `refine`), outputs (the best refinement, its space file,
 the figure).
 """
-from .candidates import Candidate, candidates, free_columns
+from .constraints import Candidate, candidates, free_columns
 from .outputs import best_refinement, plot_refinements, refined_definition
 from .population import Population, prepare
 from .ranking import rank_candidates, refine

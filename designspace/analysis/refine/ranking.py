@@ -12,7 +12,7 @@ from ...spaces.columns import column_names
 from ...spaces.expr import parse
 from ...stats.intervals import describe_interval
 from ...stats.ks import KS_EXACT_MAX, ks_2samp
-from .candidates import Candidate, candidates
+from .constraints import Candidate, candidates
 from .population import Population, prepare
 from .shifts import CORRECTIONS, adjust_pvalues, shift_statistics
 
