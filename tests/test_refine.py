@@ -107,7 +107,7 @@ def test_intervals_cover_the_true_shift_at_their_level():
 
 
 def test_ks_p_values_exact_for_small_groups_asymptotic_close_for_large():
-    from designspace.analysis.refine import KS_EXACT_MAX, ks_2samp
+    from designspace.stats.ks import KS_EXACT_MAX, ks_2samp
 
     rng = np.random.default_rng(6)
     a, b = rng.normal(0, 1, 60), rng.normal(0.3, 1, 200)

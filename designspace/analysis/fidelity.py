@@ -2,17 +2,18 @@
 
 Two populations that trained the same specs (a proxy sweep with fewer epochs or less data, and a
 longer one) are matched by spec id. Reported: Spearman's rho and Kendall's tau-b of the two errors
-(scipy.stats) with percentile bootstrap intervals over the matched models (pairs resampled with
-replacement), and the top-k overlap |top_k(A) ∩ top_k(B)| / k: the fraction of the expensive run's
+(designspace.stats.rank) with percentile bootstrap intervals over the matched models (pairs resampled
+with replacement), and the top-k overlap |top_k(A) ∩ top_k(B)| / k: the fraction of the expensive run's
 k best models that the proxy also puts in its k best.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
 
-from ..stats.intervals import percentile_bounds
+from ..stats.intervals import describe_interval
+from ..stats.rank import bootstrap_correlations, rank_tests
+from ..stats.resample import percentile_bounds
 
 
 def match_models(models: pd.DataFrame, a: str, b: str, by: str = "context", value: str = "error") -> pd.DataFrame:
@@ -23,40 +24,27 @@ def match_models(models: pd.DataFrame, a: str, b: str, by: str = "context", valu
     return out.rename(columns={f"{value}_a": "error_a", f"{value}_b": "error_b"})
 
 
-def _rank_rows(x: np.ndarray) -> np.ndarray:
-    """Average ranks along the last axis (ties share their mean rank), vectorized over rows."""
-    return _st.rankdata(x, axis=-1)
-
-
 def rank_correlation(x, y, n_boot: int = 1000, level: float = 0.9, seed=0) -> pd.DataFrame:
     """Spearman rho and Kendall tau-b of x and y with percentile bootstrap intervals (pairs
-    resampled). DataFrame [statistic, estimate, lo, hi, pvalue, n]."""
+    resampled; Kendall on the first KENDALL_RESAMPLES replicates), from designspace.stats.rank.
+    DataFrame [statistic, estimate, lo, hi, pvalue, n, replicates]; attrs["interval"] states the
+    interval method (designspace.stats.intervals.describe_interval)."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     n = x.size
-    rows = []
     if n < 3:
         return pd.DataFrame([{"statistic": s, "estimate": np.nan, "lo": np.nan, "hi": np.nan, "pvalue": np.nan,
                               "n": n} for s in ("spearman", "kendall")])
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, (n_boot, n))
-    # Spearman on all replicates at once: Pearson correlation of the rows' ranks
-    rx, ry = _rank_rows(x[idx]), _rank_rows(y[idx])
-    rx -= rx.mean(axis=1, keepdims=True)
-    ry -= ry.mean(axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho_b = (rx * ry).sum(axis=1) / np.sqrt((rx**2).sum(axis=1) * (ry**2).sum(axis=1))
-    sp = _st.spearmanr(x, y)
-    kt = _st.kendalltau(x, y)
-    # Kendall per replicate (scipy, O(n log n) each); a few hundred replicates bound the cost
-    k_boot = min(n_boot, 400)
-    tau_b = np.array([_st.kendalltau(x[i], y[i]).statistic for i in idx[:k_boot]])
-    estimates = (("spearman", sp.statistic, sp.pvalue, rho_b), ("kendall", kt.statistic, kt.pvalue, tau_b))
-    for name, est, p, dist in estimates:
+    replicates = bootstrap_correlations(x, y, n_boot, seed)
+    rows = []
+    for name, (estimate, pvalue) in rank_tests(x, y).items():
+        dist = replicates[name]
         ok = dist[np.isfinite(dist)]
         lo, hi = percentile_bounds(ok, level) if ok.size else (np.nan, np.nan)
-        rows.append({"statistic": name, "estimate": float(est), "lo": float(lo), "hi": float(hi),
-                     "pvalue": float(p), "n": n, "replicates": int(np.isfinite(dist).sum())})
-    return pd.DataFrame(rows)
+        rows.append({"statistic": name, "estimate": estimate, "lo": float(lo), "hi": float(hi),
+                     "pvalue": pvalue, "n": n, "replicates": int(ok.size)})
+    out = pd.DataFrame(rows)
+    out.attrs["interval"] = describe_interval("percentile bootstrap", level, n_boot, "model pairs", seed)
+    return out
 
 
 def top_k_overlap(x, y, ks=(5, 10, 20)) -> pd.DataFrame:

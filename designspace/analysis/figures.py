@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from ..stats.intervals import describe_interval
 from .result import FigureData, Panel, Series, Settings
 
 PARAM_LABELS = {"d": "depth d (blocks)", "b": "bottleneck ratio b", "g": "group width g",
@@ -61,12 +62,14 @@ def figure_builders(s: Settings, by: str, n_of: dict, bins: dict | None, normali
     that a caller holding only some tables (an analysis whose parts finish one by one) can build
     each figure as soon as its tables exist. n_of: models per population."""
     lvl = f"{s.level:.0%}"
+    boot = {unit: describe_interval("percentile bootstrap", s.level, s.n_boot, unit, s.seed)
+            for unit in ("models", "model pairs")}
     out = {
         "edf": (("edf_bands",), lambda t: edf_figure(
             "edf", t["edf_bands"], by, n_of, "Error EDF (models)",
             f"Empirical distribution of the top-1 error of the models of each population (n in the legend; "
-            f"repeated trainings of a model averaged into one), with a {lvl} pointwise bootstrap band "
-            f"(models resampled). Higher and further left is better.")),
+            f"repeated trainings of a model averaged into one), with a pointwise band: at each error, the "
+            f"{boot['models']}. Higher and further left is better.")),
         "edf_normalized": (("edf_normalized_bands",) if normalize is not None and bins is not None
                            and bins["num_bins"] >= 2 else (),
                            lambda t: _normalized(t, s, by, n_of, bins, normalize)),
@@ -81,7 +84,8 @@ def figure_builders(s: Settings, by: str, n_of: dict, bins: dict | None, normali
     }
     if fidelity:
         out["fidelity"] = (("fidelity_pairs", "fidelity_correlation"),
-                           lambda t: fidelity_figure(t["fidelity_pairs"], t["fidelity_correlation"], lvl))
+                           lambda t: fidelity_figure(t["fidelity_pairs"], t["fidelity_correlation"], lvl,
+                                                     interval=boot["model pairs"]))
     elif fidelity_missing:
         out["fidelity"] = ((), lambda t: FigureData("fidelity", TITLES["fidelity"], "", TABLES["fidelity"],
                                                     missing=fidelity_missing))
@@ -288,11 +292,14 @@ def search_figure(eff: pd.DataFrame, by: str, lvl: str) -> FigureData:
     return FigureData(name, TITLES[name], caption, TABLES[name], (panel,), options={"weights": weights})
 
 
-def fidelity_figure(pairs: pd.DataFrame, corr: pd.DataFrame, lvl: str) -> FigureData:
+def fidelity_figure(pairs: pd.DataFrame, corr: pd.DataFrame, lvl: str, interval: str | None = None) -> FigureData:
+    """interval: the correlations' interval method (stats.intervals.describe_interval); without it, the
+    level `lvl` alone."""
     name = "fidelity"
     a, b = pairs["a"].iloc[0], pairs["b"].iloc[0]
     caption = (f"Each of the {len(pairs)} specs trained under both budgets: error with {a} against error with {b}. "
-               f"Title: Spearman ρ and Kendall τ with {lvl} bootstrap intervals (pairs resampled).")
+               + (f"Title: Spearman ρ and Kendall τ, each with its {interval}." if interval else
+                  f"Title: Spearman ρ and Kendall τ with {lvl} bootstrap intervals (pairs resampled)."))
     of = _groups(pairs, "space")
     series = tuple(Series(g, len(of[g]), _arrays(of[g], ("spec_id", "error_a", "error_b")))
                    for g in order(pairs["space"]))

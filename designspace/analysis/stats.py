@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..stats.intervals import mean_interval, percentile_bounds, quantile_interval, sorted_quantile
+from ..stats import resample
+from ..stats.intervals import mean_interval, quantile_interval, sorted_quantile
 from ..stats.ks import ks_2samp
 from .edf import DEFAULT_BINS, complexity_bins, normalized_weights_from_bins
 
@@ -78,13 +79,13 @@ def bootstrap_edf(values, grid, complexity=None, num_bins: int = DEFAULT_BINS, b
 
 def bootstrap_statistics(values, statistics=tuple(STATISTICS), n_boot: int = 1000, level: float = 0.9,
                          seed=0) -> pd.DataFrame:
-    """Point estimate and percentile bootstrap interval of error statistics of one population.
+    """Point estimate and percentile bootstrap interval of error statistics of one population (models
+    resampled with designspace.stats.resample).
 
     statistics: names from STATISTICS ("best" = lowest error, "q10", "q25", "median", "mean").
     Returns a DataFrame with columns "statistic", "estimate", "lo", "hi"."""
     values = np.sort(np.asarray(values, np.float64))
-    rng = np.random.default_rng(seed)
-    reps = np.sort(values[rng.integers(0, values.size, (n_boot, values.size))], axis=1)
+    reps = np.sort(values[resample.indices(seed, values.size, n_boot)], axis=1)
     rows = []
     for name in statistics:
         q = STATISTICS[name]
@@ -92,7 +93,7 @@ def bootstrap_statistics(values, statistics=tuple(STATISTICS), n_boot: int = 100
             est, dist = values.mean(), reps.mean(axis=1)
         else:
             est, dist = sorted_quantile(values[None, :], q)[0], sorted_quantile(reps, q)
-        lo, hi = percentile_bounds(dist, level)
+        lo, hi = resample.percentile_bounds(dist, level)
         rows.append({"statistic": name, "estimate": float(est), "lo": float(lo), "hi": float(hi)})
     return pd.DataFrame(rows)
 

@@ -26,9 +26,8 @@ import time
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
 
-from ..stats import intervals as iv
+from ..stats import rank
 from ..stats.power import decision_rate, search_n
 from .config import CalibrationConfig, repeat_name, store_path
 
@@ -56,30 +55,15 @@ def _models(cfg: CalibrationConfig, budget: str) -> tuple[pd.DataFrame | None, p
     return out[0], out[1]
 
 
-def _kendall_within(x, y, spaces) -> float:
-    taus, weights = [], []
-    for s in np.unique(spaces):
-        m = spaces == s
-        if m.sum() >= 3:
-            t = _st.kendalltau(x[m], y[m]).statistic
-            if np.isfinite(t):
-                taus.append(t)
-                weights.append(m.sum())
-    return float(np.average(taus, weights=weights)) if taus else float("nan")
+def _bounds(interval, level: float) -> list | None:
+    return list(interval.bounds(level)) if np.isfinite(interval.estimate) else None
 
 
 def fidelity(budget_err: pd.Series, ref_err: pd.Series, spaces: pd.Series, level: float, top_k: int) -> dict:
     """Rank agreement of two error columns over the same models (index: spec id)."""
     x, y, g = budget_err.to_numpy(np.float64), ref_err.to_numpy(np.float64), spaces.to_numpy()
-    within = iv.spearman_interval(x, y, strata=g)
-    pooled = iv.spearman_interval(x, y)
-    n_eff = within.extra.get("n_eff", len(x))
-    tau = _kendall_within(x, y, g)
-    tau_p = float(_st.kendalltau(x, y).statistic)
-    def kendall(t, n):  # Fisher z with the variance 0.437 / (n - 4) (Fieller et al. 1957)
-        z = math.atanh(max(min(t, 1 - 1e-12), -1 + 1e-12))
-        half = iv.correlation_z(level) * math.sqrt(0.437 / max(n - 4, 1e-9))
-        return [math.tanh(z - half), math.tanh(z + half)]
+    within, pooled = rank.spearman_interval(x, y, strata=g), rank.spearman_interval(x, y)
+    tau, tau_p = rank.kendall_interval(x, y, strata=g), rank.kendall_interval(x, y)
     overlap = []
     for s in np.unique(g):
         m = g == s
@@ -92,8 +76,8 @@ def fidelity(budget_err: pd.Series, ref_err: pd.Series, spaces: pd.Series, level
     med_r = pd.Series(y).groupby(g).median()
     return {"n": int(len(x)), "spearman_within": within.estimate, "spearman_within_ci": list(within.bounds(level)),
             "spearman_pooled": pooled.estimate, "spearman_pooled_ci": list(pooled.bounds(level)),
-            "kendall_within": tau, "kendall_within_ci": kendall(tau, n_eff) if np.isfinite(tau) else None,
-            "kendall_pooled": tau_p, "kendall_pooled_ci": kendall(tau_p, len(x)) if np.isfinite(tau_p) else None,
+            "kendall_within": tau.estimate, "kendall_within_ci": _bounds(tau, level),
+            "kendall_pooled": tau_p.estimate, "kendall_pooled_ci": _bounds(tau_p, level),
             "top_k": top_k, "top_k_overlap": float(np.mean(overlap)) if overlap else float("nan"),
             "space_order_agrees": list(med_b.sort_values().index) == list(med_r.sort_values().index),
             "space_medians": {str(k): float(v) for k, v in med_b.items()},

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats as _st
 
 from ..stats import intervals as iv
+from ..stats import rank, resample
 from ..stats.decisions import CONTRADICTED, HOLDS, NOT_RESOLVED, adjust_suite, borderline, decision_pvalue, rule
 from ..stats.ks import ks_2samp, ks_distance_rows
 from .rules import POINT_STATISTICS
@@ -24,6 +25,7 @@ from .statistics import MIN_MODELS, NOT_RUN, STATISTICS, _best_of_m_rows, combin
 CLASSES = {"fashion-mnist": 10, "cifar10": 10}
 TWO_ARM = ("median_diff", "mean_diff", "quantile_diff", "mean_ratio", "paired_median_diff")
 MIN_PAIRED_SHARE = 0.5  # arms sharing at least this share of the smaller arm's architectures are paired
+_CHUNK = 2000  # bootstrap replicates drawn at once (both arms): bounds memory; part of the seeded draw order
 
 
 # --- arms -------------------------------------------------------------------------------------------
@@ -266,7 +268,7 @@ def _part_interval(name: str, values: dict, params: dict, paired: bool, rng, res
                 x, y = np.log(x), np.log(y)
         return iv.slope_interval(x, y)
     if name == "spearman":
-        return iv.spearman_interval(*a)
+        return rank.spearman_interval(*a)
     return _bootstrap(name, values, params, rng, resamples)
 
 
@@ -285,18 +287,12 @@ def _bootstrap(name, values, params, rng, resamples) -> iv.Interval:
     else:  # std_diff
         kernel = lambda x, y: x.std(axis=-1, ddof=1) - y.std(axis=-1, ddof=1)  # noqa: E731
     est = float(kernel(a[None], b[None])[0])
-    reps = np.concatenate([kernel(a[rng.integers(0, a.size, (m, a.size))], b[rng.integers(0, b.size, (m, b.size))])
-                           for m in _chunks(resamples)])
+    reps = np.concatenate([kernel(a[ia], b[ib]) for ia, ib in resample.chunks(rng, (a.size, b.size), resamples,
+                                                                               chunk=_CHUNK)])
     out = iv.bootstrap_interval(est, reps, n, "over models, arms resampled independently")
     if name == "ks":
         out.extra["pvalue"] = float(ks_2samp(a, b).pvalue)
     return out
-
-
-def _chunks(total: int, size: int = 2000):
-    while total > 0:
-        yield min(size, total)
-        total -= size
 
 
 # --- one part, before multiplicity -------------------------------------------------------------------

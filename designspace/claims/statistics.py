@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats as _st
 
+from ..stats import resample
 from ..stats.decisions import rule
 from ..stats.ks import ks_2samp, ks_distance_rows
 
@@ -206,7 +207,7 @@ def _paired(name, arms, params, rng, resamples, warnings, extra):
     if not diff.size:
         return n, None, None
     est = float(np.median(diff))
-    return n, est, _quantile_rows(diff[rng.integers(0, diff.size, (resamples, diff.size))], 0.5)
+    return n, est, _quantile_rows(diff[resample.indices(rng, diff.size, resamples)], 0.5)
 
 
 def _xy(name, arms, params, rng, resamples, warnings, extra):
@@ -221,7 +222,7 @@ def _xy(name, arms, params, rng, resamples, warnings, extra):
     x, y = x[ok], y[ok]
     kernel, _ = _one_arm(name, params)
     est = float(kernel(x[None], y[None])[0])
-    idx = rng.integers(0, max(x.size, 1), (resamples, x.size))
+    idx = resample.indices(rng, x.size, resamples)
     reps = kernel(x[idx], y[idx]) if x.size else np.full(resamples, np.nan)
     if name == "slope" and x.size >= 3:
         extra["r2"] = float(np.corrcoef(x, y)[0, 1] ** 2) if np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
@@ -234,7 +235,7 @@ def _by_arm(name, arms, params, rng, resamples, warnings, extra):
     n = {k: int(v.size) for k, v in values.items()}
     if min(n.values()) == 0:
         return n, None, None
-    draws = {k: v[rng.integers(0, v.size, (resamples, v.size))] for k, v in values.items()}
+    draws = {k: v[resample.indices(rng, v.size, resamples)] for k, v in values.items()}
     if len(values) == 1:
         kernel, _ = _one_arm(name, params)
         return n, float(kernel(values["a"][None])[0]), kernel(draws["a"])

@@ -77,10 +77,25 @@ def result_json(table, method: dict, space_file=None) -> dict:
 
 
 def run(args):
-    import json
+    from ..analysis.refine import best_refinement
+
+    check_args(args)
+    pop, table = rank(args)
+    method = table.attrs["method"]
+    best = best_refinement(table)
+    space_file, written = write_outputs(args.out, pop, table, best) if args.out is not None else (None, [])
+    if args.json:
+        import json
+
+        print(json.dumps(result_json(table, method, space_file)))
+    else:
+        print(summary(table, method, args, best, space_file, written))
+    return 0
+
+
+def check_args(args) -> None:
+    """Every argument checked before a file is read (UsageError: one line, exit 2)."""
     import os
-    import sys
-    import warnings
 
     from ..errors import UsageError
 
@@ -88,61 +103,77 @@ def run(args):
         raise UsageError(f"--bootstrap needs at least 10 resamples, got {args.bootstrap}")
     if args.top < 0:
         raise UsageError(f"--top needs a non-negative number, got {args.top}")
+    if not 2 <= args.min_models:
+        raise UsageError(f"--min-models needs at least 2, got {args.min_models}")
+    if not 0 < args.alpha < 1:
+        raise UsageError(f"--alpha must lie strictly between 0 and 1, got {args.alpha}")
     if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError(f"--out {args.out} exists and is not a directory")
+
+
+def rank(args):
+    """Read the population, generate its candidates and rank them -> (population, ranked table); refine's
+    warnings (skipped candidates, notes on the population) go to stderr as designspace warnings."""
+    import sys
+    import warnings
+
     from ..analysis import refine as R
     from ..analysis.population import read_population
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        df = read_population(args.sources, args.sweep)
-        pop = R.prepare(df, space=args.space)
+        pop = R.prepare(read_population(args.sources, args.sweep), space=args.space)
         for note in pop.notes:
             warnings.warn(f"refine: {note}")
-        cands = R.candidates(pop, tries=args.tries)
-        if not 2 <= args.min_models:
-            raise UsageError(f"--min-models needs at least 2, got {args.min_models}")
-        if not 0 < args.alpha < 1:
-            raise UsageError(f"--alpha must lie strictly between 0 and 1, got {args.alpha}")
-        table = R.rank_candidates(pop, cands, min_models=args.min_models, n_boot=args.bootstrap,
-                                  alpha=args.alpha, correction=args.correction, seed=args.seed)
+        table = R.rank_candidates(pop, R.candidates(pop, tries=args.tries), min_models=args.min_models,
+                                  n_boot=args.bootstrap, alpha=args.alpha, correction=args.correction,
+                                  seed=args.seed)
     for w in caught:
         if issubclass(w.category, UserWarning) and str(w.message).startswith("refine:"):
             print(f"designspace: warning: {str(w.message).removeprefix('refine: ')}", file=sys.stderr)
-    method = table.attrs["method"]
-    best = R.best_refinement(table)
+    return pop, table
+
+
+def write_outputs(out: str, pop, table, best) -> tuple[str | None, list[str]]:
+    """refine.csv, refine_edf.png, refined_space.yaml (when a refinement improves and a space file can
+    hold it) and refine.json in `out` -> (the space file or None, the paths written)."""
+    import json
+    import os
+    import sys
+
+    from ..analysis import refine as R
+    from ..errors import UsageError
+
+    os.makedirs(out, exist_ok=True)
+    written = [os.path.join(out, "refine.csv")]
+    table.to_csv(written[-1], index=False)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    written.append(os.path.join(out, "refine_edf.png"))
+    R.plot_refinements(pop, table).savefig(written[-1], dpi=90)
     space_file = None
-    written = []
-    if args.out is not None:
-        os.makedirs(args.out, exist_ok=True)
-        table.to_csv(os.path.join(args.out, "refine.csv"), index=False)
-        written.append(os.path.join(args.out, "refine.csv"))
-        os.environ.setdefault("MPLBACKEND", "Agg")
-        fig_path = os.path.join(args.out, "refine_edf.png")
-        R.plot_refinements(pop, table).savefig(fig_path, dpi=90)
-        written.append(fig_path)
-        if best is not None:
-            try:
-                definition = R.refined_definition(pop, best.candidate)
-            except UsageError as exc:
-                print(f"designspace: warning: no space file written: {exc}", file=sys.stderr)
-            else:
-                space_file = write_space_file(definition, os.path.join(args.out, "refined_space.yaml"))
-                written.append(space_file)
-        with open(os.path.join(args.out, "refine.json"), "w") as fh:
-            json.dump(result_json(table, method, space_file), fh, indent=1)
-        written.append(os.path.join(args.out, "refine.json"))
-    if args.json:
-        print(json.dumps(result_json(table, method, space_file)))
-    else:
-        print(format_table(table, method, args.top))
-        if best is None:
-            print("no candidate improves the space at this level" + ("; no space file written" if args.out else ""))
-        elif args.out is not None:
-            print(f"best refinement: {best.candidate}" + (f" -> {space_file}" if space_file else ""))
-        for path in written:
-            print(f"wrote {path}")
-    return 0
+    if best is not None:
+        try:
+            definition = R.refined_definition(pop, best.candidate)
+        except UsageError as exc:
+            print(f"designspace: warning: no space file written: {exc}", file=sys.stderr)
+        else:
+            space_file = write_space_file(definition, os.path.join(out, "refined_space.yaml"))
+            written.append(space_file)
+    written.append(os.path.join(out, "refine.json"))
+    with open(written[-1], "w") as fh:
+        json.dump(result_json(table, table.attrs["method"], space_file), fh, indent=1)
+    return space_file, written
+
+
+def summary(table, method: dict, args, best, space_file, written) -> str:
+    """The terminal output: the table, the best refinement (or that none improves), the files written."""
+    lines = [format_table(table, method, args.top)]
+    if best is None:
+        lines.append("no candidate improves the space at this level" + ("; no space file written" if args.out else ""))
+    elif args.out is not None:
+        lines.append(f"best refinement: {best.candidate}" + (f" -> {space_file}" if space_file else ""))
+    lines += [f"wrote {path}" for path in written]
+    return "\n".join(lines)
 
 
 def write_space_file(definition: dict, path: str) -> str:

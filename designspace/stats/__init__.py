@@ -3,8 +3,13 @@ control, power by resampling and alpha spending for sequential looks. Analysis, 
 fidelity, calibration and claims all take their statistics from here.
 
     intervals      Interval (an estimate with its interval at any level), order-statistic and
-                   Bonett-Price intervals for quantiles and medians, Welch, Fisher-z, OLS, bootstrap
-                   percentile intervals with their Monte-Carlo error
+                   Bonett-Price intervals for quantiles and medians, Welch, OLS, bootstrap percentile
+                   intervals with their Monte-Carlo error; the quantile definitions; describe_interval,
+                   the one wording of an interval method
+    resample       the bootstrap resampler (index matrices: seeded, chunked, paired or stratified) and
+                   percentile bounds of its replicates
+    rank           Spearman and Kendall rank correlations, their Fisher-z intervals and their bootstrap
+    ks             the two-sample Kolmogorov-Smirnov test and distance
     decisions      verdict rules on an interval, the p-value of a rule, multiplicity adjustment
     spending       alpha spending across pre-declared looks (Lan-DeMets)
 """

@@ -16,8 +16,8 @@ Methods (references in docs/claims.md):
   rate at alpha = 0.001 was measured at 4-7x alpha for 10-40 normal models per arm, so we take Student t
   with min(n) - 1 degrees of freedom: 1.6-2.8x at 0.001, within Monte-Carlo error at 0.05).
 - welch_interval (difference of means), mean_interval (t), ratio_interval (ratio of means, delta
-  method on the log scale, paired or not), slope_interval (OLS t), spearman_interval (Fisher z with
-  the Bonett-Wright variance (1 + r^2 / 2) / (n - 3)).
+  method on the log scale, paired or not), slope_interval (OLS t). Rank correlations and their
+  Fisher-z intervals: designspace.stats.rank.
 - bootstrap_interval: percentile interval of given replicates; the Monte-Carlo band of an endpoint
   is the range of replicate order statistics that the endpoint's rank could take (+- z_mc binomial
   standard deviations of the rank), distribution-free.
@@ -53,13 +53,9 @@ def _nan_interval(method: str, n: dict) -> Interval:
     return Interval(float("nan"), lambda level: (float("nan"), float("nan")), method, n)
 
 
-def _z(level: float) -> float:
+def normal_quantile(level: float) -> float:
+    """The normal quantile z of a central interval at `level` (z = Phi^-1((1 + level) / 2))."""
     return float(_st.norm.ppf((1.0 + level) / 2.0))
-
-
-def correlation_z(level: float) -> float:
-    """The normal quantile of a two-sided interval at `level` (Fisher-z intervals)."""
-    return _z(level)
 
 
 def sorted_quantile(sorted_values: np.ndarray, q: float) -> np.ndarray:
@@ -207,49 +203,6 @@ def slope_interval(x, y) -> Interval:
                     extra={"r2": float(fit.rvalue ** 2)})
 
 
-def spearman(x, y) -> float:
-    x, y = (np.asarray(v, np.float64) for v in (x, y))
-    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return float("nan")
-    return float(_st.spearmanr(x, y).statistic)
-
-
-def correlation_interval(r: float, n_eff: float, spearman_variance: bool = True) -> Callable:
-    """level -> (lo, hi) for a correlation r over n_eff units: Fisher z, with the Bonett-Wright variance
-    (1 + r^2 / 2) / (n - 3) for Spearman's rho (1 / (n - 3) for Pearson's r and Kendall-free use)."""
-    var = ((1 + r * r / 2) if spearman_variance else 1.0) / max(n_eff - 3, 1e-9)
-    z = math.atanh(max(min(r, 1 - 1e-12), -1 + 1e-12))
-
-    def at(level):
-        half = _z(level) * math.sqrt(var)
-        return math.tanh(z - half), math.tanh(z + half)
-
-    return at
-
-
-def spearman_interval(x, y, strata=None) -> Interval:
-    """Spearman's rho of x and y; with `strata` (a label per unit) ranks are taken and centred within
-    each stratum and pooled (one degree of freedom per extra stratum), as for a within-space fidelity."""
-    x, y = (np.asarray(v, np.float64) for v in (x, y))
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    groups = np.zeros(x.size, int) if strata is None else np.unique(np.asarray(strata)[ok], return_inverse=True)[1]
-    rx, ry = np.empty(x.size), np.empty(x.size)
-    for g in np.unique(groups):
-        m = groups == g
-        rx[m] = _st.rankdata(x[m]) - (m.sum() + 1) / 2
-        ry[m] = _st.rankdata(y[m]) - (m.sum() + 1) / 2
-    n_groups = int(np.unique(groups).size)
-    method = ("Spearman rank correlation" + (" within strata (ranks centred per stratum, pooled)" if n_groups > 1
-                                             else "") + ", Fisher-z interval with the Bonett-Wright variance")
-    denom = math.sqrt(float((rx * rx).sum() * (ry * ry).sum()))
-    if x.size < 4 or denom == 0:
-        return _nan_interval(method, {"a": int(x.size)})
-    r = float((rx * ry).sum() / denom)
-    n_eff = x.size - (n_groups - 1)
-    return Interval(r, correlation_interval(r, n_eff), method, {"a": int(x.size)}, extra={"n_eff": n_eff})
-
-
 def bootstrap_interval(estimate: float, replicates, n: dict, what: str = "") -> Interval:
     """Percentile interval of bootstrap replicates, with each endpoint's Monte-Carlo band: the endpoint
     at level L is the replicate of rank k = B (1 -+ L) / 2; another seed puts it, with ~99.7%
@@ -344,7 +297,7 @@ def ratio_rows(a: np.ndarray, b: np.ndarray, paired: bool, level: float) -> tupl
     return np.exp(centre - t * se), np.exp(centre + t * se)
 
 
-# --- quantile definitions and percentile intervals of replicates ------------------------------------------
+# --- quantile definitions, and how an interval method is stated -------------------------------------------
 def edf_quantile(sorted_values: np.ndarray, q: float) -> float:
     """The inverted-EDF quantile of sorted values: the smallest v with EDF(v) >= q. refine uses this
     definition (not sorted_quantile's interpolation) because its bootstrap draws it exactly from a Beta."""
@@ -352,12 +305,12 @@ def edf_quantile(sorted_values: np.ndarray, q: float) -> float:
     return float(sorted_values[max(int(np.ceil(q * n)) - 1, 0)]) if n else float("nan")
 
 
-def percentile_bounds(replicates: np.ndarray, level: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The percentile bootstrap interval of replicates along `axis` (numpy's linear quantiles)."""
-    lo, hi = np.quantile(replicates, [(1 - level) / 2, (1 + level) / 2], axis=axis)
-    return lo, hi
-
-
-def describe_bootstrap(level: float, resamples: int, unit: str = "models") -> str:
-    """How analyze, refine and fidelity state a bootstrap interval, in one wording."""
-    return f"{level:.0%} percentile bootstrap interval over {unit} ({resamples:,} resamples)"
+def describe_interval(method: str, level: float, resamples: int | None = None, unit: str = "models",
+                      seed=None) -> str:
+    """An interval method stated one way wherever it is reported (analyze's report, refine, fidelity):
+    its level, its name, its unit and either its resamples (and seed) or that it is exact, e.g.
+    "90% percentile bootstrap interval over models (1,000 resamples, seed 0)" or
+    "90% order-statistic interval over models (exact, no resampling)"."""
+    how = "exact, no resampling" if resamples is None else \
+        f"{resamples:,} resamples" + ("" if seed is None else f", seed {seed}")
+    return f"{level * 100:g}% {method} interval over {unit} ({how})"
