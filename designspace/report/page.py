@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.result import AnalysisResult
+from ..stats.intervals import describe_interval
 
 CSS_PX_PER_INCH = 96  # a figure drawn w inches wide is shown w * 96 CSS pixels wide: its fonts keep their size
 # the tables whose numbers are listed under a figure
@@ -192,6 +193,8 @@ def render(result: AnalysisResult, images: dict) -> str:
     repeats = t["repeats"]
     context = {
         "r": result, "level": level, "sources": result.sources, "warnings": result.warnings,
+        "bootstrap": describe_interval("percentile bootstrap", result.settings.level, result.settings.n_boot,
+                                       "models", result.settings.seed),
         "notes": [n.text for n in result.notes if n.kind != "warning"],
         "populations": populations_table(result.populations), "recipe": recipe_table(result.populations),
         "definitions": definitions, "settings": settings_table(result.settings),
