@@ -54,6 +54,9 @@ def test_fdr_is_planned_at_one_claim_selected_and_the_optimistic_level_shown_bes
     one, every = part["levels"]["one_selected"], part["levels"]["all_selected"]
     assert part["alpha"] == one["alpha"] and part["per_arm"] == one["per_arm"] and "R = 1" in part["planned_at"]
     assert one["per_arm"] > every["per_arm"] and one["power_at_n"] >= 0.8 and every["power_at_n"] >= 0.8
+    # the suite's 12 models per space: less power at the level that holds whatever the other claims do
+    assert part["declared_per_arm"] == {"models": 12, "exact": True}
+    assert one["power_at_declared"] < every["power_at_declared"] < 0.8
     for level, key in (("one_selected", "models_per_space"), ("all_selected", "models_per_space_all_selected")):
         assert plan["sweeps"]["s"][key] == max(p["levels"][level]["per_arm"] for p in plan["parts"])
     bonf = planning_levels(_suite(claims, multiplicity=("holm", "bonferroni")), suite.claims[0])
@@ -71,9 +74,9 @@ def test_the_command_prints_both_levels(capsys, tmp_path):
         "claims": [_claim(1, [_diff()]), _claim(2, [_diff()])]}))
     assert main(["power", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "one claim selected (R = 1)" in out and "n/arm if all" in out
+    assert "one claim selected (R = 1)" in out and "n if all" in out and "declared" in out
     row = next(line for line in out.splitlines() if line.strip().startswith("1  XB - XA"))
-    assert "0.025" in row and "0.05" in row  # alpha / K beside alpha
+    assert "0.025" in row and "0.05" in row and " 12 " in row  # alpha / K beside alpha; the sweep's 12 models
 
 
 # --- (b) slope and Spearman planned; bootstrap statistics not plannable, in both places ---------------

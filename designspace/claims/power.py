@@ -107,6 +107,8 @@ def plan_part(suite, claim, part, frames: dict | None, seed: int = 0) -> dict:
     population, paired, extra_se, source, estimate = prepared
     out.update(source=source, paired=paired, pilot_estimate=estimate, planted=target)
     sims = rules.power.simulations
+    declared, exact = declared_models(suite, part)
+    out["declared_per_arm"] = {"models": declared, "exact": exact}
     levels, done = {}, {}
     for name, alpha in planning_levels(suite, claim).items():
         if alpha not in done:
@@ -114,9 +116,31 @@ def plan_part(suite, claim, part, frames: dict | None, seed: int = 0) -> dict:
                                 rules.power.target)
             mc = math.sqrt(max(power * (1 - power), 1e-12) / sims) if power is not None else None
             done[alpha] = {"alpha": alpha, "per_arm": n, "power_at_n": power, "mc_error": mc}
+            if declared and declared >= MIN_MODELS:
+                done[alpha]["power_at_declared"] = _decision_rate(part, population, paired, declared, alpha, sims,
+                                                                  rng, extra_se)
         levels[name] = dict(done[alpha])
     out.update(levels[PLANNED_AT], levels=levels, planned_at=LEVELS[PLANNED_AT])
     return out
+
+
+def declared_models(suite, part) -> tuple[int | None, bool]:
+    """The models per arm the suite's sweeps give the part (the smallest arm: its sweeps' models_per_space,
+    a `select` fraction taken per sweep as the judge takes it), and whether that is exact: an arm with a
+    `where` keeps only the models that satisfy it, so its size is an upper bound."""
+    sizes, exact = [], True
+    for arm in part.arms.values():
+        n = 0
+        for key in arm.sweeps:
+            m = int((suite.sweeps.get(key) or {}).get("models_per_space") or 0)
+            if arm.select != "all":
+                kind, frac = arm.select.split(":")
+                k = max(1, int(round(float(frac) * m)))
+                m = k if kind == "best" else m - k
+            n += m
+        exact = exact and not arm.where
+        sizes.append(n)
+    return (min(sizes) if sizes else None), exact
 
 
 # --- populations --------------------------------------------------------------------------------------

@@ -43,15 +43,20 @@ def run(args):
         return 0
     print("# n/arm: models per arm for the target power with one claim selected (R = 1), the level that holds "
           "whatever the other claims do;")
-    print("# n/arm if all: every claim selected (R = K), the optimistic bound (the two differ only under "
-          "claims: fdr). Sweep sizes and compute use n/arm.")
-    print(f"{'claim':>5}  {'part':<48} {'effect':>7} {'alpha':>8} {'n/arm':>7} {'power':>6} "
-          f"{'alpha if all':>12} {'n/arm if all':>12}  note")
+    print("# if all: every claim selected (R = K), the optimistic bound (the two differ only under claims: fdr). "
+          "Sweep sizes and compute use n/arm.")
+    print("# declared: the models per arm the suite's sweeps give the part ('<=': an arm with a `where` keeps part "
+          "of them), and the power there at each level.")
+    print(f"{'claim':>5}  {'part':<44} {'effect':>6} {'alpha':>8} {'n/arm':>7} {'power':>5} "
+          f"{'alpha if all':>12} {'n if all':>8} {'declared':>8} {'power':>5} {'if all':>6}  note")
     for p in plan["parts"]:
         one, every = (p.get("levels", {}).get(k, {}) for k in ("one_selected", "all_selected"))
         effect = f"{p['effect']:g}" if p.get("effect") else "–"
-        print(f"{p['claim']:>5}  {p['part'][:48]:<48} {effect:>7} {_alpha(one):>8} {_n(one):>7} "
-              f"{_power(one):>6} {_alpha(every):>12} {_n(every):>12}  {p.get('note', '')}")
+        decl = p.get("declared_per_arm") or {}
+        declared = (("" if decl["exact"] else "<=") + str(decl["models"])) if decl.get("models") else "–"
+        print(f"{p['claim']:>5}  {p['part'][:44]:<44} {effect:>6} {_alpha(one):>8} {_n(one):>7} "
+              f"{_power(one, 'power_at_n'):>5} {_alpha(every):>12} {_n(every):>8} {declared:>8} "
+              f"{_power(one, 'power_at_declared'):>5} {_power(every, 'power_at_declared'):>6}  {p.get('note', '')}")
     print()
     for key, s in plan["sweeps"].items():
         per = f"{s['spaces']} spaces x {s['repeats']} trial(s) x {s['cpus_per_trial']:g} cpus"
@@ -81,5 +86,5 @@ def _n(level: dict) -> str:
     return f"{level['per_arm']:,}" if level.get("per_arm") else f">{MAX_N:,}"
 
 
-def _power(level: dict) -> str:
-    return f"{level['power_at_n']:.2f}" if level.get("power_at_n") is not None else "–"
+def _power(level: dict, key: str) -> str:
+    return f"{level[key]:.2f}" if level.get(key) is not None else "–"
