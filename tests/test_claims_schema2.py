@@ -148,7 +148,7 @@ def test_power_plans_each_part_and_the_compute_it_implies(tmp_path):
     part = plan["parts"][0]
     assert part["paired"] and part["per_arm"] >= 3 and part["power_at_n"] >= 0.8
     assert plan["sweeps"]["s"]["models_per_space"] == part["per_arm"] and plan["core_hours"] > 0
-    big = plan_suite(_suite([dict(DBB_PART, effect=0.2)], power={"simulations": 200}), str(tmp_path))
+    big = plan_suite(_suite([dict(DBB_PART, effect=0.05)], power={"simulations": 200}), str(tmp_path))
     assert big["parts"][0]["per_arm"] > part["per_arm"]  # a smaller effect needs more models
 
 

@@ -20,7 +20,7 @@ from ..stats import rank, resample
 from ..stats.decisions import CONTRADICTED, HOLDS, NOT_RESOLVED, adjust_suite, borderline, decision_pvalue, rule
 from ..stats.ks import ks_2samp, ks_distance_rows
 from .rules import POINT_STATISTICS
-from .statistics import MIN_MODELS, NOT_RUN, STATISTICS, _best_of_m_rows, combine, rule_text
+from .statistics import MIN_MODELS, NOT_PLANNABLE, NOT_RUN, STATISTICS, _best_of_m_rows, combine, rule_text
 
 CLASSES = {"fashion-mnist": 10, "cifar10": 10}
 TWO_ARM = ("median_diff", "mean_diff", "quantile_diff", "mean_ratio", "paired_median_diff")
@@ -432,6 +432,9 @@ def finish_part(out: dict, p_adjusted: float, level: float, alpha: float, part=N
         out["verdict"], out["borderline"] = NOT_RESOLVED, True
     if out["verdict"] == NOT_RESOLVED:
         out["models_needed"] = models_needed(interval, out, alpha * factor, target)
+        if out["models_needed"] is None:
+            out["models_needed_reason"] = NOT_PLANNABLE.get(out["statistic"], "no effect of interest, or no standard "
+                                                                              "error to scale")
     sens = out.get("learning_sensitivity")
     if sens:
         s_int = sens.pop("_interval")
@@ -454,7 +457,7 @@ def models_needed(interval: iv.Interval, out: dict, alpha_part: float, target: f
     """Models per arm to decide the part's effect of interest with probability `target` at its
     adjusted level, scaling the interval's standard error as 1/sqrt(n) (normal approximation)."""
     effect = out.get("effect_of_interest")
-    if not effect:
+    if not effect or out["statistic"] in NOT_PLANNABLE:
         return None
     lo, hi = interval.bounds(0.6827)  # +-1 se for a normal interval
     se = (hi - lo) / 2.0

@@ -87,6 +87,8 @@ def design_lines(part: dict) -> list[str]:
     if need:
         out.append(f"would resolve: about {need['per_arm']:,} models per arm for {need['power']:.0%} power at an "
                    f"effect of {need['effect']:g} ({need['method']})")
+    elif part.get("models_needed_reason"):
+        out.append(f"models needed: not planned ({part['models_needed_reason']})")
     return out
 
 

@@ -77,6 +77,18 @@ STATISTICS = {s.name: s for s in (
     Statistic("paired_median_diff", ("a", "b"), ("ignore",), describe="median over model pairs of (a - b)"),
 )}
 PAIRED = ("paired_median_diff",)  # arms are matched model to model; their values arrive aligned
+# Statistics whose models per arm are not planned (neither by `designspace power` nor by a part's
+# models_needed): each is judged by a percentile bootstrap, whose decision is not simulated per draw,
+# and whose effect is not a shift of the arms' values that the power machinery plants.
+NOT_PLANNABLE = {
+    "best_of_m_diff": "the expected best of m rests on each arm's few lowest errors and is judged by a percentile "
+                      "bootstrap; power does not simulate a bootstrap per draw, and a normal scaling of its "
+                      "standard error is not reliable at the sizes it would be read at",
+    "ks": "a KS distance has no direction to shift (its size depends on both arms' whole shapes) and is judged by a "
+          "percentile bootstrap; plan the shift it stands for with a median_diff part",
+    "std_diff": "a difference of trial-to-trial standard deviations needs a model of the seeds' noise, not a shift "
+                "of the models, and is judged by a percentile bootstrap over trials",
+}
 
 
 @dataclass

@@ -18,21 +18,38 @@ MAX_N = 50_000
 POPULATION = 100_000  # units drawn once from the smoothed pilot; simulations resample this population
 
 
-def smoothed_population(values: dict, paired: bool, rng, size: int = POPULATION) -> dict:
+def smoothed_population(values: dict, paired: bool, rng, size: int = POPULATION, keep_variance: bool = False) -> dict:
     """A large population from the pilot's values (a smoothed bootstrap: each draw jittered by a normal
     kernel of Silverman's bandwidth), so a statistic of n draws converges to the population's value
-    instead of jumping between the pilot's few order statistics."""
-    first = next(iter(values.values()))
-    shared = rng.integers(0, len(first), size) if paired else None
+    instead of jumping between the pilot's few order statistics. Paired values are jittered jointly,
+    with the pairs' covariance at the arms' smallest relative bandwidth, so the jitter leaves their
+    differences as tight as the pilot's. keep_variance: draws scaled about the pilot's mean back to its
+    (co)variance (the shrunk smoothed bootstrap, Silverman 1986, 6.4.1): the kernel alone adds the
+    bandwidth's variance, which makes a plan from a few dozen models ~10-20% too large."""
+    arrays = {k: np.asarray(v, np.float64) for k, v in values.items()}
+    if paired:
+        x = np.column_stack(list(arrays.values()))
+        h = min(_bandwidth(v) / v.std(ddof=1) if _bandwidth(v) else 0.0 for v in arrays.values())
+        jitter = rng.multivariate_normal(np.zeros(x.shape[1]), np.atleast_2d(np.cov(x, rowvar=False)), size,
+                                         check_valid="ignore", method="eigh")
+        pop = x[rng.integers(0, len(x), size)] + h * jitter
+        if keep_variance:
+            pop = x.mean(axis=0) + (pop - x.mean(axis=0)) / np.sqrt(1.0 + h * h)
+        return {k: pop[:, j] for j, k in enumerate(arrays)}
     out = {}
-    for k, v in values.items():
-        v = np.asarray(v, np.float64)
-        idx = shared if paired else rng.integers(0, len(v), size)
-        iqr = np.subtract(*np.percentile(v, [75, 25])) / 1.34
-        spread = min(v.std(ddof=1), iqr) if iqr > 0 else v.std(ddof=1)
-        bandwidth = 0.9 * spread * len(v) ** -0.2 if np.isfinite(spread) else 0.0
-        out[k] = v[idx] + bandwidth * rng.standard_normal(size)
+    for k, v in arrays.items():
+        bandwidth = _bandwidth(v)
+        out[k] = v[rng.integers(0, len(v), size)] + bandwidth * rng.standard_normal(size)
+        if keep_variance and bandwidth:
+            out[k] = v.mean() + (out[k] - v.mean()) / np.sqrt(1.0 + (bandwidth / v.std(ddof=1)) ** 2)
     return out
+
+
+def _bandwidth(v: np.ndarray) -> float:
+    """Silverman's bandwidth 0.9 min(sd, IQR / 1.34) n^(-1/5) (0 when the sample has no spread)."""
+    iqr = np.subtract(*np.percentile(v, [75, 25])) / 1.34
+    spread = min(v.std(ddof=1), iqr) if iqr > 0 else v.std(ddof=1)
+    return float(0.9 * spread * len(v) ** -0.2) if np.isfinite(spread) and spread > 0 else 0.0
 
 
 def plant(name: str, population: dict, params: dict, paired: bool, target: float, rng, estimate) -> dict:
