@@ -120,6 +120,25 @@ def _pooled_slope(values: dict, logc: dict, clusters: dict | None = None) -> tup
     return beta, math.sqrt(var), max(g - 1, 1)
 
 
+def pair_parts(name: str, part, frames: dict, values: dict) -> tuple[dict, list]:
+    """Pair the arms of a two-arm part ((a, b)) or an interaction ((a, b) and (c, d)) as pair_arms
+    finds them: ({arm: row order} of the arms paired model to model, [pairing info per pair]). Arms
+    that do not pair lose their shared architectures in place (frames and values), so they stay
+    independent samples."""
+    pairs = [("a", "b")] if name in TWO_ARM else [("a", "b"), ("c", "d")]
+    aligned_all, infos = {}, []
+    for names in pairs:
+        aligned, keep, info = pair_arms(frames, names, _default_ignore(part))
+        infos.append(info)
+        if aligned is not None:
+            aligned_all.update({k: aligned[k] for k in names})
+        else:
+            for k in names:
+                frames[k] = frames[k].iloc[keep[k]].reset_index(drop=True)
+                values[k] = values[k][keep[k]]
+    return aligned_all, infos
+
+
 def complexity_adjust(values: dict, frames: dict, rules, paired: bool, pairs=None) -> tuple[dict, dict]:
     """Error at equal complexity when the arms' complexity differs by more than the declared ratio
     (rules.complexity). Unpaired arms: their median complexity's ratio; each model's error - beta *
@@ -365,17 +384,7 @@ def _measure(part, frames, learn, exclude: bool, seed: tuple, resamples: int, ru
         values = {k: col(f, value[k]) for k, f in frames.items()}
     warnings: list = []
     if rules.pairing == "auto" and (name in TWO_ARM or name == "interaction"):
-        pairs = [("a", "b")] if name in TWO_ARM else [("a", "b"), ("c", "d")]
-        aligned_all, infos = {}, []
-        for names in pairs:
-            aligned, keep, info = pair_arms(frames, names, _default_ignore(part))
-            infos.append(info)
-            if aligned is not None:
-                aligned_all.update({k: aligned[k] for k in names})
-            else:
-                for k in names:
-                    frames[k] = frames[k].iloc[keep[k]].reset_index(drop=True)
-                    values[k] = values[k][keep[k]]
+        aligned_all, infos = pair_parts(name, part, frames, values)
         paired = len(aligned_all) == 4 if name == "interaction" else bool(aligned_all)
         if paired:  # values and frames aligned model to model
             values = {k: values[k][aligned_all[k]] for k in values}

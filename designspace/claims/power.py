@@ -37,12 +37,11 @@ from ..stats.decisions import HOLDS, rule
 from ..stats.power import bounds_rows, decision_rate, plant, search_n, smoothed_population
 from .decide import (
     TWO_ARM,
-    _default_ignore,
     classes_of,
     complexity_adjust,
     did_not_learn,
     effect_of_interest,
-    pair_arms,
+    pair_parts,
     part_interval,
 )
 from .statistics import MIN_MODELS, NOT_PLANNABLE
@@ -187,16 +186,7 @@ def judged_values(suite, part, frames: dict) -> tuple[dict, bool, dict]:
     values = {k: pd.to_numeric(f[col[k]], errors="coerce").to_numpy(np.float64) for k, f in frames.items()}
     paired = False
     if rules.pairing == "auto" and name in SHIFTABLE and name not in ("median", "mean"):
-        pairs = [("a", "b")] if name in TWO_ARM else [("a", "b"), ("c", "d")]
-        aligned_all = {}
-        for names in pairs:
-            aligned, keep, _ = pair_arms(frames, names, _default_ignore(part))
-            if aligned is not None:
-                aligned_all.update({k: aligned[k] for k in names})
-            else:
-                for k in names:
-                    frames[k] = frames[k].iloc[keep[k]].reset_index(drop=True)
-                    values[k] = values[k][keep[k]]
+        aligned_all, _ = pair_parts(name, part, frames, values)
         if name == "interaction" and len(aligned_all) == 4:
             paired = True
             values = {"ab": values["a"][aligned_all["a"]] - values["b"][aligned_all["b"]],
