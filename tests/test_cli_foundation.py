@@ -76,7 +76,7 @@ def test_spaces_lists_every_space_and_its_parameters(capsys):
     (["sample", "--space", "NoSuchNet"], "valid: AnyNetXA"),
     (["sample", "--flops", "400M"], "malformed flops band"),
     (["sample", "--flops", "4M:1M"], "LOW <= HIGH"),
-    (["sample", "-n", "0"], "positive integer"),
+    (["sample", "-n", "0"], "number of models must be >= 1"),
     (["sample", "-n", "x"], "invalid int value"),
     (["sample", "--regime", "mnist"], "unknown regime"),
     (["sample", "--flops", "1K:2K", "-n", "3"], "reachable"),
