@@ -92,57 +92,17 @@ def _analyze_models(models, s: Settings, by, executor, on_figure, sources, popul
     if by not in models:
         models = models.assign(**{by: models["space"]})
     models = models.reset_index(drop=True)
-    column = None if s.normalize == "none" else s.normalize
     # what every job but e_fit needs: a few numeric columns (cheap to send to a worker process)
     slim = models[[c for c in dict.fromkeys((by, "space", "error", "flops", "params", "n_trials")) if c in models]]
-    notes: list[Note] = []
     n_of = models.groupby(by, sort=True).size().to_dict()
     grid = error_grid(models["error"])
-    bins = None
-    if column is not None:
-        bins = choose_bins(models, column, by, s.max_bins, s.min_per_bin)
-        notes += [Note("warning", w) for w in bins["warnings"]]
-        lo, hi = bins["bin_range"]
-        notes.append(Note("setting", f"normalized EDF: {bins['num_bins']} equal-width {column} bins over the "
-                          f"spaces' common range [{lo:.4g}, {hi:.4g}], at least {s.min_per_bin} models of every "
-                          f"space per bin required (requested at most {s.max_bins} bins)"))
-        try:  # edf refuses an empty bin (as nds asserts); the curves themselves are the bands' estimates
-            edf(slim, by=by, normalize=column, num_bins=bins["num_bins"], bin_range=bins["bin_range"], grid=grid[:1])
-        except ValueError as exc:  # a space with an empty bin even at one bin: no models in the common range
-            notes.append(Note("warning", str(exc)))
-            column = None
-    search_weights = s.search_weights if column is not None else "uniform"
-    if column is None and s.search_weights == "normalized":
-        notes.append(Note("warning", "random-search efficiency draws uniformly: no complexity normalization is "
-                          "available (--normalize none, or no common range)"))
+    column, bins, notes = _normalization(models, slim, s, by, grid)
     nb, br = (bins["num_bins"], bins["bin_range"]) if column is not None else (None, None)
-
-    # independent jobs, the longest first (a pool takes them in this order)
-    stage_cols = [c for c in models.columns if re.fullmatch(r"[wdbg]\d+", str(c))]  # w1.., d1..: as numbers
-    cols = [c for c in dict.fromkeys((by, *_MODEL_COLUMNS, *stage_cols)) if c in models]
-    efit_parts = None
-    if executor is not None and len(models) >= EFIT_SPLIT_MIN_MODELS:
-        efit_parts, pad_to = split_by_depth(list(models["depths"]))
-        efit_jobs = {f"efit:{k}": partial(model_efit, models.iloc[rows][["widths", "depths"]], metric=s.efit,
-                                          pad_to=pad_to) for k, rows in enumerate(efit_parts)}
-    else:
-        efit_jobs = {"efit": partial(model_tables, models[cols], s, by)}
-    jobs = {
-        **efit_jobs,
-        "ranking": partial(rank_spaces, slim, by=by, level=s.level),
-        **({"edf_normalized_bands": partial(edf_bands, slim, by=by, normalize=column, num_bins=nb, bin_range=br,
-                                            grid=grid, n_boot=s.n_boot, level=s.level, seed=s.seed)}
-           if column is not None else {}),
-        "edf_bands": partial(edf_bands, slim, by=by, grid=grid, n_boot=s.n_boot, level=s.level, seed=s.seed),
-        "ks_pairs": partial(ks_pairs, slim, by=by),
-        "search": partial(search_efficiency, slim, by=by, level=s.level, weights=search_weights,
-                          normalize=column or "flops", num_bins=nb, bin_range=br),
-    }
-    t: dict[str, pd.DataFrame] = {}
-    top = models.sort_values("error", kind="stable").groupby(by, sort=True).head(s.top)
-    top = top[[c for c in (by, "space", "trial_id", "spec_id", "error", "n_trials", "flops", "widths", "depths")
-               if c in models]]
-    t["top_models"] = top.assign(n_models=top[by].map(n_of)).reset_index(drop=True)
+    cols = [c for c in dict.fromkeys((by, *_MODEL_COLUMNS, *(c for c in models.columns
+                                                              if re.fullmatch(r"[wdbg]\d+", str(c)))))
+            if c in models]  # w1.., d1..: the stages as numbers
+    jobs, efit_parts = _jobs(models, cols, slim, s, by, column, nb, br, grid, executor)
+    t: dict[str, pd.DataFrame] = {"top_models": _top_models(models, s, by, n_of)}
     pair, fidelity_missing = proxy_pair(models)
     builders = figure_builders(s, by, n_of, bins if column is not None else None, column, fidelity_missing,
                                fidelity=pair is not None)
@@ -186,6 +146,61 @@ def _analyze_models(models, s: Settings, by, executor, on_figure, sources, popul
         n_done=int(models["n_trials"].sum()), n_models=int(len(models)), tables=frozen(tables),
         figures=frozen({name: figures[name] for name in builders}), notes=tuple(notes),
         created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+
+def _normalization(models, slim, s: Settings, by, grid) -> tuple:
+    """(the complexity column EDFs are normalized by, or None; its bins; the notes saying so)."""
+    column = None if s.normalize == "none" else s.normalize
+    notes: list[Note] = []
+    bins = None
+    if column is not None:
+        bins = choose_bins(models, column, by, s.max_bins, s.min_per_bin)
+        notes += [Note("warning", w) for w in bins["warnings"]]
+        lo, hi = bins["bin_range"]
+        notes.append(Note("setting", f"normalized EDF: {bins['num_bins']} equal-width {column} bins over the "
+                          f"spaces' common range [{lo:.4g}, {hi:.4g}], at least {s.min_per_bin} models of every "
+                          f"space per bin required (requested at most {s.max_bins} bins)"))
+        try:  # edf refuses an empty bin (as nds asserts); the curves themselves are the bands' estimates
+            edf(slim, by=by, normalize=column, num_bins=bins["num_bins"], bin_range=bins["bin_range"], grid=grid[:1])
+        except ValueError as exc:  # a space with an empty bin even at one bin: no models in the common range
+            notes.append(Note("warning", str(exc)))
+            column = None
+    if column is None and s.search_weights == "normalized":
+        notes.append(Note("warning", "random-search efficiency draws uniformly: no complexity normalization is "
+                          "available (--normalize none, or no common range)"))
+    return column, bins, notes
+
+
+def _jobs(models, cols, slim, s: Settings, by, column, nb, br, grid, executor) -> tuple[dict, list | None]:
+    """The analysis's independent jobs {name: callable}, the longest first (a pool takes them in this
+    order), and the row groups e_fit is fitted in (None: one job fits it and builds its tables)."""
+    efit_parts = None
+    if executor is not None and len(models) >= EFIT_SPLIT_MIN_MODELS:
+        efit_parts, pad_to = split_by_depth(list(models["depths"]))
+        efit_jobs = {f"efit:{k}": partial(model_efit, models.iloc[rows][["widths", "depths"]], metric=s.efit,
+                                          pad_to=pad_to) for k, rows in enumerate(efit_parts)}
+    else:
+        efit_jobs = {"efit": partial(model_tables, models[cols], s, by)}
+    search_weights = s.search_weights if column is not None else "uniform"
+    return {
+        **efit_jobs,
+        "ranking": partial(rank_spaces, slim, by=by, level=s.level),
+        **({"edf_normalized_bands": partial(edf_bands, slim, by=by, normalize=column, num_bins=nb, bin_range=br,
+                                            grid=grid, n_boot=s.n_boot, level=s.level, seed=s.seed)}
+           if column is not None else {}),
+        "edf_bands": partial(edf_bands, slim, by=by, grid=grid, n_boot=s.n_boot, level=s.level, seed=s.seed),
+        "ks_pairs": partial(ks_pairs, slim, by=by),
+        "search": partial(search_efficiency, slim, by=by, level=s.level, weights=search_weights,
+                          normalize=column or "flops", num_bins=nb, bin_range=br),
+    }, efit_parts
+
+
+def _top_models(models, s: Settings, by, n_of) -> pd.DataFrame:
+    """Each population's `s.top` lowest-error models, with how many models it has."""
+    top = models.sort_values("error", kind="stable").groupby(by, sort=True).head(s.top)
+    top = top[[c for c in (by, "space", "trial_id", "spec_id", "error", "n_trials", "flops", "widths", "depths")
+               if c in models]]
+    return top.assign(n_models=top[by].map(n_of)).reset_index(drop=True)
 
 
 def _ranking(ranking: pd.DataFrame, models, slim, by, column, nb, br) -> pd.DataFrame:

@@ -140,7 +140,6 @@ def spec_columns_arrow(specs) -> dict[str, list] | None:
     value of it is written as an integer (one regular-expression scan of the texts). Families are
     key sets, which Arrow's structs cannot tell apart from null values: specs that name a family
     are parsed in Python, one by one."""
-    import numpy as np
     import pyarrow as pa
     import pyarrow.json as pj
 
@@ -167,12 +166,25 @@ def spec_columns_arrow(specs) -> dict[str, list] | None:
     for k in _STAGE_NUMBERS:
         if pa.types.is_floating(fields[k]) and re.search(rf'"{k}"\s*:\s*-?\d+\s*[,}}]', text):
             return None  # some value written as an integer: json.loads would keep it one
-    offsets = stages.offsets.to_numpy()
+    cols = _arrow_stage_lists(stages)
+    regnet = _arrow_regnet(table, text, len(specs))
+    if cols is None or regnet is None:
+        return None
+    cols.update(regnet)
+    cols["family"] = _families(specs, text)
+    return cols
+
+
+def _arrow_stage_lists(stages) -> dict | None:
+    """The per-stage list columns and each model's largest se_ratio from Arrow's stages column."""
+    import numpy as np
+
     flat = stages.flatten()
-    cols: dict[str, list] = {}
     if any(flat.field(key).null_count for key in (*_STAGE_INTS, *_STAGE_NUMBERS)):
         return None
+    offsets = stages.offsets.to_numpy()
     bounds = list(zip(offsets[:-1].tolist(), offsets[1:].tolist()))
+    cols: dict[str, list] = {}
     for key in (*_STAGE_INTS, "bottleneck_ratio"):
         values = flat.field(key).to_pylist()
         cols[_STAGE_INTS.get(key) or _STAGE_NUMBERS[key]] = [values[a:b] for a, b in bounds]
@@ -180,29 +192,44 @@ def spec_columns_arrow(specs) -> dict[str, list] | None:
     se, starts = flat.field("se_ratio").to_numpy(), offsets[:-1]
     has = np.diff(offsets) > 0
     top = np.maximum.reduceat(se, starts[has]).tolist() if has.any() else []
-    cols["se_ratio"] = [0.0] * len(specs)
+    se_ratio = [0.0] * len(bounds)
     for row, value in zip(np.flatnonzero(has).tolist(), top):
-        cols["se_ratio"][row] = value
-    cols = {name: cols[name] for name in (*LIST_COLUMNS, "se_ratio")}
+        se_ratio[row] = value
+    return {**{name: cols[name] for name in LIST_COLUMNS}, "se_ratio": se_ratio}
+
+
+def _arrow_regnet(table, text: str, n: int) -> dict | None:
+    """RegNet w0, wa, wm (NaN where a spec has none) from Arrow's meta column, or None where they
+    could differ from json.loads' (a null value, a non-numeric one)."""
+    import pyarrow as pa
+
     meta = table.column("meta").combine_chunks() if "meta" in table.column_names else None
     if meta is not None and (not pa.types.is_struct(meta.type) or meta.null_count):
         return None
     if re.search(r'"(w0|wa|wm)"\s*:\s*null', text):
         return None  # json.loads gives None there, Arrow a missing value (NaN here)
+    cols = {}
     for key in ("w0", "wa", "wm"):
         present = meta is not None and meta.type.get_field_index(key) >= 0
         if present and not (pa.types.is_integer(meta.type.field(key).type) or
                             pa.types.is_floating(meta.type.field(key).type)):
             return None
-        values = meta.field(key).to_pylist() if present else [None] * len(specs)
+        values = meta.field(key).to_pylist() if present else [None] * n
         cols[key] = [float("nan") if v is None else v for v in values]
-    cols["family"] = [""] * len(specs)
+    return cols
+
+
+def _families(specs, text: str) -> list[str]:
+    """Each spec's family names ("" for most): only the specs that name one are parsed."""
+    import numpy as np
+
+    out = [""] * len(specs)
     line_starts = np.cumsum([0] + [len(s) + 1 for s in specs[:-1]])
     for row in np.unique(np.searchsorted(line_starts, [m.start() for m in _NONEMPTY_FAMILY.finditer(text)],
                                          side="right") - 1):
         spec = json.loads(specs[row])
-        cols["family"][row] = _family(spec, spec["stages"])
-    return cols
+        out[row] = _family(spec, spec["stages"])
+    return out
 
 
 def stage_columns(df):
