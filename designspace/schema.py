@@ -11,6 +11,7 @@ are model validators raising ValueError (or UsageError, a ValueError) with the m
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AllowInfNan, BeforeValidator, ConfigDict, Field, Strict, TypeAdapter, ValidationError
@@ -54,6 +55,47 @@ def validate(model, raw: Any, where: str, noun: str = "key", at: str = ""):
         text = "nests too deeply"
     raise UsageError(f"{where}: {text}" if where else text)
 
+
+
+def canonical_check(model) -> Callable[[tuple], bool]:
+    """A fast test, compiled once from `model`'s own fields (flat int, float and Literal fields with
+    their bounds), of whether values (in field order) are already what `validate` would return: each
+    an int (not a bool) or a finite float of its field's exact type, inside its bounds, or one of its
+    literals. A hot constructor calls `validate` only when it fails, so the schema stays the one
+    source of every limit and message."""
+    from typing import Literal, get_args, get_origin
+
+    fields = []  # (exact type or None, allowed literals or None, lower, lower is strict, upper, upper is strict)
+    for info in model.model_fields.values():
+        kind = info.annotation
+        if get_origin(kind) is Literal:
+            fields.append((None, frozenset(get_args(kind)), None, False, None, False))
+            continue
+        if kind not in (int, float):
+            raise TypeError(f"canonical_check: field type {kind!r} is not int, float or a Literal")
+        bound = {key: getattr(m, key) for m in info.metadata for key in ("gt", "ge", "lt", "le")
+                 if getattr(m, key, None) is not None}
+        fields.append((kind, None, bound.get("gt", bound.get("ge")), "gt" in bound,
+                       bound.get("lt", bound.get("le")), "lt" in bound))
+    fields = tuple(fields)
+
+    def check(values: tuple) -> bool:
+        if len(values) != len(fields):
+            return False
+        for v, (kind, allowed, lo, lo_strict, hi, hi_strict) in zip(values, fields):
+            if allowed is not None:
+                if type(v) is not str or v not in allowed:
+                    return False
+                continue
+            if type(v) is not kind or (kind is float and v - v != 0):  # v - v: NaN and infinities fail
+                return False
+            if lo is not None and (v <= lo if lo_strict else v < lo):
+                return False
+            if hi is not None and (v >= hi if hi_strict else v > hi):
+                return False
+        return True
+
+    return check
 
 _ADAPTERS: dict = {}
 

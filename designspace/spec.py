@@ -17,7 +17,7 @@ from .errors import UsageError
 
 # Bounds that keep every closed-form complexity inside int64 and every build finite (limits.py says why).
 from .limits import MAX_DEPTH, MAX_STAGES, MAX_STRIDE, MAX_WIDTH
-from .schema import STRICT, Integer, Number, validate
+from .schema import STRICT, Integer, Number, canonical_check, validate
 
 BLOCK_TYPES = ("vanilla", "res_basic", "res_bottleneck")
 __all__ = ["BLOCK_TYPES", "MAX_DEPTH", "MAX_STAGES", "MAX_STRIDE", "MAX_WIDTH", "FrozenDict", "StageSpec", "ModelSpec",
@@ -111,6 +111,9 @@ class _SpecInput(BaseModel):
     stem_stride: Any = None
 
 
+_CANONICAL_STAGE = canonical_check(_StageFields)
+
+
 @dataclass(frozen=True)
 class StageSpec:
     """One stage: `depth` blocks of `block` type at `width` channels; the first block has `stride`.
@@ -131,9 +134,10 @@ class StageSpec:
 
     def __post_init__(self):
         values = {name: getattr(self, name) for name in _StageFields.model_fields}
-        checked = validate(_StageFields, values, "", at="stage")
-        for name in values:  # canonical types: 1 and 1.0 give the same JSON and id
-            object.__setattr__(self, name, getattr(checked, name))
+        if not _CANONICAL_STAGE(tuple(values.values())):  # what a sampler builds needs no pydantic pass
+            checked = validate(_StageFields, values, "", at="stage")
+            for name in values:  # canonical types: 1 and 1.0 give the same JSON and id
+                object.__setattr__(self, name, getattr(checked, name))
         if not isinstance(self.family, FrozenDict):
             object.__setattr__(self, "family", FrozenDict(self.family or {}))
         if self.block == "res_bottleneck" and not self.family:  # family stages check what they build

@@ -181,3 +181,39 @@ def test_a_space_and_a_spec_take_the_same_number_of_stages():
                    "params": {"d": {"int": [1, 2]}, "w": {"log_uniform": [8, 64], "q": 8, "int": True}}})
     models = s.sample(2, regime="cifar", flops="0:1000G")
     assert all(len(m.stages) == MAX_STAGES for m in models)
+
+
+def test_a_stages_canonical_fast_check_passes_only_what_validation_returns_unchanged():
+    """spec.StageSpec skips pydantic when schema.canonical_check (compiled from _StageFields) passes:
+    whatever it passes, validation returns unchanged, types included; whatever validation would
+    change or refuse, it does not pass."""
+    import itertools
+    import math
+
+    from designspace.errors import UsageError
+    from designspace.schema import canonical_check, validate
+    from designspace.spec import _StageFields
+
+    check = canonical_check(_StageFields)
+    names = list(_StageFields.model_fields)
+    candidates = {
+        "depth": [0, 3, 1000, 1001, -1, 3.0, True], "width": [8, 16384, 16385, 0, 8.0],
+        "stride": [1, 2, 16, 17, 2.0], "block": ["res_bottleneck", "vanilla", "nope", 1],
+        "bottleneck_ratio": [1.0, 0.25, 1, 0.0, -1.0, math.inf, math.nan],
+        "group_width": [1, 16, 0, 1.0], "se_ratio": [0.0, -0.0, 0.25, 1.0, 0, math.nan],
+    }
+    passed = 0
+    for values in itertools.islice(itertools.product(*(candidates[n] for n in names)), 0, None, 7):
+        if check(values):
+            passed += 1
+            out = validate(_StageFields, dict(zip(names, values)), "", at="stage")
+            got = tuple(getattr(out, n) for n in names)
+            assert all(type(a) is type(b) and (a == b) for a, b in zip(got, values)), values
+        else:  # validation changes it (1 -> 1.0, 3.0 -> 3) or refuses it
+            try:
+                out = validate(_StageFields, dict(zip(names, values)), "", at="stage")
+            except UsageError:
+                continue
+            got = tuple(getattr(out, n) for n in names)
+            assert any(type(a) is not type(b) for a, b in zip(got, values)), values
+    assert passed > 10
