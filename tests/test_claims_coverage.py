@@ -52,6 +52,8 @@ def _expected_best_of(m: int, mu: float, sd: float) -> float:
 # on the few lowest order statistics, whose plug-in estimate is biased towards the median) covers
 # nominally when the arms' spreads are equal (the biases cancel) but 86% when they differ (sd 2 against 3,
 # at 40 and at 100 models per arm); best-of-2 covers nominally either way.
+# Schema 3 replaces both with seed-free intervals (tested at the end of this file): best of m by a
+# jackknife t interval of the unbiased U-statistic, the KS distance by Kolmogorov bands.
 @pytest.mark.parametrize("name, params, make, truth", [
     ("best_of_m_diff", {"m": 8}, lambda rng: {"a": rng.normal(10, 2, 40), "b": rng.normal(12, 2, 40)},
      _expected_best_of(8, 10, 2) - _expected_best_of(8, 12, 2)),
@@ -166,3 +168,51 @@ def test_paired_tenth_percentile_difference_covers_exactly_as_the_binomial_says(
         return part_interval("quantile_diff", {"a": u + rng.gamma(2, 1, n), "b": u}, {"q": 0.1}, True, rng, 0)
     rate = _rate(make, st.gamma(2).ppf(0.1), seed=n)
     assert exact >= LEVEL and abs(rate - exact) <= 3 * math.sqrt(exact * (1 - exact) / REPS), (rate, exact)
+
+
+# --- schema 3: seed-free intervals for best of m and the KS distance ------------------------------------
+def _expected_best_of_lognormal(m: int, loc: float, s: float) -> float:
+    """E[min of m draws] of loc + LogNormal(0, s): loc + integral of P(X > x)^m over x > 0."""
+    return loc + integrate.quad(lambda x: st.lognorm.sf(x, s) ** m, 0, np.inf, limit=200)[0]
+
+
+@pytest.mark.parametrize("m, make, truth", [
+    (8, lambda rng: {"a": rng.normal(10, 2, 40), "b": rng.normal(12, 3, 40)},  # where schema 2 covers 86%
+     _expected_best_of(8, 10, 2) - _expected_best_of(8, 12, 3)),
+    (8, lambda rng: {"a": rng.normal(10, 3, 40), "b": rng.normal(12, 2, 40)},
+     _expected_best_of(8, 10, 3) - _expected_best_of(8, 12, 2)),
+    (2, lambda rng: {"a": rng.normal(10, 2, 40), "b": rng.normal(12, 3, 40)},
+     _expected_best_of(2, 10, 2) - _expected_best_of(2, 12, 3)),
+    (8, lambda rng: {"a": 10 + rng.lognormal(0, 0.5, 40), "b": 10 + rng.lognormal(0, 0.8, 40)},  # skewed, as errors are
+     _expected_best_of_lognormal(8, 10, 0.5) - _expected_best_of_lognormal(8, 10, 0.8)),
+])
+def test_schema_3s_best_of_m_interval_covers_at_its_level_without_resampling(m, make, truth):
+    rate = _rate(lambda rng: part_interval("best_of_m_diff", make(rng), {"m": m}, False, rng, 0, seed_free=True),
+                 truth, seed=3)
+    assert abs(rate - LEVEL) <= MC, rate
+
+
+def test_schema_2s_percentile_bootstrap_of_best_of_8_under_covers_where_schema_3_does_not():
+    """The problem schema 3 solves: the plug-in (with replacement) best of 8 is biased towards the median
+    and its percentile bootstrap misses more than its level says when the arms' spreads differ."""
+    truth = _expected_best_of(8, 10, 2) - _expected_best_of(8, 12, 3)
+    rate = _rate(lambda rng: part_interval("best_of_m_diff", {"a": rng.normal(10, 2, 40), "b": rng.normal(12, 3, 40)},
+                                           {"m": 8}, False, rng, 1000), truth, seed=3)
+    assert rate < LEVEL - MC, rate
+
+
+@pytest.mark.parametrize("n, shift", [(40, 1.5), (40, 0.0), (25, 0.5)])
+def test_schema_3s_ks_interval_covers_at_least_its_level_on_each_side(n, shift):
+    """D = sup |F_a - F_b| of N(shift, 1) against N(0, 1) is 2 Phi(shift / 2) - 1. Kolmogorov bands are
+    conservative by construction, so only the miss rate of each side is bounded (by (1 - level) / 2)."""
+    truth = 2 * st.norm.cdf(shift / 2) - 1
+    rng = np.random.default_rng(4)
+    below = above = 0
+    for _ in range(REPS):
+        lo, hi = part_interval("ks", {"a": rng.normal(shift, 1, n), "b": rng.normal(0, 1, n)}, {}, False, rng, 0,
+                               seed_free=True).bounds(LEVEL)
+        below += truth < lo
+        above += truth > hi
+    side = (1 - LEVEL) / 2
+    side_mc = 3 * math.sqrt(side * (1 - side) / REPS)
+    assert below / REPS <= side + side_mc and above / REPS <= side + side_mc, (below, above)

@@ -15,12 +15,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
+from ..stats import best_of, rank, resample
 from ..stats import intervals as iv
-from ..stats import rank, resample
 from ..stats.decisions import CONTRADICTED, HOLDS, NOT_RESOLVED, adjust_suite, borderline, decision_pvalue, rule
+from ..stats.ks import distance_interval as ks_distance_interval
 from ..stats.ks import ks_2samp, ks_distance_rows
 from .rules import POINT_STATISTICS
-from .statistics import MIN_MODELS, NOT_PLANNABLE, NOT_RUN, STATISTICS, _best_of_m_rows, combine, rule_text
+from .statistics import MIN_MODELS, NOT_RUN, STATISTICS, _best_of_m_rows, combine, not_plannable, rule_text
 
 CLASSES = {"fashion-mnist": 10, "cifar10": 10}
 TWO_ARM = ("median_diff", "mean_diff", "quantile_diff", "mean_ratio", "paired_median_diff")
@@ -253,14 +254,21 @@ def _with_extra_se(interval: iv.Interval, extra_se: float, extra_df: int = 0) ->
 
 
 def part_interval(name: str, values: dict, params: dict, paired: bool, rng, resamples: int, extra_se: float = 0.0,
-                  extra_df: int = 0) -> iv.Interval:
+                  extra_df: int = 0, seed_free: bool = False) -> iv.Interval:
     """The interval of statistic `name` on arm values (aligned by pairs when paired), widened by an
-    independent error `extra_se` with `extra_df` degrees of freedom (complexity_control's) if given."""
-    return _with_extra_se(_part_interval(name, values, params, paired, rng, resamples), extra_se, extra_df)
+    independent error `extra_se` with `extra_df` degrees of freedom (complexity_control's) if given.
+    seed_free (schema 3): best_of_m_diff and ks take their seed-free intervals instead of a bootstrap."""
+    return _with_extra_se(_part_interval(name, values, params, paired, rng, resamples, seed_free), extra_se,
+                          extra_df)
 
 
-def _part_interval(name: str, values: dict, params: dict, paired: bool, rng, resamples: int) -> iv.Interval:
+def _part_interval(name: str, values: dict, params: dict, paired: bool, rng, resamples: int,
+                   seed_free: bool = False) -> iv.Interval:
     a, b = values.get("a"), values.get("b")
+    if seed_free and name == "best_of_m_diff":
+        return best_of.diff_interval(a, b, int(params["m"]))
+    if seed_free and name == "ks":
+        return ks_distance_interval(a, b)
     if name in ("median_diff", "paired_median_diff"):
         return iv.quantile_interval(a - b, 0.5) if paired else \
             iv.linear_quantile_interval({"a": a, "b": b}, {"a": 1, "b": -1})
@@ -292,7 +300,7 @@ def _part_interval(name: str, values: dict, params: dict, paired: bool, rng, res
 
 
 def _bootstrap(name, values, params, rng, resamples) -> iv.Interval:
-    """ks, best_of_m_diff, std_diff: no exact interval; a percentile bootstrap with its MC error."""
+    """std_diff (and, before schema 3, ks and best_of_m_diff): a percentile bootstrap with its MC error."""
     a, b = (np.asarray(values[k], np.float64) for k in ("a", "b"))
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
     n = {"a": int(a.size), "b": int(b.size)}
@@ -406,7 +414,7 @@ def _measure(part, frames, learn, exclude: bool, seed: tuple, resamples: int, ru
     if paired and name == "interaction":  # (a - b) and (c - d), each over its own pairs
         values = {"ab": values["a"] - values["b"], "cd": values["c"] - values["d"]}
     rng = np.random.default_rng(list(seed))
-    interval = part_interval(name, values, params, paired, rng, resamples, extra_se, extra_df)
+    interval = part_interval(name, values, params, paired, rng, resamples, extra_se, extra_df, rules.seed_free)
     direction, p = decision_pvalue(interval, part.expect, part.ref, part.margin)
     unit = "model pairs" if paired else ("trials" if name == "std_diff" else "models")
     n = {k: int(np.size(v) if not isinstance(v, tuple) else np.size(v[0])) for k, v in values.items()}
@@ -417,7 +425,8 @@ def _measure(part, frames, learn, exclude: bool, seed: tuple, resamples: int, ru
 
 
 # --- the suite ---------------------------------------------------------------------------------------------
-def finish_part(out: dict, p_adjusted: float, level: float, alpha: float, part=None, target: float = 0.8) -> dict:
+def finish_part(out: dict, p_adjusted: float, level: float, alpha: float, part=None, target: float = 0.8,
+                seed_free: bool = False) -> dict:
     """Verdict from the adjusted p-value; intervals at the stated and at the adjusted level."""
     interval = out.pop("_interval")
     lo, hi = interval.bounds(level)
@@ -440,10 +449,10 @@ def finish_part(out: dict, p_adjusted: float, level: float, alpha: float, part=N
     if borderline(interval, level_adj, out["expect"], out["ref"], out["margin"]):
         out["verdict"], out["borderline"] = NOT_RESOLVED, True
     if out["verdict"] == NOT_RESOLVED:
-        out["models_needed"] = models_needed(interval, out, alpha * factor, target)
+        out["models_needed"] = models_needed(interval, out, alpha * factor, target, seed_free)
         if out["models_needed"] is None:
-            out["models_needed_reason"] = NOT_PLANNABLE.get(out["statistic"], "no effect of interest, or no standard "
-                                                                              "error to scale")
+            out["models_needed_reason"] = not_plannable(out["statistic"], seed_free) or \
+                "no effect of interest, or no standard error to scale"
     sens = out.get("learning_sensitivity")
     if sens:
         s_int = sens.pop("_interval")
@@ -462,11 +471,12 @@ def mc_band(interval: iv.Interval, level: float) -> dict:
             "resamples": interval.extra.get("resamples")}
 
 
-def models_needed(interval: iv.Interval, out: dict, alpha_part: float, target: float) -> dict | None:
+def models_needed(interval: iv.Interval, out: dict, alpha_part: float, target: float,
+                  seed_free: bool = False) -> dict | None:
     """Models per arm to decide the part's effect of interest with probability `target` at its
     adjusted level, scaling the interval's standard error as 1/sqrt(n) (normal approximation)."""
     effect = out.get("effect_of_interest")
-    if not effect or out["statistic"] in NOT_PLANNABLE:
+    if not effect or not_plannable(out["statistic"], seed_free):
         return None
     lo, hi = interval.bounds(0.6827)  # +-1 se for a normal interval
     se = (hi - lo) / 2.0
@@ -513,7 +523,7 @@ def judge_suite(stores, claims, seed: int, alpha: float | None = None) -> list:
         for part, p_adj in zip(entry.get("parts", []), adj):
             if part.get("verdict") == NOT_RUN:
                 continue
-            finish_part(part, float(p_adj), suite.level, alpha, target=rules.power.target)
+            finish_part(part, float(p_adj), suite.level, alpha, target=rules.power.target, seed_free=rules.seed_free)
         if "parts" in entry and not entry.get("skip"):
             entry["verdict"] = combine([p["verdict"] for p in entry["parts"]])
             entry["missing"] = list(dict.fromkeys(m for p in entry["parts"] for m in p.get("missing", [])))

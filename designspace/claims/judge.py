@@ -293,7 +293,7 @@ def judge(suite: Suite, claims=None, store_dir: str | None = None, seed: int | N
     stores = Stores(suite, store_dir, require_complete=True)
     claims = suite.claims if claims is None else claims
     seed = suite.seed if seed is None else seed
-    if suite.schema == 2:
+    if suite.schema >= 2:
         from .decide import judge_suite
 
         results = judge_suite(stores, claims, seed)

@@ -22,8 +22,9 @@ selected (R = 1, alpha / (K x parts)). The models-per-arm figure (`per_arm`, and
 compute) is the R = 1 one: it is the only one that reaches the target power whatever the other claims
 do; the R = K figure is the optimistic bound, reached only when every claim is decided.
 
-Statistics judged by a percentile bootstrap (best_of_m_diff, ks, std_diff) are not plannable:
-`statistics.NOT_PLANNABLE` gives the reason, and the judge's `models_needed` says the same.
+Statistics judged by a percentile bootstrap (ks, std_diff, and best_of_m_diff before schema 3) are not
+plannable: `statistics.not_plannable` gives the reason, and the judge's `models_needed` says the same.
+Schema 3's best_of_m_diff (a seed-free jackknife t interval, stats.best_of) is planned like a shift.
 """
 from __future__ import annotations
 
@@ -44,9 +45,9 @@ from .decide import (
     pair_parts,
     part_interval,
 )
-from .statistics import MIN_MODELS, NOT_PLANNABLE
+from .statistics import MIN_MODELS, not_plannable
 
-SHIFTABLE = TWO_ARM + ("interaction", "median", "mean")
+SHIFTABLE = TWO_ARM + ("interaction", "median", "mean", "best_of_m_diff")  # the last at schema 3
 CORRELATIONAL = ("slope", "spearman")  # one arm, (x, y) per model
 LEVELS = {"one_selected": "one claim selected (R = 1)", "all_selected": "every claim selected (R = K)"}
 PLANNED_AT = "one_selected"
@@ -88,8 +89,9 @@ def plan_part(suite, claim, part, frames: dict | None, seed: int = 0) -> dict:
     effect = effect_of_interest(part, rules)
     out = {"claim": claim.id, "part": part.name, "statistic": part.statistic, "effect": effect,
            "target": rules.power.target}
-    if part.statistic in NOT_PLANNABLE:
-        out["note"] = f"not plannable: {NOT_PLANNABLE[part.statistic]}"
+    why = not_plannable(part.statistic, rules.seed_free)
+    if why:
+        out["note"] = f"not plannable: {why}"
         return out
     if effect is None:
         out["note"] = f"no effect of interest: declare the part's effect: (in {part.statistic}'s units)"
@@ -163,12 +165,13 @@ def _shifted(suite, part, frames, target, rng):
                  (" model pairs" if paired else " models")
     if min(len(v) for v in values.values()) < MIN_MODELS:
         return "the pilot has too few models for an interval"
-    estimate = part_interval(name, values, part.params, paired, rng, 0).estimate
+    seed_free = rules.seed_free
+    estimate = part_interval(name, values, part.params, paired, rng, 0, seed_free=seed_free).estimate
     if not np.isfinite(estimate) or (name == "mean_ratio" and estimate <= 0):
         return "the pilot gives no estimate"
     smoothed = smoothed_population(values, _joint(name, paired), rng, keep_variance=True)
     population = plant(name, smoothed, part.params, paired, target, rng,
-                       lambda pop: part_interval(name, pop, part.params, paired, rng, 0).estimate)
+                       lambda pop: part_interval(name, pop, part.params, paired, rng, 0, seed_free=seed_free).estimate)
     return population, paired, extra_se, source, estimate
 
 
@@ -185,7 +188,7 @@ def judged_values(suite, part, frames: dict) -> tuple[dict, bool, dict]:
     col = {k: part.arms[k].value for k in frames}
     values = {k: pd.to_numeric(f[col[k]], errors="coerce").to_numpy(np.float64) for k, f in frames.items()}
     paired = False
-    if rules.pairing == "auto" and name in SHIFTABLE and name not in ("median", "mean"):
+    if rules.pairing == "auto" and (name in TWO_ARM or name == "interaction"):  # as the judge pairs
         aligned_all, _ = pair_parts(name, part, frames, values)
         if name == "interaction" and len(aligned_all) == 4:
             paired = True
@@ -351,7 +354,8 @@ def plan_suite(suite, pilot_dir: str | None = None, seed: int = 0) -> dict:
             continue
         for part in claim.parts:
             frames = None
-            if stores is not None and part.statistic not in NOT_PLANNABLE:
+            plannable = not not_plannable(part.statistic, suite.rules.seed_free)
+            if stores is not None and plannable:
                 derived = any(part.params.get(k) in ("e_fit", "d", "b", "g", "w0", "wa", "wm") for k in ("x", "y"))
                 frames = {}
                 for k, arm in part.arms.items():
@@ -361,7 +365,7 @@ def plan_suite(suite, pilot_dir: str | None = None, seed: int = 0) -> dict:
                         break
                     frames[k] = frame.reset_index(drop=True)
             plan = plan_part(suite, claim, part, frames, seed)
-            if stores is not None and frames is None and part.statistic not in NOT_PLANNABLE:
+            if stores is not None and frames is None and plannable:
                 plan.setdefault("note", "the pilot has no models for an arm of this part")
             parts.append(plan)
             for arm in part.arms.values():

@@ -122,14 +122,14 @@ def markdown(result: dict) -> str:
         lines.append(f"- sweeps' own wall time (first trial start to last finish, summed over sweeps): "
                      f"{sum(spans):.0f} s")
     st = result["statistics"]
-    if st.get("schema", 1) == 2:
+    if st.get("schema", 1) >= 2:
         mult = st["multiplicity"]
-        lines += [f"- statistics (schema 2): unit = models (repeats averaged by {st['aggregate']}); intervals: "
-                  f"{st['interval']} ({st['resamples']} resamples, seed {st['seed']}); {st['level']:.0%} intervals, "
-                  f"one-sided alpha {st['alpha_one_sided']:g}; multiplicity: {mult['parts']} across a claim's parts, "
-                  f"{mult['claims']} across the suite (p = raw / adjusted); pairing {st['pairing']}; complexity "
-                  f"control when median {st['complexity']['column']} differ by more than "
-                  f"{st['complexity']['max_ratio']:g}x (paired arms: "
+        lines += [f"- statistics (schema {st['schema']}): unit = models (repeats averaged by {st['aggregate']}); "
+                  f"intervals: {st['interval']} ({st['resamples']} resamples, seed {st['seed']}); "
+                  f"{st['level']:.0%} intervals, one-sided alpha {st['alpha_one_sided']:g}; multiplicity: "
+                  f"{mult['parts']} across a claim's parts, {mult['claims']} across the suite (p = raw / adjusted); "
+                  f"pairing {st['pairing']}; complexity control when median {st['complexity']['column']} differ by "
+                  f"more than {st['complexity']['max_ratio']:g}x (paired arms: "
                   f"{st['complexity'].get('paired', 'report')}); models that did not learn "
                   f"{'kept' if st['learning']['keep'] else 'excluded'} (the other choice reported beside).", ""]
     else:

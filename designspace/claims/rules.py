@@ -1,6 +1,6 @@
-"""The decision rules of a schema-2 suite, declared once (pydantic), committed before its run.
+"""The decision rules of a schema-2 or schema-3 suite, declared once (pydantic), committed before its run.
 
-    schema: 2
+    schema: 3                                     # 2: the same rules, best_of_m_diff and ks by percentile bootstrap
     multiplicity: {parts: holm, claims: fdr}      # within a claim / across the suite (stats.decisions)
     pairing: auto                                 # auto: arms holding the same architectures are paired
     complexity: {column: flops, max_ratio: 1.1, method: log_linear, paired: report}
@@ -87,10 +87,16 @@ class Schedule(BaseModel):
 
 class Rules(BaseModel):
     model_config = STRICT
-    schema_: Literal[2] = Field(alias="schema")
+    schema_: Literal[2, 3] = Field(alias="schema")
     multiplicity: Multiplicity = Multiplicity()
     pairing: Literal["auto", "none"] = "auto"
     complexity: Complexity = Complexity()
     learning: Learning = Learning()
     power: Power = Power()
     schedule: Schedule = Schedule()
+
+    @property
+    def seed_free(self) -> bool:
+        """Schema 3: best_of_m_diff and ks are judged by seed-free intervals (stats.best_of, stats.ks)
+        instead of schema 2's percentile bootstrap, which under-covers for both."""
+        return self.schema_ >= 3

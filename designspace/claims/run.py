@@ -66,7 +66,7 @@ def reproduce(path: str, tier: str | None = None, only=None, analyze_only: bool 
     store_dir = out or suite.store_dir
     keys = list(dict.fromkeys(k for c in claims for k in c.sweeps()))
     sweep_options = {"address": address, "data_dir": data_dir, "progress": progress, "retry_failed": retry_failed}
-    if suite.schema == 2 and suite.rules.schedule.kind == "sequential":  # trained and judged look by look
+    if suite.schema >= 2 and suite.rules.schedule.kind == "sequential":  # trained and judged look by look
         from .rounds import run_rounds
 
         judged, trouble = run_rounds(suite, keys, store_dir, analyze_only=analyze_only, log=log, seed=seed,
@@ -124,7 +124,7 @@ def _run_sweeps(suite, keys: list, store_dir: str, log, **sweep_options) -> list
 def _judge_fixed(suite, claims: list, store_dir: str, seed: int | None) -> dict:
     """Judge a fixed-size suite. Schema 2's multiplicity is over the whole suite, so every claim is
     judged and the selected ones reported; schema 1 judges the selected claims alone."""
-    if suite.schema == 2:
+    if suite.schema >= 2:
         result = judge(suite, None, store_dir, seed=seed)
         result["claims"] = _selected(result["claims"], claims)
         return result
@@ -158,8 +158,11 @@ def statistics_block(suite, seed: int | None) -> dict:
     if suite.schema == 1:
         return {**block, "interval": "percentile bootstrap"}
     rules = suite.rules
-    return {**block, "interval": "exact or closed-form where they exist (order-statistic, Bonett-Price, Welch, "
-                                 "Fisher-z, t); percentile bootstrap with its Monte-Carlo error otherwise",
+    interval = ("exact or closed-form where they exist (order-statistic, Bonett-Price, Welch, Fisher-z, t)"
+                + ("; best of m by a jackknife t interval of its unbiased estimate, KS distance by Kolmogorov bands; "
+                   "percentile bootstrap with its Monte-Carlo error for std_diff" if rules.seed_free else
+                   "; percentile bootstrap with its Monte-Carlo error otherwise"))
+    return {**block, "interval": interval,
             "alpha_one_sided": (1 - suite.level) / 2,
             "multiplicity": rules.multiplicity.model_dump(), "pairing": rules.pairing,
             "complexity": rules.complexity.model_dump(), "learning": rules.learning.model_dump(),

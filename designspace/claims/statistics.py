@@ -89,6 +89,19 @@ NOT_PLANNABLE = {
     "std_diff": "a difference of trial-to-trial standard deviations needs a model of the seeds' noise, not a shift "
                 "of the models, and is judged by a percentile bootstrap over trials",
 }
+# Schema 3 judges best_of_m_diff by a seed-free jackknife t interval, which `power` simulates per draw
+# (a shift of arm a moves E[best of m] by the same amount); ks and std_diff stay unplannable.
+NOT_PLANNABLE_SEED_FREE = {
+    "ks": "a KS distance has no direction to shift (its size depends on both arms' whole shapes); plan the shift it "
+          "stands for with a median_diff part",
+    "std_diff": NOT_PLANNABLE["std_diff"],
+}
+
+
+def not_plannable(statistic: str, seed_free: bool = False) -> str | None:
+    """Why a part of this statistic has no planned models per arm (None: it is plannable); seed_free: the
+    suite is schema 3."""
+    return (NOT_PLANNABLE_SEED_FREE if seed_free else NOT_PLANNABLE).get(statistic)
 
 
 @dataclass

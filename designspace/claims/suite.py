@@ -117,11 +117,11 @@ class Suite:
     aggregate: str = "mean"
     description: str = ""
     source: dict = field(default_factory=dict)
-    rules: Rules | None = None  # schema 2's decision rules; None: schema 1 (bootstrap intervals, no adjustment)
+    rules: Rules | None = None  # schema 2's or 3's decision rules; None: schema 1 (bootstrap intervals, no adjustment)
 
     @property
     def schema(self) -> int:
-        return 1 if self.rules is None else 2
+        return 1 if self.rules is None else self.rules.schema_
 
     def store(self, key: str, store_dir: str | None = None) -> str:
         return os.path.join(store_dir or self.store_dir, f"{key}.db")
@@ -277,7 +277,7 @@ def _fail(path: str, where: str, message: str):
 
 
 def _statistics(given: StatisticsInput | None, rules: Rules | None) -> dict:
-    """The bootstrap's settings; schema 2 draws ten times the resamples by default."""
+    """The bootstrap's settings; schemas 2 and 3 draw ten times the resamples by default."""
     st = given or StatisticsInput()
     resamples = st.resamples if st.resamples is not None else 2000 if rules is None else 20000
     return {"resamples": resamples, "level": float(st.level), "seed": st.seed, "aggregate": st.aggregate}
@@ -341,7 +341,7 @@ def _part(p: PartInput, sweeps: dict, rules: Rules | None, names, path: str, whe
     if p.expect == "equivalent" and not p.margin > 0:
         _fail(path, f"{where}.margin", "an equivalent rule needs a margin > 0")
     if p.effect is not None and rules is None:
-        _fail(path, f"{where}.effect", "effects of interest need schema: 2")
+        _fail(path, f"{where}.effect", "effects of interest need schema: 2 or 3")
     arms = {arm: _arm(getattr(p, arm), p.statistic, sweeps, names, path, f"{where}.{arm}") for arm in stat.arms}
     ref = float(p.ref if p.ref is not None else stat.reference)
     return Part(p.name or p.statistic, p.statistic, arms, p.expect, ref, float(p.margin), params, p.note or "",
@@ -368,13 +368,13 @@ def _arm(a: ArmInput, statistic: str, sweeps: dict, names, path: str, where: str
 
 
 def _rules(raw: dict, path: str) -> Rules | None:
-    """Schema 2's rules, or None for a schema-1 suite (whose files may not use schema 2's keys)."""
+    """Schema 2's or 3's rules, or None for a schema-1 suite (whose files may not use schema 2's keys)."""
     from ..schema import validate
 
     if raw.get("schema", 1) == 1:
         extra = [k for k in SCHEMA_KEYS if k in raw and k != "schema"]
         if extra:
-            raise UsageError(f"{path}: {', '.join(extra)} need schema: 2 (a schema-1 suite keeps its committed "
+            raise UsageError(f"{path}: {', '.join(extra)} need schema: 2 or 3 (a schema-1 suite keeps its committed "
                              "rules)")
         return None
     return validate(Rules, {k: raw[k] for k in SCHEMA_KEYS if k in raw}, path)

@@ -29,8 +29,9 @@ def run(args):
     from ..limits import MAX_SEED
 
     suite = load_suite(args.suite)
-    if suite.schema != 2:
-        raise UsageError(f"{args.suite} is a schema-1 suite; power needs schema: 2 (effects of interest and rules)")
+    if suite.schema < 2:
+        raise UsageError(f"{args.suite} is a schema-1 suite; power needs schema: 2 or 3 (effects of interest and "
+                         "rules)")
     if args.pilot is not None and not os.path.isdir(args.pilot):
         raise UsageError(f"--pilot {args.pilot} is not a folder of stores")
     if not 0 <= args.seed <= MAX_SEED:

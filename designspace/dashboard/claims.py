@@ -74,11 +74,11 @@ def judge_folder(folder: str, result: dict) -> dict:
         return stored
     # Stores and judge_part, not judge(): judge() also counts each sweep's rows, which the page has already
     stores = Stores(suite, os.path.dirname(os.path.abspath(folder)))
-    if suite.schema == 2 and suite.rules.schedule.kind == "sequential":
+    if suite.schema >= 2 and suite.rules.schedule.kind == "sequential":
         stored["note"] += ("; a sequential suite is decided at its declared looks (designspace reproduce), "
                            "not between them, so the verdicts shown are the stored ones")
         return stored
-    if suite.schema == 2:  # the suite's own rules: pairing, complexity control, multiplicity over the whole suite
+    if suite.schema >= 2:  # the suite's own rules: pairing, complexity control, multiplicity over the whole suite
         from ..claims.decide import judge_suite
 
         shown = {c.id for c in claims}

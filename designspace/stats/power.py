@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import best_of
 from . import intervals as iv
 from .decisions import HOLDS, rule
 
@@ -78,6 +79,8 @@ def bounds_rows(name: str, draws: dict, params: dict, paired: bool, level: float
         return iv.linear_quantile_rows(draws, coefs, 0.5, level)
     if name == "median":
         return iv.quantile_rows(draws["a"], 0.5, level)
+    if name == "best_of_m_diff":  # schema 3's jackknife t interval (stats.best_of)
+        return best_of.diff_rows(draws["a"], draws["b"], int(params["m"]), level)
     return iv.mean_rows(draws["a"], level)  # mean
 
 
