@@ -50,12 +50,21 @@ def _version() -> str:
         return __version__
 
 
+class _VersionAction(argparse._VersionAction):
+    """--version, with the version looked up only when asked: importlib.metadata and its scan of the
+    installed packages would otherwise cost every command's start-up."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        self.version = f"designspace {_version()}"
+        super().__call__(parser, namespace, values, option_string)
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="designspace", description="Design network design spaces (the RegNet paper's "
                      "methodology): describe a space, sample models in a complexity band, train them on a Ray "
                      "cluster and compare the populations' error distributions. `designspace COMMAND -h` "
                      "describes each command.")
-    parser.add_argument("--version", action="version", version=f"designspace {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMANDS:

@@ -18,7 +18,9 @@ from pydantic import AllowInfNan, BeforeValidator, ConfigDict, Field, Strict, Ty
 
 from .errors import UsageError
 
-STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
+# defer_build: a model builds its validator when it first validates, so a command pays only for the schemas
+# it uses (building every one at import cost each command's start-up)
+STRICT = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 def _whole(value):

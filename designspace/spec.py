@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Annotated, Any, Literal
@@ -80,6 +81,9 @@ def _thaw(value):
     return value
 
 
+_NO_OPTIONS = FrozenDict()  # the default family / meta: immutable, so every spec can share the one empty mapping
+
+
 class _StageFields(BaseModel):
     """A stage's fields with their types and ranges (family options are checked by their families)."""
     model_config = STRICT
@@ -111,7 +115,10 @@ class _SpecInput(BaseModel):
     stem_stride: Any = None
 
 
+_STAGE_FIELDS = tuple(_StageFields.model_fields)  # read once: pydantic's model_fields is a property per access
+_stage_values = operator.attrgetter(*_STAGE_FIELDS)  # a stage's values in field order, as one tuple
 _CANONICAL_STAGE = canonical_check(_StageFields)
+_CANONICAL_MODEL = canonical_check(_ModelFields)
 
 
 @dataclass(frozen=True)
@@ -130,13 +137,13 @@ class StageSpec:
     bottleneck_ratio: float = 1.0
     group_width: int = 1
     se_ratio: float = 0.0
-    family: FrozenDict = field(default_factory=FrozenDict)
+    family: FrozenDict = field(default=_NO_OPTIONS)
 
     def __post_init__(self):
-        values = {name: getattr(self, name) for name in _StageFields.model_fields}
-        if not _CANONICAL_STAGE(tuple(values.values())):  # what a sampler builds needs no pydantic pass
-            checked = validate(_StageFields, values, "", at="stage")
-            for name in values:  # canonical types: 1 and 1.0 give the same JSON and id
+        values = _stage_values(self)
+        if not _CANONICAL_STAGE(values):  # what a sampler builds needs no pydantic pass
+            checked = validate(_StageFields, dict(zip(_STAGE_FIELDS, values)), "", at="stage")
+            for name in _STAGE_FIELDS:  # canonical types: 1 and 1.0 give the same JSON and id
                 object.__setattr__(self, name, getattr(checked, name))
         if not isinstance(self.family, FrozenDict):
             object.__setattr__(self, "family", FrozenDict(self.family or {}))
@@ -153,13 +160,14 @@ class StageSpec:
         w_b // g groups; any other w_b would silently become a different network, or crash torch).
         Family stages whose X blocks run at the stage width call it from their option parsers."""
         w_b = self.bottleneck_width
+        if 1 <= w_b <= MAX_WIDTH and self.group_width <= w_b and not w_b % self.group_width:
+            return  # every sampled stage: the message below is built only for a stage that fails
         where = f"bottleneck width {w_b:,} (width {self.width} / b {self.bottleneck_ratio:g})"
         if not 1 <= w_b <= MAX_WIDTH:
             raise UsageError(f"stage {where} must be in 1..{MAX_WIDTH:,}")
         if self.group_width > w_b:
             raise UsageError(f"stage group_width {self.group_width} exceeds its {where}")
-        if w_b % self.group_width:
-            raise UsageError(f"stage {where} is not divisible by group_width {self.group_width}")
+        raise UsageError(f"stage {where} is not divisible by group_width {self.group_width}")
 
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -179,8 +187,8 @@ class ModelSpec:
     stages: tuple[StageSpec, ...]
     stem_width: int = 32
     head_width: int = 0
-    family: FrozenDict = field(default_factory=FrozenDict)
-    meta: FrozenDict = field(default_factory=FrozenDict)
+    family: FrozenDict = field(default=_NO_OPTIONS)
+    meta: FrozenDict = field(default=_NO_OPTIONS)
     stem_stride: int = 0  # 0: the regime's (2 for imagenet, 1 for small images)
 
     def __post_init__(self):
@@ -188,9 +196,10 @@ class ModelSpec:
         object.__setattr__(self, "stages", stages)
         values = {"stages": len(stages), "stem_width": self.stem_width, "head_width": self.head_width,
                   "stem_stride": self.stem_stride}
-        checked = validate(_ModelFields, values, "", at="model")
-        for name in ("stem_width", "head_width", "stem_stride"):
-            object.__setattr__(self, name, getattr(checked, name))
+        if not _CANONICAL_MODEL(tuple(values.values())):  # as for stages: a sampler's specs need no pydantic pass
+            checked = validate(_ModelFields, values, "", at="model")
+            for name in ("stem_width", "head_width", "stem_stride"):
+                object.__setattr__(self, name, getattr(checked, name))
         for name in ("family", "meta"):
             if not isinstance(getattr(self, name), FrozenDict):
                 object.__setattr__(self, name, FrozenDict(getattr(self, name) or {}))

@@ -113,6 +113,16 @@ def write_json(result: dict, path: str) -> None:
 
 
 def markdown(result: dict) -> str:
+    """claims.md: the run, the statistics, the verdict table, compute, sweeps, then each claim in detail."""
+    lines = (_run_lines(result) + _statistics_lines(result["statistics"]) + _schedule_lines(result)
+             + _verdict_table(result["claims"]) + _compute_lines(result) + _missing_lines(result["claims"])
+             + _sweeps_table(result["sweeps"]) + ["", "## Claims in detail", ""])
+    for c in result["claims"]:
+        lines += _claim_detail(c)
+    return "\n".join(lines)
+
+
+def _run_lines(result: dict) -> list[str]:
     run = result["run"]
     lines = [f"# Claims: {result['suite']} ({result['tier']} tier)", "",
              f"- command: `{run['command']}`", f"- date: {run['date']}", f"- machine: {run['machine']}",
@@ -121,21 +131,29 @@ def markdown(result: dict) -> str:
     if spans:
         lines.append(f"- sweeps' own wall time (first trial start to last finish, summed over sweeps): "
                      f"{sum(spans):.0f} s")
-    st = result["statistics"]
+    return lines
+
+
+def _statistics_lines(st: dict) -> list[str]:
     if st.get("schema", 1) >= 2:
         mult = st["multiplicity"]
-        lines += [f"- statistics (schema {st['schema']}): unit = models (repeats averaged by {st['aggregate']}); "
-                  f"intervals: {st['interval']} ({st['resamples']} resamples, seed {st['seed']}); "
-                  f"{st['level']:.0%} intervals, one-sided alpha {st['alpha_one_sided']:g}; multiplicity: "
-                  f"{mult['parts']} across a claim's parts, {mult['claims']} across the suite (p = raw / adjusted); "
-                  f"pairing {st['pairing']}; complexity control when median {st['complexity']['column']} differ by "
-                  f"more than {st['complexity']['max_ratio']:g}x (paired arms: "
-                  f"{st['complexity'].get('paired', 'report')}); models that did not learn "
-                  f"{'kept' if st['learning']['keep'] else 'excluded'} (the other choice reported beside).", ""]
-    else:
-        lines += [f"- statistics: unit = models (a model's repeats averaged by {st['aggregate']}), percentile "
-                  f"bootstrap, {st['resamples']} resamples, {st['level']:.0%} intervals, seed {st['seed']}; each "
-                  f"claim's parts share the rule written in the suite file before the run.", ""]
+        return [f"- statistics (schema {st['schema']}): unit = models (repeats averaged by {st['aggregate']}); "
+                f"intervals: {st['interval']} ({st['resamples']} resamples, seed {st['seed']}); {st['level']:.0%} "
+                f"intervals, one-sided alpha {st['alpha_one_sided']:g}; multiplicity: {mult['parts']} across a "
+                f"claim's parts, {mult['claims']} across the suite (p = raw / adjusted); pairing {st['pairing']}; "
+                f"complexity control when median {st['complexity']['column']} differ by more than "
+                f"{st['complexity']['max_ratio']:g}x (paired arms: "
+                f"{st['complexity'].get('paired', 'report')}); models that did not learn "
+                f"{'kept' if st['learning']['keep'] else 'excluded'} (the other choice reported beside).", ""]
+    # schema 1 results (the first paper-cpu suites) are still rendered in their own words
+    return [f"- statistics: unit = models (a model's repeats averaged by {st['aggregate']}), percentile "
+            f"bootstrap, {st['resamples']} resamples, {st['level']:.0%} intervals, seed {st['seed']}; each "
+            f"claim's parts share the rule written in the suite file before the run.", ""]
+
+
+def _schedule_lines(result: dict) -> list[str]:
+    """The sequential schedule's looks and the merge note, when the run had them."""
+    lines = []
     sched = result.get("schedule")
     if sched:
         levels = ", ".join(f"{n}: {x:.3g}" for n, x in zip(sched["looks"], sched["levels"]))
@@ -144,51 +162,68 @@ def markdown(result: dict) -> str:
                   f"{len(sched['rounds'])} look(s) taken.", ""]
     if result.get("merged"):
         lines += [f"- {result['merged']}", ""]
-    lines += ["| claim | paper | verdict | part | effect [interval] | n | p raw / adj. | part verdict |",
-              "|---|---|---|---|---|---|---|---|"]
-    for c in result["claims"]:
+    return lines
+
+
+def _verdict_table(claims: list) -> list[str]:
+    """One row per part (a claim's text and verdict on its first row), then the count of each verdict."""
+    lines = ["| claim | paper | verdict | part | effect [interval] | n | p raw / adj. | part verdict |",
+             "|---|---|---|---|---|---|---|---|"]
+    for c in claims:
         parts = c["parts"] or [{"name": c.get("skip") or "–", "verdict": NOT_RUN}]
         for i, p in enumerate(parts):
             head = (f"{c['id']}. {c['text']}", c["figure"], MARK[c["verdict"]]) if i == 0 else ("", "", "")
             lines.append(f"| {head[0]} | {head[1]} | {head[2]} | {p['name']} | {effect_text(p)} | {n_text(p)} | "
                          f"{p_text(p)} | {verdict_text(p)} |")
-    counts = {v: sum(c["verdict"] == v for c in result["claims"]) for v in MARK}
-    lines += ["", "Verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n), ""]
+    counts = {v: sum(c["verdict"] == v for c in claims) for v in MARK}
+    return lines + ["", "Verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n), ""]
+
+
+def _compute_lines(result: dict) -> list[str]:
+    """Core-hours of the sweeps the claims read, and decided claims per core-hour; only when every finished
+    sweep recorded its core seconds (otherwise the core-hours would undercount and the rate overstate)."""
     read = [result["sweeps"][k] for k in dict.fromkeys(k for c in result["claims"] for k in c.get("sweeps", []))
             if k in result["sweeps"]]
     core_h = sum(s.get("core_seconds", 0.0) for s in read) / 3600.0
-    if core_h > 0 and all("core_seconds" in s for s in read if s.get("done")):
-        decided = sum(c["verdict"] in (HOLDS, CONTRADICTED) for c in result["claims"])
-        lines += [f"Compute: {core_h:.2f} core-hours of training in the sweeps read (trial seconds x cores per "
-                  f"trial); {decided} claims decided (holds or contradicted): {decided / core_h:.2f} per core-hour.",
-                  ""]
-    missing = [m for c in result["claims"] for m in c.get("missing", [])]
-    if missing:
-        lines += ["## Missing", ""] + [f"- {m}" for m in dict.fromkeys(missing)] + [""]
-    lines += ["## Sweeps", "", "| sweep | store | planned | done | failed | diverged | timeout |",
-              "|---|---|---|---|---|---|---|"]
-    for k, s in result["sweeps"].items():
+    if not (core_h > 0 and all("core_seconds" in s for s in read if s.get("done"))):
+        return []
+    decided = sum(c["verdict"] in (HOLDS, CONTRADICTED) for c in result["claims"])
+    return [f"Compute: {core_h:.2f} core-hours of training in the sweeps read (trial seconds x cores per "
+            f"trial); {decided} claims decided (holds or contradicted): {decided / core_h:.2f} per core-hour.", ""]
+
+
+def _missing_lines(claims: list) -> list[str]:
+    missing = [m for c in claims for m in c.get("missing", [])]
+    if not missing:
+        return []
+    return ["## Missing", ""] + [f"- {m}" for m in dict.fromkeys(missing)] + [""]
+
+
+def _sweeps_table(sweeps: dict) -> list[str]:
+    lines = ["## Sweeps", "", "| sweep | store | planned | done | failed | diverged | timeout |",
+             "|---|---|---|---|---|---|---|"]
+    for k, s in sweeps.items():
         lines.append(f"| {k} | {s['store']} | {s.get('planned') or '–'} | {s['done']} | {s['failed']} | "
                      f"{s['diverged']} | {s.get('timeout', 0)} |")
-    lines += ["", "## Claims in detail", ""]
-    for c in result["claims"]:
-        lines += [f"### {c['id']}. {c['text']} ({c['figure']}): {MARK[c['verdict']]}", ""]
-        if c.get("note"):
-            lines += [c["note"], ""]
-        for p in c["parts"]:
-            eff = p.get("effect") or {}
-            lines.append(f"- {p['name']}: {p['describe']}, arms " +
-                         "; ".join(f"{k} = {v}" for k, v in p["arms"].items()) +
-                         f". Effect {effect_text(p)} ({n_text(p)} {eff.get('unit', 'models')}); rule: {p['rule']}"
-                         f" -> {verdict_text(p)}.")
-            for line in design_lines(p):
-                lines.append(f"  - {line}")
-            for m in p.get("missing", []):
-                lines.append(f"  - {m}")
-            for w in eff.get("warnings", []):
-                lines.append(f"  - warning: {w}")
-        lines.append("")
-    return "\n".join(lines)
+    return lines
+
+
+def _claim_detail(c: dict) -> list[str]:
+    """A claim's heading and note, then each part: arms, effect, rule and verdict, with its design notes,
+    missing inputs and warnings indented below."""
+    lines = [f"### {c['id']}. {c['text']} ({c['figure']}): {MARK[c['verdict']]}", ""]
+    if c.get("note"):
+        lines += [c["note"], ""]
+    for p in c["parts"]:
+        eff = p.get("effect") or {}
+        lines.append(f"- {p['name']}: {p['describe']}, arms " +
+                     "; ".join(f"{k} = {v}" for k, v in p["arms"].items()) +
+                     f". Effect {effect_text(p)} ({n_text(p)} {eff.get('unit', 'models')}); rule: {p['rule']}"
+                     f" -> {verdict_text(p)}.")
+        lines += [f"  - {line}" for line in design_lines(p)]
+        lines += [f"  - {m}" for m in p.get("missing", [])]
+        lines += [f"  - warning: {w}" for w in eff.get("warnings", [])]
+    return lines + [""]
 
 
 def claim_figure(claim: dict):
