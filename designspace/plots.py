@@ -108,6 +108,13 @@ def png(fig: Figure, dpi: int = 150) -> bytes:
     more than they save on flat-coloured plots."""
     import io
 
+    from matplotlib.backend_bases import FigureCanvasBase
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from .agg_canvas import Canvas
+
+    if type(fig.canvas) in (FigureCanvasBase, FigureCanvasAgg):  # not a figure shown by an interactive backend
+        Canvas(fig)  # the same pixels, text drawn faster
     buf = io.BytesIO()
     fig.savefig(buf, format="rgba", dpi=dpi)
     width = int(fig.get_figwidth() * dpi)  # the Agg renderer's int(figure width in pixels)
