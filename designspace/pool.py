@@ -37,7 +37,7 @@ class SharedPool(Executor):
         # there keeps the garbage collector off the inherited objects (no scans, no copy-on-write copies)
         self._pool = ProcessPoolExecutor(max_workers=processes - 1, mp_context=mp.get_context("fork"),
                                          initializer=_worker_start)
-        self._lock = threading.RLock()  # a pool future may call back at once, in the thread that submits it
+        self._lock = threading.Lock()  # guards the queue and the idle count, never held while calling out
         self._queue: deque = deque()  # (future, fn, args, kwargs) that no process has started
         self._idle = processes - 1  # workers without a job
 
@@ -45,7 +45,7 @@ class SharedPool(Executor):
         future = Future()
         with self._lock:
             self._queue.append((future, fn, args, kwargs))
-            self._feed()
+        self._feed()
         return future
 
     def map(self, fn, *iterables, timeout=None, chunksize=1):
@@ -79,17 +79,23 @@ class SharedPool(Executor):
             _blas_threads_set(self._blas)
 
     def _feed(self):
-        """Hand queued jobs to free workers (with the lock held)."""
-        while self._idle and self._queue:
-            future, fn, args, kwargs = self._queue.popleft()
-            if not future.set_running_or_notify_cancel():
-                continue
+        """Hand queued jobs to free workers. The executor is called without this object's lock held:
+        its manager thread calls _finished, which takes the lock."""
+        while True:
+            with self._lock:
+                if not (self._idle and self._queue):
+                    return
+                future, fn, args, kwargs = self._queue.popleft()
+                if not future.set_running_or_notify_cancel():
+                    continue
+                self._idle -= 1
             try:
                 handed = self._pool.submit(fn, *args, **kwargs)
             except Exception as exc:  # a broken or shut-down pool: the job's waiter gets the error
                 future.set_exception(exc)
+                with self._lock:
+                    self._idle += 1
                 continue
-            self._idle -= 1
             handed.add_done_callback(lambda done, f=future: self._finished(f, done))
 
     def _finished(self, future: Future, done: Future):
@@ -101,7 +107,7 @@ class SharedPool(Executor):
             future.set_result(done.result())
         with self._lock:
             self._idle += 1
-            self._feed()
+        self._feed()
 
     def _run_one_here(self) -> bool:
         """Run the oldest queued job in this process; False when none is queued."""
