@@ -95,18 +95,58 @@ def _grid(n, max_cols=3):
 
 def save(fig: Figure, path: str, dpi: int = 150) -> str:
     """Write `fig` as a PNG at `path` (150 dpi: sharp when shown at its size); returns the path."""
-    # light zlib compression: a few percent larger files, several times faster to encode
-    fig.savefig(path, dpi=dpi, pil_kwargs={"compress_level": 1})
+    with open(path, "wb") as fh:
+        fh.write(png(fig, dpi))
     return path
 
 
 def png(fig: Figure, dpi: int = 150) -> bytes:
-    """`fig` as PNG bytes (as save writes them)."""
+    """`fig` as PNG bytes: the pixels matplotlib's Agg renderer draws (savefig's own pipeline, as raw
+    RGBA), encoded here rather than by Pillow: rows unfiltered, zlib level 1, RGB where every pixel is
+    opaque. Lossless like Pillow's PNG, but about twice as fast to encode and smaller (a report's
+    figures: 140 ms instead of 270 ms, 2.3 MB instead of 2.7 MB); Pillow's adaptive row filters cost
+    more than they save on flat-coloured plots."""
     import io
 
+    from matplotlib.backend_bases import FigureCanvasBase
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from .agg_canvas import Canvas
+
+    if type(fig.canvas) in (FigureCanvasBase, FigureCanvasAgg):  # not a figure shown by an interactive backend
+        Canvas(fig)  # the same pixels, text drawn faster
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
-    return buf.getvalue()
+    fig.savefig(buf, format="rgba", dpi=dpi)
+    width = int(fig.get_figwidth() * dpi)  # the Agg renderer's int(figure width in pixels)
+    raw = np.frombuffer(buf.getbuffer(), np.uint8)
+    height = raw.size // (4 * width)
+    if width * height * 4 != raw.size:
+        raise RuntimeError(f"unexpected raster size {raw.size} for a {width}-pixel-wide figure")
+    return _encode_png(raw.reshape(height, width, 4), dpi)
+
+
+def _encode_png(rgba: np.ndarray, dpi: int) -> bytes:
+    import struct
+    import zlib
+
+    opaque = bool((rgba[..., 3] == 255).all())
+    pixels = rgba[..., :3] if opaque else rgba
+    height, width, channels = pixels.shape
+    rows = np.empty((height, width * channels + 1), np.uint8)
+    rows[:, 0] = 0  # filter type "none" on every row
+    rows[:, 1:] = pixels.reshape(height, -1)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    per_metre = round(dpi / 0.0254)
+    return b"".join([
+        b"\x89PNG\r\n\x1a\n",
+        chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2 if opaque else 6, 0, 0, 0)),
+        chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),
+        chunk(b"IDAT", zlib.compress(rows, 1)),
+        chunk(b"IEND", b""),
+    ])
 
 
 def _colors(fd: FigureData) -> dict:

@@ -150,6 +150,26 @@ def test_results_do_not_depend_on_worker_processes(tmp_path, monkeypatch, split_
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
 
 
+def test_report_leaves_the_garbage_collector_as_it_found_it(store, tmp_path):
+    """write_report pauses automatic collection while it runs, and only while it runs."""
+    import gc
+
+    from designspace.errors import UsageError
+
+    assert gc.isenabled()
+    write_report(store, str(tmp_path / "a"), n_boot=20, workers=1)
+    assert gc.isenabled()
+    with pytest.raises(UsageError):
+        write_report(str(tmp_path / "missing.db"), str(tmp_path / "b"), n_boot=20, workers=1)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        write_report(store, str(tmp_path / "c"), n_boot=20, workers=1)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_cli_bad_numbers(store, capsys):
     _one_line_exit_2(["analyze", store, "--bootstrap", "5"], capsys, "--bootstrap")
     _one_line_exit_2(["analyze", store, "--workers", "0"], capsys, "--workers")

@@ -15,13 +15,13 @@ import os
 import re
 import time
 from collections.abc import Sequence
-from concurrent.futures import as_completed
 from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from ..errors import UsageError
+from ..pool import as_completed
 from .edf import choose_bins, edf, error_grid, group_weights
 from .efit import THRESHOLDS, model_efit, split_by_depth
 from .fidelity import proxy_fidelity
@@ -222,7 +222,7 @@ def _completed(jobs: dict, executor):
     if executor is None:
         return ((name, job()) for name, job in jobs.items())
     futures = {executor.submit(job): name for name, job in jobs.items()}
-    return ((futures[f], f.result()) for f in as_completed(futures))
+    return ((futures[f], f.result()) for f in as_completed(futures, executor))
 
 
 def model_tables(models: pd.DataFrame, s: Settings, by: str) -> dict[str, pd.DataFrame]:
