@@ -105,16 +105,10 @@ def png(fig: Figure, dpi: int = 150) -> bytes:
     RGBA), encoded here rather than by Pillow: rows unfiltered, zlib level 1, RGB where every pixel is
     opaque. Lossless like Pillow's PNG, but about twice as fast to encode and smaller (a report's
     figures: 140 ms instead of 270 ms, 2.3 MB instead of 2.7 MB); Pillow's adaptive row filters cost
-    more than they save on flat-coloured plots."""
+    more than they save on flat-coloured plots, and its PNG writer has no option to turn them off
+    (measured on one 6-panel figure: Pillow at level 1, RGB, 47 ms; this, 30 ms)."""
     import io
 
-    from matplotlib.backend_bases import FigureCanvasBase
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    from .agg_canvas import Canvas
-
-    if type(fig.canvas) in (FigureCanvasBase, FigureCanvasAgg):  # not a figure shown by an interactive backend
-        Canvas(fig)  # the same pixels, text drawn faster
     buf = io.BytesIO()
     fig.savefig(buf, format="rgba", dpi=dpi)
     width = int(fig.get_figwidth() * dpi)  # the Agg renderer's int(figure width in pixels)

@@ -8,16 +8,15 @@ forked (a standard ProcessPoolExecutor), and while the caller waits for results
 first, and go to a worker only when it is free, so a job not yet started goes to whichever process
 is free first. Where a job runs does not change its result.
 
-While the pool exists, every process of it uses one BLAS thread: numpy's OpenBLAS starts a thread
+While the pool exists, every process of it uses one BLAS thread: numpy's BLAS starts a thread
 per core in each process, and with a process per core those threads only compete (spinning while
 they wait; measured: e_fit of 10,000 models 0.39 s of CPU with one thread, 0.50 s with two, on
 2 cores). A matrix product's result does not depend on its thread count in OpenBLAS (each output
 element is summed by one thread), which the report's tests check (same CSV files with 1 and 2
-processes).
+processes). The thread count is set through threadpoolctl, which finds whichever BLAS numpy loaded.
 """
 from __future__ import annotations
 
-import ctypes
 import gc
 import threading
 from collections import deque
@@ -32,7 +31,9 @@ class SharedPool(Executor):
 
         if processes < 2:
             raise ValueError(f"a shared pool needs at least 2 processes, got {processes}")
-        self._blas = _blas_threads_set(1)  # this process's previous thread count, restored at shutdown
+        from threadpoolctl import threadpool_limits
+
+        self._blas = threadpool_limits(limits=1, user_api="blas")  # the previous counts, restored at shutdown
         # fork: the workers start with this process's modules (matplotlib, numpy) already imported; gc.freeze
         # there keeps the garbage collector off the inherited objects (no scans, no copy-on-write copies)
         self._pool = ProcessPoolExecutor(max_workers=processes - 1, mp_context=mp.get_context("fork"),
@@ -76,7 +77,7 @@ class SharedPool(Executor):
         try:
             self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
         finally:
-            _blas_threads_set(self._blas)
+            self._blas.restore_original_limits()
 
     def _feed(self):
         """Hand queued jobs to free workers. The executor is called without this object's lock held:
@@ -124,8 +125,10 @@ class SharedPool(Executor):
 
 
 def _worker_start():
+    from threadpoolctl import threadpool_limits
+
     gc.freeze()
-    _blas_threads_set(1)
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def as_completed(futures, executor=None):
@@ -135,47 +138,3 @@ def as_completed(futures, executor=None):
 
     own = getattr(executor, "as_completed", None)
     return own(futures) if own is not None else plain(futures)
-
-
-_SETTERS = ("openblas_set_num_threads", "openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-            "scipy_openblas_set_num_threads64_")
-
-
-def _openblas():
-    """(get, set) of the loaded OpenBLAS's thread count, or None (another BLAS, or not Linux)."""
-    import numpy  # noqa: F401 - loads its BLAS
-
-    try:
-        with open("/proc/self/maps") as fh:
-            paths = {line.split()[-1] for line in fh if "openblas" in line.lower() and "/" in line}
-    except OSError:
-        return None
-    for path in sorted(paths):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in _SETTERS:
-            setter = getattr(lib, name, None)
-            getter = getattr(lib, name.replace("_set_", "_get_"), None)
-            if setter is not None and getter is not None:
-                getter.restype = ctypes.c_int
-                return getter, setter
-    return None
-
-
-_BLAS: list = []  # the (get, set) pair once looked up
-
-
-def _blas_threads_set(n: int | None) -> int | None:
-    """Set this process's BLAS thread count to n (None: leave it); returns the previous count, or
-    None where it cannot be told."""
-    if not _BLAS:
-        _BLAS.append(_openblas())
-    if _BLAS[0] is None or n is None:
-        return None
-    get, set_ = _BLAS[0]
-    previous = int(get())
-    if previous != n:
-        set_(ctypes.c_int(n))
-    return previous

@@ -57,15 +57,23 @@ def test_generic_as_completed_accepts_a_plain_executor():
         assert sorted(f.result() for f in P.as_completed(futures, ex)) == [0, 1, 4, 9]
 
 
-def test_blas_threads_restored_after_shutdown():
-    P._blas_threads_set(None)  # looks the library up
-    if P._BLAS[0] is None:
-        pytest.skip("no OpenBLAS whose thread count can be told")
-    get = P._BLAS[0][0]
-    original = int(get())
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_blas_threads_are_one_while_the_pool_runs_and_restored_after_shutdown():
+    original = _blas_threads()
+    assert original  # numpy's BLAS is found
     shared = P.SharedPool(2)
     try:
-        assert int(get()) == 1  # while the pool runs, one BLAS thread per process
+        assert set(_blas_threads()) == {1}  # while the pool runs, one BLAS thread per process
+        assert shared.submit(_worker_blas_threads).result() == [1] * len(original)  # and in the worker
     finally:
         shared.shutdown()
-    assert int(get()) == original
+    assert _blas_threads() == original
+
+
+def _worker_blas_threads():
+    return _blas_threads()
