@@ -9,7 +9,9 @@ fidelity, calibration and claims all take their statistics from here.
     resample       the bootstrap resampler (index matrices: seeded, chunked, paired or stratified) and
                    percentile bounds of its replicates
     rank           Spearman and Kendall rank correlations, their Fisher-z intervals and their bootstrap
-    ks             the two-sample Kolmogorov-Smirnov test and distance
+    ks             the two-sample Kolmogorov-Smirnov test and distance, and the distance's
+                   Kolmogorov-band interval (schema 3)
+    best_of        the expected best of m: its unbiased U-statistic and jackknife t interval (schema 3)
     decisions      verdict rules on an interval, the p-value of a rule, multiplicity adjustment
     spending       alpha spending across pre-declared looks (Lan-DeMets)
 """
