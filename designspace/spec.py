@@ -160,14 +160,16 @@ class StageSpec:
         w_b // g groups; any other w_b would silently become a different network, or crash torch).
         Family stages whose X blocks run at the stage width call it from their option parsers."""
         w_b = self.bottleneck_width
-        if 1 <= w_b <= MAX_WIDTH and self.group_width <= w_b and not w_b % self.group_width:
-            return  # every sampled stage: the message below is built only for a stage that fails
-        where = f"bottleneck width {w_b:,} (width {self.width} / b {self.bottleneck_ratio:g})"
+
+        def where():  # built only for a stage that fails: every sampled stage passes through here
+            return f"bottleneck width {w_b:,} (width {self.width} / b {self.bottleneck_ratio:g})"
+
         if not 1 <= w_b <= MAX_WIDTH:
-            raise UsageError(f"stage {where} must be in 1..{MAX_WIDTH:,}")
+            raise UsageError(f"stage {where()} must be in 1..{MAX_WIDTH:,}")
         if self.group_width > w_b:
-            raise UsageError(f"stage group_width {self.group_width} exceeds its {where}")
-        raise UsageError(f"stage {where} is not divisible by group_width {self.group_width}")
+            raise UsageError(f"stage group_width {self.group_width} exceeds its {where()}")
+        if w_b % self.group_width:
+            raise UsageError(f"stage {where()} is not divisible by group_width {self.group_width}")
 
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
