@@ -1,17 +1,15 @@
 """Bounds on user input that would otherwise run out of memory or time, and the safe name charset:
-the one source of each limit, which the schemas (designspace.schema) and checks below state.
+the one source of each limit, which the schemas (designspace.schema, designspace.fields) and checks below
+state. Plain data: importing it does not import pydantic.
 
 Every check raises a one-line UsageError naming the key, the value and the limit.
 """
 from __future__ import annotations
 
 import re
-from typing import Annotated
-
-from pydantic import AfterValidator, Field, Strict
 
 from .errors import UsageError
-from .schema import Integer
+from .fields import Bound
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_IMAGES = 100_000_000  # recipe train_size / test_size: far above any in-memory dataset this tool trains on
@@ -25,6 +23,7 @@ MAX_WIDTH = 16_384  # stage / stem / head / group / bottleneck width
 MAX_STRIDE = 16
 MAX_BOOT = 20000  # bootstrap replicates; beyond this the bootstrap's memory (replicates x models) is the limit
 MAX_SEED = 2**32 - 1  # numpy and torch seeds
+SEED = Bound(int, ge=0, le=MAX_SEED)  # a seed of sampling, training or the bootstrap (schema.Seed in schemas)
 MAX_PARAMS = 2_000_000_000  # a model past this cannot be built in memory on one machine
 MAX_MODELS = 1_000_000  # models per space in a sweep
 MAX_REPEATS = 1_000  # training seeds per model in a sweep
@@ -40,23 +39,6 @@ def check_name(value, key: str = "name") -> str:
         raise UsageError(f"{key} must be 1-128 letters, digits, '.', '_' or '-' (starting with a letter or "
                          f"digit), got {value!r}")
     return value
-
-
-def _name(value: str) -> str:
-    if not NAME_RE.match(value) or value in (".", ".."):
-        raise ValueError("must be 1-128 letters, digits, '.', '_' or '-' (starting with a letter or digit)")
-    return value
-
-
-def _path(value: str) -> str:
-    if "\0" in value:
-        raise ValueError("must be a path (no NUL character)")
-    return value
-
-
-Seed = Annotated[Integer, Field(ge=0, le=MAX_SEED)]  # numpy's and torch's seeds: sampling, training, bootstrap
-Name = Annotated[str, Strict(), AfterValidator(_name)]  # a sweep or suite name (schema type)
-PathText = Annotated[str, Strict(), Field(min_length=1, max_length=4096), AfterValidator(_path)]
 
 
 def estimate_params(spec) -> int:

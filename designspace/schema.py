@@ -11,12 +11,25 @@ are model validators raising ValueError (or UsageError, a ValueError) with the m
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+import functools
+from typing import Annotated, Any, Literal
 
-from pydantic import AllowInfNan, BeforeValidator, ConfigDict, Field, Strict, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    AllowInfNan,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
 from .errors import UsageError
+from .fields import Bound, OneOf, Record
+from .limits import NAME_RE, SEED
 
 # defer_build: a model builds its validator when it first validates, so a command pays only for the schemas
 # it uses (building every one at import cost each command's start-up)
@@ -59,45 +72,48 @@ def validate(model, raw: Any, where: str, noun: str = "key", at: str = ""):
 
 
 
-def canonical_check(model) -> Callable[[tuple], bool]:
-    """A fast test, compiled once from `model`'s own fields (flat int, float and Literal fields with
-    their bounds), of whether values (in field order) are already what `validate` would return: each
-    an int (not a bool) or a finite float of its field's exact type, inside its bounds, or one of its
-    literals. A hot constructor calls `validate` only when it fails, so the schema stays the one
-    source of every limit and message."""
-    from typing import Literal, get_args, get_origin
+@functools.cache  # one object per declaration: `check` keeps a validator per type
+def annotation_of(decl: Bound | OneOf):
+    """The pydantic type of a field declared as plain data (fields.py): Integer, Number or Flag with its
+    bounds, or a Literal of its values."""
+    if isinstance(decl, OneOf):
+        return Literal[decl.values]
+    base = {int: Integer, float: Number, bool: Flag}[decl.kind]
+    bounds = {key: getattr(decl, key) for key in ("ge", "gt", "le", "lt") if getattr(decl, key) is not None}
+    kind = Annotated[base, Field(**bounds)] if bounds else base
+    return kind | None if decl.optional else kind
 
-    fields = []  # (exact type or None, allowed literals or None, lower, lower is strict, upper, upper is strict)
-    for info in model.model_fields.values():
-        kind = info.annotation
-        if get_origin(kind) is Literal:
-            fields.append((None, frozenset(get_args(kind)), None, False, None, False))
-            continue
-        if kind not in (int, float):
-            raise TypeError(f"canonical_check: field type {kind!r} is not int, float or a Literal")
-        bound = {key: getattr(m, key) for m in info.metadata for key in ("gt", "ge", "lt", "le")
-                 if getattr(m, key, None) is not None}
-        fields.append((kind, None, bound.get("gt", bound.get("ge")), "gt" in bound,
-                       bound.get("lt", bound.get("le")), "lt" in bound))
-    fields = tuple(fields)
 
-    def check(values: tuple) -> bool:
-        if len(values) != len(fields):
-            return False
-        for v, (kind, allowed, lo, lo_strict, hi, hi_strict) in zip(values, fields):
-            if allowed is not None:
-                if type(v) is not str or v not in allowed:
-                    return False
-                continue
-            if type(v) is not kind or (kind is float and v - v != 0):  # v - v: NaN and infinities fail
-                return False
-            if lo is not None and (v <= lo if lo_strict else v < lo):
-                return False
-            if hi is not None and (v >= hi if hi_strict else v > hi):
-                return False
-        return True
+@functools.cache
+def model_of(record: Record) -> type[BaseModel]:
+    """The pydantic model of a record declared as plain data (fields.py), built once, when first needed."""
+    fields = {key: (annotation_of(decl), ...) for key, decl in record.fields}
+    return create_model(f"{record.name.title()}Fields", __config__=STRICT, **fields)
 
-    return check
+
+def validate_record(record: Record, values: dict) -> dict:
+    """`values` as the record's schema returns them (1 -> 1.0 for a float field, 3.0 -> 3 for an integer one),
+    or the one-line UsageError naming the key ('stage key 'width': must be <= 16,384, got 20000')."""
+    checked = validate(model_of(record), values, "", at=record.name)
+    return {name: getattr(checked, name) for name in values}
+
+
+# --- shared field types of configs and suites (their limits are limits.py's) --------------------------
+def _name(value: str) -> str:
+    if not NAME_RE.match(value) or value in (".", ".."):
+        raise ValueError("must be 1-128 letters, digits, '.', '_' or '-' (starting with a letter or digit)")
+    return value
+
+
+def _path(value: str) -> str:
+    if "\0" in value:
+        raise ValueError("must be a path (no NUL character)")
+    return value
+
+
+Seed = annotation_of(SEED)  # numpy's and torch's seeds: sampling, training, bootstrap
+Name = Annotated[str, Strict(), AfterValidator(_name)]  # a sweep or suite name
+PathText = Annotated[str, Strict(), Field(min_length=1, max_length=4096), AfterValidator(_path)]
 
 _ADAPTERS: dict = {}
 

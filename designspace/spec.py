@@ -10,15 +10,13 @@ import json
 import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, Field
+from typing import Any
 
 from .errors import UsageError
+from .fields import Bound, OneOf, Record, canonical_check
 
 # Bounds that keep every closed-form complexity inside int64 and every build finite (limits.py says why).
 from .limits import MAX_DEPTH, MAX_STAGES, MAX_STRIDE, MAX_WIDTH
-from .schema import STRICT, Integer, Number, canonical_check, validate
 
 BLOCK_TYPES = ("vanilla", "res_basic", "res_bottleneck")
 __all__ = ["BLOCK_TYPES", "MAX_DEPTH", "MAX_STAGES", "MAX_STRIDE", "MAX_WIDTH", "FrozenDict", "StageSpec", "ModelSpec",
@@ -84,41 +82,32 @@ def _thaw(value):
 _NO_OPTIONS = FrozenDict()  # the default family / meta: immutable, so every spec can share the one empty mapping
 
 
-class _StageFields(BaseModel):
-    """A stage's fields with their types and ranges (family options are checked by their families)."""
-    model_config = STRICT
-    depth: Annotated[Integer, Field(ge=0, le=MAX_DEPTH)]
-    width: Annotated[Integer, Field(gt=0, le=MAX_WIDTH)]
-    stride: Annotated[Integer, Field(gt=0, le=MAX_STRIDE)]
-    block: Literal[BLOCK_TYPES]
-    bottleneck_ratio: Annotated[Number, Field(gt=0)]
-    group_width: Annotated[Integer, Field(gt=0, le=MAX_WIDTH)]
-    se_ratio: Annotated[Number, Field(ge=0, lt=1)]
+# A stage's and a model's fields with their types and ranges (family options are checked by their families).
+STAGE_FIELDS = Record("stage", (
+    ("depth", Bound(int, ge=0, le=MAX_DEPTH)),
+    ("width", Bound(int, gt=0, le=MAX_WIDTH)),
+    ("stride", Bound(int, gt=0, le=MAX_STRIDE)),
+    ("block", OneOf(BLOCK_TYPES)),
+    ("bottleneck_ratio", Bound(float, gt=0)),
+    ("group_width", Bound(int, gt=0, le=MAX_WIDTH)),
+    ("se_ratio", Bound(float, ge=0, lt=1)),
+))
+MODEL_FIELDS = Record("model", (
+    ("stages", Bound(int, le=MAX_STAGES)),  # how many
+    ("stem_width", Bound(int, gt=0, le=MAX_WIDTH)),
+    ("head_width", Bound(int, ge=0, le=MAX_WIDTH)),
+    ("stem_stride", Bound(int, ge=0, le=MAX_STRIDE)),  # 0: the regime's
+))
+_stage_values = operator.attrgetter(*STAGE_FIELDS.keys)  # a stage's values in field order, as one tuple
+# What a sampler builds is already canonical: it skips the pydantic pass (and pydantic's import)
+_CANONICAL_STAGE = canonical_check(STAGE_FIELDS)
+_CANONICAL_MODEL = canonical_check(MODEL_FIELDS)
 
 
-class _ModelFields(BaseModel):
-    model_config = STRICT
-    stages: Annotated[int, Field(le=MAX_STAGES)]  # how many
-    stem_width: Annotated[Integer, Field(gt=0, le=MAX_WIDTH)]
-    head_width: Annotated[Integer, Field(ge=0, le=MAX_WIDTH)]
-    stem_stride: Annotated[Integer, Field(ge=0, le=MAX_STRIDE)]  # 0: the regime's
+def _validated(record: Record, values: dict) -> dict:
+    from .schema import validate_record  # pydantic, imported only for a value that is not canonical
 
-
-class _SpecInput(BaseModel):
-    """The shape of a spec's JSON form (the fields' values are checked by the specs themselves)."""
-    model_config = STRICT
-    stages: Annotated[list[dict], Field(max_length=MAX_STAGES)]
-    stem_width: Any = None
-    head_width: Any = None
-    family: dict | None = None
-    meta: dict | None = None
-    stem_stride: Any = None
-
-
-_STAGE_FIELDS = tuple(_StageFields.model_fields)  # read once: pydantic's model_fields is a property per access
-_stage_values = operator.attrgetter(*_STAGE_FIELDS)  # a stage's values in field order, as one tuple
-_CANONICAL_STAGE = canonical_check(_StageFields)
-_CANONICAL_MODEL = canonical_check(_ModelFields)
+    return validate_record(record, values)
 
 
 @dataclass(frozen=True)
@@ -141,10 +130,9 @@ class StageSpec:
 
     def __post_init__(self):
         values = _stage_values(self)
-        if not _CANONICAL_STAGE(values):  # what a sampler builds needs no pydantic pass
-            checked = validate(_StageFields, dict(zip(_STAGE_FIELDS, values)), "", at="stage")
-            for name in _STAGE_FIELDS:  # canonical types: 1 and 1.0 give the same JSON and id
-                object.__setattr__(self, name, getattr(checked, name))
+        if not _CANONICAL_STAGE(values):
+            for name, value in _validated(STAGE_FIELDS, dict(zip(STAGE_FIELDS.keys, values))).items():
+                object.__setattr__(self, name, value)  # canonical types: 1 and 1.0 give the same JSON and id
         if not isinstance(self.family, FrozenDict):
             object.__setattr__(self, "family", FrozenDict(self.family or {}))
         if self.block == "res_bottleneck" and not self.family:  # family stages check what they build
@@ -198,10 +186,10 @@ class ModelSpec:
         object.__setattr__(self, "stages", stages)
         values = {"stages": len(stages), "stem_width": self.stem_width, "head_width": self.head_width,
                   "stem_stride": self.stem_stride}
-        if not _CANONICAL_MODEL(tuple(values.values())):  # as for stages: a sampler's specs need no pydantic pass
-            checked = validate(_ModelFields, values, "", at="model")
+        if not _CANONICAL_MODEL(tuple(values.values())):  # as for stages
+            checked = _validated(MODEL_FIELDS, values)
             for name in ("stem_width", "head_width", "stem_stride"):
-                object.__setattr__(self, name, getattr(checked, name))
+                object.__setattr__(self, name, checked[name])
         for name in ("family", "meta"):
             if not isinstance(getattr(self, name), FrozenDict):
                 object.__setattr__(self, name, FrozenDict(getattr(self, name) or {}))
@@ -259,7 +247,10 @@ class ModelSpec:
             raise UsageError("a spec must be a JSON object")
         if "spec" in data and "stages" not in data:  # a sample row or describe --json object
             data = data["spec"]
-        shape = validate(_SpecInput, dict(data), "spec")
+        from .schema import validate
+        from .spec_input import SpecInput  # pydantic: imported when a spec is read, not when one is built
+
+        shape = validate(SpecInput, dict(data), "spec")
         try:
             stages = tuple(StageSpec(**stage) for stage in shape.stages)
         except TypeError as exc:  # an unknown stage field

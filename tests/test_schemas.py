@@ -168,7 +168,11 @@ def test_each_limit_has_one_source():
     assert spec.MAX_STAGES is limits.MAX_STAGES and not hasattr(definition, "SCHEMA")
     assert columns.MAX_STAGES == limits.MAX_STAGES and definition.MAX_STAGES == limits.MAX_STAGES
     assert not hasattr(train, "RECIPE_LIMITS")
-    fields = train.RecipeFields.model_fields
+    assert train.RECIPE_FIELDS.field("batch_size").le == limits.MAX_BATCH
+    assert train.RECIPE_FIELDS.field("epochs").le == limits.MAX_EPOCHS
+    from designspace.schema import model_of  # and the pydantic model is built from that declaration
+
+    fields = model_of(train.RECIPE_FIELDS).model_fields
     assert fields["batch_size"].metadata[-1].le == limits.MAX_BATCH
     assert fields["epochs"].metadata[-1].le == limits.MAX_EPOCHS
 
@@ -183,37 +187,81 @@ def test_a_space_and_a_spec_take_the_same_number_of_stages():
     assert all(len(m.stages) == MAX_STAGES for m in models)
 
 
-def test_a_stages_canonical_fast_check_passes_only_what_validation_returns_unchanged():
-    """spec.StageSpec skips pydantic when schema.canonical_check (compiled from _StageFields) passes:
-    whatever it passes, validation returns unchanged, types included; whatever validation would
-    change or refuse, it does not pass."""
+def _fast_check_agrees_with_validation(record, candidates, stride=7) -> int:
+    """Whatever fields.canonical_check(record) passes, validation returns unchanged, types included; whatever
+    validation would change or refuse, it does not pass. Returns how many value tuples it passed."""
     import itertools
-    import math
 
     from designspace.errors import UsageError
-    from designspace.schema import canonical_check, validate
-    from designspace.spec import _StageFields
+    from designspace.fields import canonical_check
+    from designspace.schema import validate_record
 
-    check = canonical_check(_StageFields)
-    names = list(_StageFields.model_fields)
+    check = canonical_check(record)
+    names = record.keys
+    passed = 0
+    for values in itertools.islice(itertools.product(*(candidates[n] for n in names)), 0, None, stride):
+        if check(values):
+            passed += 1
+            got = tuple(validate_record(record, dict(zip(names, values))).values())
+            assert all(type(a) is type(b) and (a == b) for a, b in zip(got, values)), values
+        else:  # validation changes it (1 -> 1.0, 3.0 -> 3) or refuses it
+            try:
+                got = tuple(validate_record(record, dict(zip(names, values))).values())
+            except UsageError:
+                continue
+            assert any(type(a) is not type(b) for a, b in zip(got, values)), values
+    return passed
+
+
+def test_a_stages_canonical_fast_check_passes_only_what_validation_returns_unchanged():
+    """spec.StageSpec skips pydantic when fields.canonical_check (compiled from spec.STAGE_FIELDS) passes."""
+    import math
+
+    from designspace.spec import STAGE_FIELDS
+
     candidates = {
         "depth": [0, 3, 1000, 1001, -1, 3.0, True], "width": [8, 16384, 16385, 0, 8.0],
         "stride": [1, 2, 16, 17, 2.0], "block": ["res_bottleneck", "vanilla", "nope", 1],
         "bottleneck_ratio": [1.0, 0.25, 1, 0.0, -1.0, math.inf, math.nan],
         "group_width": [1, 16, 0, 1.0], "se_ratio": [0.0, -0.0, 0.25, 1.0, 0, math.nan],
     }
-    passed = 0
-    for values in itertools.islice(itertools.product(*(candidates[n] for n in names)), 0, None, 7):
-        if check(values):
-            passed += 1
-            out = validate(_StageFields, dict(zip(names, values)), "", at="stage")
-            got = tuple(getattr(out, n) for n in names)
-            assert all(type(a) is type(b) and (a == b) for a, b in zip(got, values)), values
-        else:  # validation changes it (1 -> 1.0, 3.0 -> 3) or refuses it
-            try:
-                out = validate(_StageFields, dict(zip(names, values)), "", at="stage")
-            except UsageError:
-                continue
-            got = tuple(getattr(out, n) for n in names)
-            assert any(type(a) is not type(b) for a, b in zip(got, values)), values
+    passed = _fast_check_agrees_with_validation(STAGE_FIELDS, candidates)
     assert passed > 10
+
+
+def test_the_fast_check_of_optional_and_flag_fields_agrees_with_validation():
+    """The recipe's record has flags and optional integers: the same agreement, on every kind of field."""
+    from designspace.fields import Bound, Record
+
+    record = Record("r", (("flag", Bound(bool)), ("size", Bound(int, gt=0, le=10, optional=True)),
+                          ("rate", Bound(float, ge=0, lt=1))))
+    candidates = {"flag": [True, False, 1, 0, None, "yes"], "size": [None, 1, 10, 11, 0, 3.0, True, "3"],
+                  "rate": [0.0, 0.5, 0, 1.0, -0.1, float("nan"), None]}
+    assert _fast_check_agrees_with_validation(record, candidates, stride=1) > 10
+
+
+def test_bound_check_returns_canonical_values_and_one_line_errors():
+    from designspace.errors import UsageError
+    from designspace.limits import SEED
+
+    assert SEED.check(7, "seed") == 7 and type(SEED.check(7.0, "seed")) is int
+    for bad, words in ((-1, ">= 0"), (2**32, "<= 4,294,967,295"), ("1", "integer"), (True, "integer"),
+                       (1.5, "integer")):
+        with pytest.raises(UsageError) as err:
+            SEED.check(bad, "--seed")
+        assert str(err.value).startswith("--seed must be") and words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_sampling_a_shipped_space_imports_no_pydantic(tmp_path):
+    """The schemas are the validators of user input; building what a sampler draws needs none of them, so
+    `designspace sample` does not pay pydantic's import (about as long as numpy's) at every start."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "s.jsonl"
+    code = ("import sys\nfrom designspace.cli import main\n"
+            f"assert main(['sample', '--space', 'AnyNetXE', '-n', '20', '--seed', '3', '--out', {str(out)!r}]) == 0\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'pydantic', 'pydantic_core', 'torch', 'pandas'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+    assert len(out.read_text().splitlines()) == 20

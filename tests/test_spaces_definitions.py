@@ -445,3 +445,28 @@ def test_sampling_from_the_command_line_imports_neither_pandas_scipy_nor_torch()
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_shipped_definitions_pass_the_schema_and_read_the_same_without_it():
+    """Built-in spaces are built without the schema pass (SpaceDef.from_shipped, so that sampling never imports
+    pydantic): each one passes the schema, and both ways give the same definition, types included."""
+    from designspace.spaces import _DEFINITIONS, resolved_definition
+
+    assert len(_DEFINITIONS) >= len(BUILTIN)
+    for name in _DEFINITIONS:
+        core = {k: v for k, v in resolved_definition(name).items() if k != "modifiers"}
+        checked, shipped = SpaceDef.from_dict(core), SpaceDef.from_shipped(core)
+        assert repr(checked) == repr(shipped), name  # repr shows 8 against 8.0
+        assert json.dumps(checked.to_dict()) == json.dumps(shipped.to_dict())
+
+
+def test_a_registered_definition_that_is_not_shipped_still_gets_the_schema_pass():
+    from designspace.spaces import _DEFINITIONS, _SPACES, register_definition
+
+    try:
+        register_definition({"name": "bad-registered", "base": "AnyNetXA", "stages": "four"})
+        with pytest.raises(UsageError, match="stages"):
+            get_space("bad-registered")
+    finally:
+        _DEFINITIONS.pop("bad-registered", None)
+        _SPACES.pop("bad-registered", None)

@@ -41,8 +41,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, create_model, model_validator
 
 from ..errors import UsageError
-from ..limits import Name, PathText, Seed
-from ..schema import STRICT, Flag, Integer, Number, Text
+from ..schema import STRICT, Flag, Integer, Name, Number, PathText, Seed, Text
 from .rules import SCHEMA_KEYS, Rules
 from .statistics import EXPECTS, STATISTICS
 

@@ -153,10 +153,9 @@ def _check_flags(args) -> None:
     import os
 
     from ..errors import UsageError
-    from ..limits import Seed
-    from ..schema import check
+    from ..limits import SEED
 
-    check(Seed, args.seed, "--seed")
+    SEED.check(args.seed, "--seed")
     if args.threads is not None and args.threads <= 0:
         raise UsageError(f"--threads must be positive, got {args.threads}")
     if args.save is not None and (not args.save or "\0" in args.save or os.path.isdir(args.save)):

@@ -26,10 +26,11 @@ def register_space(name: str, factory: Callable[[], DesignSpace]) -> None:
     _SPACES[name] = factory
 
 
-def register_definition(d: dict) -> None:
-    """Register a space given as data (a definition, possibly with a base)."""
+def register_definition(d: dict, shipped: bool = False) -> None:
+    """Register a space given as data (a definition, possibly with a base). Only builtin.py's definitions are
+    `shipped`: tested against the schema, they skip its pass when built (sampling imports no pydantic)."""
     _DEFINITIONS[d["name"]] = d
-    _SPACES[d["name"]] = lambda name=d["name"]: _defined(resolved_definition(name))
+    _SPACES[d["name"]] = lambda name=d["name"]: _defined(resolved_definition(name), shipped=shipped)
 
 
 def register_modifier(name: str, wrap: Callable[[DesignSpace], DesignSpace]) -> None:
@@ -40,7 +41,7 @@ def _load_builtins() -> None:
     from .builtin import BUILTIN
 
     for d in BUILTIN:
-        register_definition(d)
+        register_definition(d, shipped=True)
 
 
 _load_builtins()
@@ -98,12 +99,14 @@ def _space_dict(x) -> dict:
     return get_space(x).definition()
 
 
-def _defined(d: dict) -> DesignSpace:
+def _defined(d: dict, shipped: bool = False) -> DesignSpace:
+    """The space of a resolved definition; `shipped` (builtin.py's, tested against the schema) skips its pass."""
     from .defined import DefinedSpace
     from .definition import SpaceDef
 
     mods = list(d.get("modifiers", []))
-    core = DefinedSpace(SpaceDef.from_dict({k: v for k, v in d.items() if k != "modifiers"}))
+    core = {k: v for k, v in d.items() if k != "modifiers"}
+    core = DefinedSpace(SpaceDef.from_shipped(core) if shipped else SpaceDef.from_dict(core))
     return _apply_modifiers(core, mods, d["name"]) if mods else core
 
 
@@ -124,7 +127,8 @@ def _apply_modifiers(space: DesignSpace, mods: list[str], label: str) -> DesignS
 
 def space_from_dict(d: Mapping, validate: bool = True) -> DesignSpace:
     """A space from a definition dict (the YAML schema; `base` allowed)."""
-    from .definition import check_definition, merge
+    from .definition import merge
+    from .definition_input import check_definition
 
     d = dict(d)
     if validate:

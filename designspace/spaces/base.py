@@ -4,16 +4,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Annotated
 
 import numpy as np
-from pydantic import Field
 
 from ..complexity import SpecArrays, complexity_arrays
 from ..errors import UsageError
-from ..limits import Seed
+from ..fields import Bound
+from ..limits import SEED
 from ..regimes import Regime, get_regime
-from ..schema import Integer, check
 from ..spec import BLOCK_TYPES, FrozenDict, ModelSpec, StageSpec
 from .columns import COMPLEXITY, batch_columns
 
@@ -165,7 +163,7 @@ class DesignSpace:
         before the first), or at max_draws; the error then names the reachable flops range and the
         constraint that rejected the most candidates."""
         rg = get_regime(regime)
-        n = check(_HOW_MANY, _python(n), "number of models")
+        n = HOW_MANY.check(_python(n), "number of models")
         rng = np.random.default_rng(check_seed(seed))
         lo, hi = parse_flops(flops) if isinstance(flops, str) else (flops or rg.default_flops)
         screen, pool = _Screen(self), _Pool(n)
@@ -368,12 +366,12 @@ class WrappedSpace(DesignSpace):
         return out
 
 
-_HOW_MANY = Annotated[Integer, Field(ge=1)]  # one object: schema.check keeps a validator per type
+HOW_MANY = Bound(int, ge=1)  # models to sample
 
 
 def check_seed(seed) -> int:
     """A sampling seed: an integer in [0, limits.MAX_SEED], the range training takes too."""
-    return check(Seed, _python(seed), "seed")
+    return SEED.check(_python(seed), "seed")
 
 
 def _python(value):

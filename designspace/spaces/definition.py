@@ -1,5 +1,5 @@
-"""Space definitions: the data a design space is made of, their schema, and the three ways to write
-one (a YAML/JSON file, a dict, an inline refinement ``Base[k=v,expr,...]+modifier``).
+"""Space definitions: the data a design space is made of, and the three ways to write one (a YAML/JSON
+file, a dict, an inline refinement ``Base[k=v,expr,...]+modifier``); their schema is definition_input.py.
 
 A resolved definition (what ``DesignSpace.definition()`` returns and ``designspace spaces --show``
 prints) is self-contained: loading it gives the same samples as the space it came from. The keys:
@@ -24,52 +24,16 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, Field
+from types import SimpleNamespace
 
 from ..errors import UsageError
-from ..limits import MAX_CONFIG_BYTES, MAX_STAGES, MAX_STRIDE, MAX_WIDTH
-from ..schema import STRICT, Integer, Number, validate
-from ..spec import BLOCK_TYPES
+from ..limits import MAX_CONFIG_BYTES, MAX_STAGES
 from .columns import column_names
 from .distributions import KINDS, Param
 from .expr import parse
 
 KIND_PARAMS = {"anynet": ("d", "w", "b", "g"), "regnet": ("d", "w0", "wa", "wm", "b", "g")}
 DEFAULTS = {"description": "", "stages": 4, "block": "res_bottleneck", "se": 0.0, "stem_width": 32, "stride": 2}
-Constraint = Annotated[str, Field(min_length=1, max_length=2000)]
-Modifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$", max_length=200)]
-
-
-class SpaceInput(BaseModel):
-    """The schema of a definition as written (a file, a dict): every key, its type and range. A resolved
-    definition is the same without `base`; SpaceDef adds the checks that relate keys (a kind's
-    parameters, ties, constraints over the columns)."""
-    model_config = STRICT
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    description: Annotated[str, Field(max_length=2000)] = ""
-    base: Annotated[str, Field(min_length=1, max_length=10_000)] | None = None
-    kind: Literal[tuple(KIND_PARAMS)] = "anynet"
-    stages: Annotated[Integer, Field(ge=1, le=MAX_STAGES)] = DEFAULTS["stages"]
-    block: Literal[BLOCK_TYPES] = DEFAULTS["block"]
-    se: Annotated[Number, Field(ge=0, lt=1)] = DEFAULTS["se"]
-    stem_width: Annotated[Integer, Field(ge=1, le=MAX_WIDTH)] = DEFAULTS["stem_width"]
-    stride: Annotated[Integer, Field(ge=1, le=MAX_STRIDE)] = DEFAULTS["stride"]
-    params: Annotated[dict[str, Any], Field(max_length=64)] = {}  # name -> distribution (distributions.py)
-    tie: Annotated[dict[str, str], Field(max_length=64)] = {}
-    constraints: Annotated[list[Constraint], Field(max_length=64)] = []
-    modifiers: Annotated[list[Modifier], Field(max_length=8)] = []
-
-
-TOP_KEYS = tuple(SpaceInput.model_fields)
-
-
-def check_definition(d) -> SpaceInput:
-    """An input definition against the schema: one-line UsageError naming the key."""
-    if not isinstance(d, dict):
-        raise UsageError(f"a space definition must be a mapping, got {type(d).__name__}")
-    return validate(SpaceInput, d, "space definition", noun="space key")
 
 
 @dataclass(frozen=True)
@@ -166,18 +130,31 @@ class SpaceDef:
     @classmethod
     def from_dict(cls, d: dict) -> SpaceDef:
         """A resolved definition (no `base`) -> SpaceDef; every problem is a one-line UsageError."""
+        from .definition_input import check_definition
+
         given = check_definition(d)
         if given.base is not None:
             raise UsageError("a resolved definition has no base; use space_from_dict")
         if given.name is None or not given.name.strip():
             raise UsageError(f"space key name must be a non-empty string, got {given.name!r}")
-        name = given.name
+        return cls._built(given, lambda p: Param.from_dict(given.params[p], f"space {given.name!r} parameter {p!r}"))
+
+    @classmethod
+    def from_shipped(cls, d: dict) -> SpaceDef:
+        """A shipped resolved definition (builtin.py) without the schema pass of from_dict: tests check that
+        every shipped definition passes it and reads the same both ways. The relations between keys are
+        still checked (__post_init__)."""
+        given = SimpleNamespace(**{**DEFAULTS, "kind": "anynet", "tie": {}, "constraints": [], "modifiers": [], **d})
+        return cls._built(given, lambda p: Param.from_shipped(given.params[p]))
+
+    @classmethod
+    def _built(cls, given, param) -> SpaceDef:
+        """The SpaceDef of checked input `given`; param(name) reads one parameter."""
         order = {p: i for i, p in enumerate(_order(given.kind, given.stages))}
-        params = tuple((p, Param.from_dict(given.params[p], f"space {name!r} parameter {p!r}"))
-                       for p in sorted(given.params, key=lambda p: (order.get(p, len(order)), p)))
-        return cls(name=name, kind=given.kind, params=params, description=given.description, stages=given.stages,
-                   block=given.block, se=given.se, stem_width=given.stem_width, stride=given.stride,
-                   tie=tuple(given.tie.items()), constraints=tuple(given.constraints),
+        params = tuple((p, param(p)) for p in sorted(given.params, key=lambda p: (order.get(p, len(order)), p)))
+        return cls(name=given.name, kind=given.kind, params=params, description=given.description,
+                   stages=given.stages, block=given.block, se=given.se, stem_width=given.stem_width,
+                   stride=given.stride, tie=tuple(given.tie.items()), constraints=tuple(given.constraints),
                    modifiers=tuple(given.modifiers))
 
 

@@ -12,13 +12,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
 
 import numpy as np
-from pydantic import AllowInfNan, BaseModel, Field, Strict, model_validator
 
 from ..errors import UsageError
-from ..schema import STRICT, Flag, validate
 from .common import _quantize, log_uniform, uniform
 
 
@@ -178,53 +175,20 @@ Distribution = "Uniform | Power2OrLogUniform | Choice | Fixed"
 KINDS = ("uniform", "log_uniform", "int", "log_int", "power2_or_log_uniform", "choice", "fixed")
 RANGES = ("uniform", "log_uniform", "int", "log_int", "power2_or_log_uniform")  # the kinds that take [low, high]
 TAKES_Q = ("uniform", "log_uniform", "int", "log_int", "power2_or_log_uniform")
-# A number as written: an integer stays one (choice: [1, 2] draws integers), a float stays a float.
-Value = Annotated[Annotated[int, Strict()] | Annotated[float, Strict(), AllowInfNan(False)],
-                  Field(union_mode="left_to_right")]
-Range = Annotated[list[Value], Field(min_length=2, max_length=2)]
 
 
-class ParamInput(BaseModel):
-    """A parameter as written: one distribution kind, its step q, and the per-stage flags."""
-    model_config = STRICT
-    uniform: Range | None = None
-    log_uniform: Range | None = None
-    int_: Annotated[Range | bool | None, Field(alias="int")] = None  # a range, or (with uniform) the integer flag
-    log_int: Range | None = None
-    power2_or_log_uniform: Range | None = None
-    choice: Annotated[list[Value], Field(min_length=1, max_length=10_000)] | None = None
-    fixed: Value | None = None
-    q: Annotated[Value, Field(ge=0)] = 0
-    per_stage: Flag = False
-    non_decreasing: Flag = False
-
-    @model_validator(mode="after")
-    def _one_kind(self):
-        kinds = self.kinds()
-        if len(kinds) != 1:
-            raise ValueError(f"needs exactly one of {', '.join(KINDS)} (found {', '.join(kinds) or 'none'})")
-        if isinstance(self.int_, bool) and kinds[0] not in ("uniform", "log_uniform"):
-            raise ValueError(f"{kinds[0]} takes no 'int' option")
-        if "q" in self.model_fields_set and kinds[0] not in TAKES_Q:
-            raise ValueError(f"{kinds[0]} takes no 'q' option")
-        return self
-
-    def kinds(self) -> list[str]:
-        given = {"int" if k == "int_" else k: getattr(self, k) for k in self.model_fields_set}
-        return [k for k in KINDS if given.get(k) is not None and not (k == "int" and isinstance(given[k], bool))]
-
-    def distribution(self):
-        kind = self.kinds()[0]
-        value = getattr(self, "int_" if kind == "int" else kind)
-        if kind in ("uniform", "log_uniform"):
-            return Uniform(*value, q=self.q, log=kind == "log_uniform", integer=self.int_ is True)
-        if kind in ("int", "log_int"):
-            return Uniform(*value, q=self.q or 1, log=kind == "log_int", integer=True)
-        if kind == "power2_or_log_uniform":
-            return Power2OrLogUniform(*value, q=self.q or 1)
-        if kind == "choice":
-            return Choice(tuple(value))
-        return Fixed(value)
+def declared(kind: str, value, q=0, integer: bool = False):
+    """The distribution one kind key declares: `kind` (one of KINDS) with its value ([low, high], the choices or
+    the fixed value), its step q, and (for uniform and log_uniform) the integer flag."""
+    if kind in ("uniform", "log_uniform"):
+        return Uniform(*value, q=q, log=kind == "log_uniform", integer=integer)
+    if kind in ("int", "log_int"):
+        return Uniform(*value, q=q or 1, log=kind == "log_int", integer=True)
+    if kind == "power2_or_log_uniform":
+        return Power2OrLogUniform(*value, q=q or 1)
+    if kind == "choice":
+        return Choice(tuple(value))
+    return Fixed(value)
 
 
 def distribution_from_dict(d: dict, where: str = "parameter"):
@@ -251,14 +215,27 @@ class Param:
 
     @classmethod
     def from_dict(cls, d, where: str = "parameter") -> Param:
+        """A parameter as written, checked against its schema (definition_input.ParamInput)."""
+        from ..schema import validate
+        from .definition_input import ParamInput
+
         if not isinstance(d, dict):
             d = {"fixed": d}  # a bare number fixes the parameter
         given = validate(ParamInput, d, where)
         try:
-            dist = given.distribution()
+            dist = declared(given.kind, given.value, given.q, given.int_ is True)
         except UsageError as exc:  # a range the distribution cannot draw from (low > high, ...)
             raise UsageError(f"{where}: {exc}") from None
         return cls(dist, per_stage=given.per_stage, non_decreasing=given.non_decreasing)
+
+    @classmethod
+    def from_shipped(cls, d: dict) -> Param:
+        """A parameter of a shipped definition (builtin.py), read without the schema pass that user input gets:
+        tests check that every shipped parameter reads the same both ways (and passes the schema), so that
+        sampling a built-in space never imports pydantic."""
+        kind = next(k for k in KINDS if k in d and not (k == "int" and d[k] is True))
+        return cls(declared(kind, d[kind], d.get("q", 0), d.get("int") is True),
+                   per_stage=d.get("per_stage", False), non_decreasing=d.get("non_decreasing", False))
 
     def describe(self) -> str:
         return (("per stage, " if self.per_stage else "") + self.dist.describe()

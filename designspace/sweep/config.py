@@ -10,8 +10,8 @@ from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from ..data import DATASETS
 from ..errors import UsageError
-from ..limits import MAX_CPUS, MAX_GPUS, MAX_MODELS, MAX_REPEATS, MAX_SEED, MAX_TIMEOUT, Name, PathText, Seed
-from ..schema import STRICT, Flag, Integer, Number, validate
+from ..limits import MAX_CPUS, MAX_GPUS, MAX_MODELS, MAX_REPEATS, MAX_SEED, MAX_TIMEOUT
+from ..schema import STRICT, Flag, Integer, Name, Number, PathText, Seed, validate
 
 # What a trial asks for, as the config and the sweep command's flags (--cpus-per-trial, ...) state it.
 Cpus = Annotated[Number, Field(ge=0, le=MAX_CPUS)]

@@ -14,9 +14,9 @@ as whole batches: no DataLoader, no per-sample Python.
 """
 from .epoch import augment_batch, lr_at
 from .evaluation import evaluate
-from .recipe import REFERENCE_BATCH, Recipe, RecipeFields
+from .recipe import RECIPE_FIELDS, REFERENCE_BATCH, Recipe
 from .setup import default_threads
 from .trainer import train
 
-__all__ = ["REFERENCE_BATCH", "Recipe", "RecipeFields", "augment_batch", "default_threads", "evaluate", "lr_at",
+__all__ = ["RECIPE_FIELDS", "REFERENCE_BATCH", "Recipe", "augment_batch", "default_threads", "evaluate", "lr_at",
            "train"]

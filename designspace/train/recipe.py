@@ -7,37 +7,35 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Annotated, Any
-
-from pydantic import BaseModel, Field
+from typing import Any
 
 from ..errors import UsageError
+from ..fields import Bound, Record
 from ..limits import MAX_BATCH, MAX_EPOCHS, MAX_IMAGES
-from ..schema import STRICT, Flag, Integer, Number, validate
 from ..spec import FrozenDict
 
 REFERENCE_BATCH = 128  # lr is given at this batch size and scaled linearly (Goyal et al.; pycls)
 
 
-class RecipeFields(BaseModel):
-    """The core recipe keys with their types and ranges (the families' own keys are checked by their
-    modules). Sizes past the limits cannot be meant (a typo, or 1e9): refused rather than run for ever."""
-    model_config = STRICT
-    epochs: Annotated[Number, Field(gt=0, le=MAX_EPOCHS)]
-    batch_size: Annotated[Integer, Field(gt=0, le=MAX_BATCH)]
-    lr: Annotated[Number, Field(gt=0)]
-    momentum: Annotated[Number, Field(ge=0, lt=1)]
-    nesterov: Flag
-    weight_decay: Annotated[Number, Field(ge=0)]
-    warmup_epochs: Annotated[Number, Field(ge=0, le=MAX_EPOCHS)]
-    warmup_factor: Annotated[Number, Field(gt=0, le=1)]
-    label_smoothing: Annotated[Number, Field(ge=0, lt=1)]
-    zero_init_residual: Flag
-    train_size: Annotated[Integer, Field(gt=0, le=MAX_IMAGES)] | None
-    test_size: Annotated[Integer, Field(gt=0, le=MAX_IMAGES)] | None
-    augment: Flag
-    eval_batch_size: Annotated[Integer, Field(gt=0, le=MAX_BATCH)]
-    amp: Flag
+# The core recipe keys with their types and ranges (the families' own keys are checked by their modules). Sizes
+# past the limits cannot be meant (a typo, or 1e9): refused rather than run for ever.
+RECIPE_FIELDS = Record("recipe", (
+    ("epochs", Bound(float, gt=0, le=MAX_EPOCHS)),
+    ("batch_size", Bound(int, gt=0, le=MAX_BATCH)),
+    ("lr", Bound(float, gt=0)),
+    ("momentum", Bound(float, ge=0, lt=1)),
+    ("nesterov", Bound(bool)),
+    ("weight_decay", Bound(float, ge=0)),
+    ("warmup_epochs", Bound(float, ge=0, le=MAX_EPOCHS)),
+    ("warmup_factor", Bound(float, gt=0, le=1)),
+    ("label_smoothing", Bound(float, ge=0, lt=1)),
+    ("zero_init_residual", Bound(bool)),
+    ("train_size", Bound(int, gt=0, le=MAX_IMAGES, optional=True)),
+    ("test_size", Bound(int, gt=0, le=MAX_IMAGES, optional=True)),
+    ("augment", Bound(bool)),
+    ("eval_batch_size", Bound(int, gt=0, le=MAX_BATCH)),
+    ("amp", Bound(bool)),
+))
 
 
 @dataclass(frozen=True)
@@ -68,10 +66,11 @@ class Recipe:
     family_options: Mapping[str, Any] = field(default_factory=FrozenDict, hash=False)
 
     def __post_init__(self):
-        core = {name: getattr(self, name) for name in RecipeFields.model_fields}
-        checked = validate(RecipeFields, core, "", at="recipe")
-        for name in core:  # canonical types: 1 -> 1.0 for float keys, 64.0 -> 64 for integer ones
-            object.__setattr__(self, name, getattr(checked, name))
+        from ..schema import validate_record
+
+        core = {name: getattr(self, name) for name in RECIPE_FIELDS.keys}
+        for name, value in validate_record(RECIPE_FIELDS, core).items():  # canonical types: 1 -> 1.0 for
+            object.__setattr__(self, name, value)  # float keys, 64.0 -> 64 for integer ones
         from ..registry import recipe_keys, validate_recipe
 
         if not isinstance(self.family_options, Mapping):

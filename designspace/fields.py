@@ -1,0 +1,106 @@
+"""A flat record's fields as plain data: each key's type and its range or allowed values, stated once.
+
+    STAGE = Record("stage", (("depth", Bound(int, ge=0, le=MAX_DEPTH)), ("block", OneOf(BLOCK_TYPES)), ...))
+
+`schema.model_of(STAGE)` builds the pydantic model that validates such a record (with the one-line messages of
+schema.validate), the first time a value needs validating. `canonical_check(STAGE)` compiles from the same
+declaration the fast test a hot constructor runs first: values that already are what validation would return
+skip it. So a command that only builds canonical values (`sample` builds thousands of specs) never imports
+pydantic, and the declaration stays the one source of each limit.
+
+The types mean what schema.py's shared types mean: int is an integer (a whole float such as YAML's 1e3 is the
+integer it names), float a finite number (an integer is one too), bool true or false, never 1 or 0.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A number or a flag: `kind` int, float or bool, inside the given bounds; None too where `optional`."""
+
+    kind: type
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    optional: bool = False
+
+    def __post_init__(self):
+        if self.kind not in (int, float, bool):
+            raise TypeError(f"Bound: kind must be int, float or bool, got {self.kind!r}")
+
+    def admits(self, value: Any) -> bool:
+        """Whether `value` is already what validation returns: its exact type (an int is not a float here,
+        a bool not an int), finite, inside the bounds."""
+        if value is None:
+            return self.optional
+        if type(value) is not self.kind or (self.kind is float and value - value != 0):  # NaN and infinities
+            return False
+        return ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
+                and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
+
+    def check(self, value: Any, where: str):
+        """`value` as validated (3.0 -> 3 for an integer), or the one-line UsageError 'where must be ..., got
+        value'. A value already canonical returns at once, without pydantic."""
+        if self.admits(value):
+            return value
+        from .schema import annotation_of, check
+
+        return check(annotation_of(self), value, where)
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """One of a few strings (a block type, a kind)."""
+
+    values: tuple
+
+    def admits(self, value: Any) -> bool:
+        return type(value) is str and value in self.values
+
+
+@dataclass(frozen=True)
+class Record:
+    """A flat record: `name` (what messages call it), and its fields, ((key, Bound | OneOf), ...) in order."""
+
+    name: str
+    fields: tuple
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(key for key, _ in self.fields)
+
+    def field(self, key: str) -> Bound | OneOf:
+        return dict(self.fields)[key]
+
+
+def canonical_check(record: Record) -> Callable[[tuple], bool]:
+    """A fast test of whether values (in field order) are already what validation would return, each
+    admitted by its field (`admits`, unrolled into one loop over plain tuples: it runs for every stage
+    a sampler builds). A hot constructor validates only when it fails."""
+    plan = tuple((None, decl.values, None, None, None, None, False) if isinstance(decl, OneOf)
+                 else (decl.kind, None, decl.ge, decl.gt, decl.le, decl.lt, decl.optional)
+                 for _, decl in record.fields)
+
+    def check(values: tuple) -> bool:
+        if len(values) != len(plan):
+            return False
+        for v, (kind, allowed, ge, gt, le, lt, optional) in zip(values, plan):
+            if allowed is not None:
+                if type(v) is not str or v not in allowed:
+                    return False
+            elif v is None:
+                if not optional:
+                    return False
+            elif type(v) is not kind or (kind is float and v - v != 0):  # v - v: NaN and infinities fail
+                return False
+            elif (ge is not None and v < ge) or (gt is not None and v <= gt) or (le is not None and v > le) \
+                    or (lt is not None and v >= lt):
+                return False
+        return True
+
+    return check
