@@ -124,11 +124,18 @@ def _encode_png(rgba: np.ndarray, dpi: int) -> bytes:
     import zlib
 
     opaque = bool((rgba[..., 3] == 255).all())
-    pixels = rgba[..., :3] if opaque else rgba
-    height, width, channels = pixels.shape
+    height, width = rgba.shape[:2]
+    channels = 3 if opaque else 4
     rows = np.empty((height, width * channels + 1), np.uint8)
     rows[:, 0] = 0  # filter type "none" on every row
-    rows[:, 1:] = pixels.reshape(height, -1)
+    if opaque:
+        # one strided copy per colour channel: numpy copies a (height, width, 3) view of RGBA
+        # (3 bytes of every 4) pixel by pixel, about 8 times slower
+        flat = rgba.reshape(height, width * 4)
+        for c in range(3):
+            rows[:, 1 + c::3] = flat[:, c::4]
+    else:
+        rows[:, 1:] = rgba.reshape(height, -1)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
