@@ -309,3 +309,27 @@ def test_plot_functions_draw_into_given_axes(full_report):
     assert P.plot_top_widths(top, by="population", ax=axes) is fig2
     with pytest.raises(ValueError, match="axes"):
         P.plot_top_widths(top, by="population", ax=axes[:1])
+
+
+@pytest.mark.parametrize("step", [None, "post"])
+def test_bands_are_the_polygons_fill_between_draws(step):
+    from matplotlib.figure import Figure
+
+    from designspace import plots as P
+
+    rng = np.random.default_rng(0)
+    x = np.sort(rng.random(12))
+    lo, hi = rng.random(12), 1 + rng.random(12)
+    lo[4] = np.nan  # a gap: two polygons
+    hi[11] = np.inf
+    bands = [(x, lo, hi, "C0"), (x[:5], lo[5:10], hi[:5], "C1")]
+    expected = Figure().subplots()
+    expected = [p.vertices for x_, lo_, hi_, c in bands
+                for p in expected.fill_between(x_, lo_, hi_, step=step).get_paths()]
+    ax = Figure().subplots()
+    P._fill_bands(ax, bands, alpha=0.2, step=step)
+    (collection,) = ax.collections
+    got = [p.vertices for p in collection.get_paths()]
+    assert len(got) == len(expected) == 3
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
