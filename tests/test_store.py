@@ -205,3 +205,24 @@ def test_flatten_specs_is_the_same_table_through_arrow(tmp_path, monkeypatch):
     here = views.load(db)
     monkeypatch.setattr(views, "ARROW_MIN_SPECS", 1)
     pd.testing.assert_frame_equal(here, views.load(db))
+
+
+def test_arrow_stage_columns_match_the_lists_across_stage_counts(monkeypatch):
+    """Through Arrow, the stage columns (w1.., d1.., b1.., g1.., num_stages, d) are computed per array:
+    the same table as from the lists, integer where every model has the stage, float with NaN past
+    a model's last stage where some have fewer stages (3-stage ResNets beside 4-stage AnyNets)."""
+    from designspace.spaces import get_space
+    from designspace.store import views
+
+    specs = []
+    for k, space in enumerate(("AnyNetXA", "RegNetX", "ResNetC32+csp_csp", "ResNetC4+ode_rk4")):
+        specs += [s.to_json() for s in get_space(space).sample(8, seed=k, flops=(1e6, 2e9), regime="fashion-mnist")]
+    df = pd.DataFrame({"trial_id": [f"t{i}" for i in range(len(specs))], "spec": specs})
+    monkeypatch.setattr(views, "ARROW_MIN_SPECS", 10**9)
+    here = views.flatten_specs(df)
+    monkeypatch.setattr(views, "ARROW_MIN_SPECS", 1)
+    assert views._arrow_spec_columns(specs) is not None  # the Arrow path is the one compared
+    arrow = views.flatten_specs(df)
+    pd.testing.assert_frame_equal(here, arrow, check_exact=True)
+    assert arrow["w1"].dtype == "int64" and arrow["b1"].dtype == "float64"
+    assert arrow["w4"].dtype == "float64" and arrow["w4"].isna().sum() == 16 and arrow["num_stages"].min() == 3

@@ -85,8 +85,9 @@ def flatten_specs(df, executor=None):
         for col in (*LIST_COLUMNS, "num_stages", "d", "se_ratio", "family"):
             out[col] = pd.Series(dtype=object)
         return out
-    specs = list(df["spec"])
-    cols = spec_columns_arrow(specs) if len(specs) >= ARROW_MIN_SPECS else None
+    specs = df["spec"].tolist()
+    arrow = _arrow_spec_columns(specs) if len(specs) >= ARROW_MIN_SPECS else None
+    cols, stage_values = arrow or (None, None)
     if cols is None and executor is not None and len(specs) >= PARALLEL_MIN_SPECS:
         size = -(-len(specs) // 4)
         parts = list(executor.map(spec_columns, [specs[i:i + size] for i in range(0, len(specs), size)]))
@@ -96,7 +97,7 @@ def flatten_specs(df, executor=None):
     for key in ("w0", "wa", "wm"):
         if not any(v == v for v in cols[key]):  # every value NaN: no RegNet parameters in these specs
             del cols[key]
-    cols.update(_stage_values(cols))
+    cols.update(stage_values or _stage_values(cols))
     # one concat instead of a column insert per field (each insert consolidates the frame again)
     return pd.concat([df.drop(columns=[c for c in cols if c in df]),
                       pd.DataFrame(cols, index=df.index)], axis=1)
@@ -140,6 +141,12 @@ def spec_columns_arrow(specs) -> dict[str, list] | None:
     value of it is written as an integer (one regular-expression scan of the texts). Families are
     key sets, which Arrow's structs cannot tell apart from null values: specs that name a family
     are parsed in Python, one by one."""
+    arrow = _arrow_spec_columns(specs)
+    return None if arrow is None else arrow[0]
+
+
+def _arrow_spec_columns(specs) -> tuple[dict[str, list], dict] | None:
+    """(spec_columns_arrow's columns, their _stage_values as arrays) or None."""
     import pyarrow as pa
     import pyarrow.json as pj
 
@@ -172,30 +179,55 @@ def spec_columns_arrow(specs) -> dict[str, list] | None:
         return None
     cols.update(regnet)
     cols["family"] = _families(specs, text)
-    return cols
+    return cols, _arrow_stage_values(stages)
 
 
 def _arrow_stage_lists(stages) -> dict | None:
     """The per-stage list columns and each model's largest se_ratio from Arrow's stages column."""
     import numpy as np
+    import pyarrow as pa
 
     flat = stages.flatten()
     if any(flat.field(key).null_count for key in (*_STAGE_INTS, *_STAGE_NUMBERS)):
         return None
-    offsets = stages.offsets.to_numpy()
-    bounds = list(zip(offsets[:-1].tolist(), offsets[1:].tolist()))
-    cols: dict[str, list] = {}
-    for key in (*_STAGE_INTS, "bottleneck_ratio"):
-        values = flat.field(key).to_pylist()
-        cols[_STAGE_INTS.get(key) or _STAGE_NUMBERS[key]] = [values[a:b] for a, b in bounds]
+    offsets = stages.offsets
+    # each model's lists through Arrow's own conversion (a Python slice per model costs several times more)
+    cols: dict[str, list] = {_STAGE_INTS.get(key) or _STAGE_NUMBERS[key]:
+                             pa.ListArray.from_arrays(offsets, flat.field(key)).to_pylist()
+                             for key in (*_STAGE_INTS, "bottleneck_ratio")}
     # each model's largest se_ratio (0.0 without stages), as max() would give it
+    offsets = offsets.to_numpy()
     se, starts = flat.field("se_ratio").to_numpy(), offsets[:-1]
     has = np.diff(offsets) > 0
     top = np.maximum.reduceat(se, starts[has]).tolist() if has.any() else []
-    se_ratio = [0.0] * len(bounds)
+    se_ratio = [0.0] * (len(offsets) - 1)
     for row, value in zip(np.flatnonzero(has).tolist(), top):
         se_ratio[row] = value
     return {**{name: cols[name] for name in LIST_COLUMNS}, "se_ratio": se_ratio}
+
+
+def _arrow_stage_values(stages) -> dict:
+    """_stage_values of Arrow's stages column, as arrays: a stage column is integer where every
+    model has the stage (as the lists of Python numbers make it) and float with NaN past a model's
+    stages otherwise. Per array, instead of a Python loop over the models per stage column."""
+    import numpy as np
+
+    flat, offsets = stages.flatten(), stages.offsets.to_numpy()
+    starts, num = offsets[:-1], np.diff(offsets)
+    total = np.concatenate(([0], np.cumsum(flat.field("depth").to_numpy())))
+    out: dict = {"num_stages": num.astype(np.int64), "d": total[offsets[1:]] - total[starts]}
+    max_s = int(num.max()) if len(num) else 0
+    for key, short in (("width", "w"), ("depth", "d"), ("bottleneck_ratio", "b"), ("group_width", "g")):
+        values = flat.field(key).to_numpy()
+        for j in range(max_s):
+            has = num > j
+            if has.all():
+                out[f"{short}{j + 1}"] = values[starts + j]
+            else:
+                column = np.full(len(num), np.nan)
+                column[has] = values[starts[has] + j]
+                out[f"{short}{j + 1}"] = column
+    return out
 
 
 def _arrow_regnet(table, text: str, n: int) -> dict | None:
@@ -224,9 +256,11 @@ def _families(specs, text: str) -> list[str]:
     import numpy as np
 
     out = [""] * len(specs)
+    found = [m.start() for m in _NONEMPTY_FAMILY.finditer(text)]
+    if not found:
+        return out
     line_starts = np.cumsum([0] + [len(s) + 1 for s in specs[:-1]])
-    for row in np.unique(np.searchsorted(line_starts, [m.start() for m in _NONEMPTY_FAMILY.finditer(text)],
-                                         side="right") - 1):
+    for row in np.unique(np.searchsorted(line_starts, found, side="right") - 1):
         spec = json.loads(specs[row])
         out[row] = _family(spec, spec["stages"])
     return out
