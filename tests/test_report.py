@@ -52,6 +52,14 @@ def test_write_report_writes_every_figure_and_the_summary(full_report):
     n_reg = next(r["n"] for r in summary["ranking"] if r["space"] == "RegNetX")
     assert set(best) == {"1", "10", str(n_reg)}
     assert best["1"]["expected"] > best["10"]["expected"] > best[str(n_reg)]["expected"]
+    import pandas as pd
+
+    search = pd.read_csv(os.path.join(out, "data", "search.csv"))
+    for population, at in summary["expected_best_error"].items():  # each one's rows of the search table
+        rows = search[(search["population"] == population) & search["m"].astype(str).isin(list(at))]
+        assert len(rows) == len(at) and "1" in at
+        for r in rows.itertuples():
+            assert at[str(r.m)] == pytest.approx({"expected": r.expected, "lo": r.lo, "hi": r.hi}, rel=1e-12)
     for table in summary["tables"].values():  # the numbers behind the figures
         assert os.path.getsize(os.path.join(out, table)) > 0
     # what a reader needs to check it: sweep, dataset, regime, recipe, settings, definitions
@@ -150,15 +158,23 @@ def test_results_do_not_depend_on_worker_processes(tmp_path, monkeypatch, split_
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
 
 
-def test_report_leaves_the_garbage_collector_as_it_found_it(store, tmp_path):
+def test_report_leaves_the_garbage_collector_as_it_found_it(store, tmp_path, monkeypatch):
     """write_report pauses automatic collection while it runs, and only while it runs."""
     import gc
 
     from designspace.errors import UsageError
 
-    assert gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
     write_report(store, str(tmp_path / "a"), n_boot=20, workers=1)
     assert gc.isenabled()
+    # what the report froze while drawing (its analysis's objects) is unfrozen again, with a pool too
+    import designspace.report as report
+
+    frozen = []
+    monkeypatch.setattr(report, "write_tables", lambda *a, w=report.write_tables: (
+        frozen.append(gc.get_freeze_count()), w(*a))[1])  # runs in this process while the worker draws
+    write_report(store, str(tmp_path / "p"), n_boot=20, workers=2)
+    assert frozen and max(frozen) > 0 and gc.get_freeze_count() == 0 and gc.isenabled()
     with pytest.raises(UsageError):
         write_report(str(tmp_path / "missing.db"), str(tmp_path / "b"), n_boot=20, workers=1)
     assert gc.isenabled()

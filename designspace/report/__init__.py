@@ -19,12 +19,14 @@ import os
 import sys
 from contextlib import contextmanager
 
+import numpy as np
+
 from ..analysis.full import analyze
 from ..analysis.result import AnalysisResult, Settings, jsonable, records, settings_dict
 from ..errors import UsageError
 from ..pool import SharedPool, as_completed
 from .csvfiles import figure_data_from_csv, figure_from_csv, write_tables
-from .page import render
+from .page import render, template
 
 __all__ = ["write_report", "summary_of", "draw_figures", "figure_from_csv", "figure_data_from_csv", "Settings",
            "analyze"]
@@ -51,20 +53,22 @@ def draw_figures(result: AnalysisResult, pool=None, meanwhile=None, started: dic
     started = dict(started or {})
     names = [n for n in _COST_ORDER if n in result.figures and result.figures[n].drawn]
     names += [n for n, f in result.figures.items() if f.drawn and n not in names]
-    futures = {n: started.get(n) or pool.submit(_png, result.figures[n]) for n in names} if pool is not None else {}
-    if meanwhile is not None:
-        meanwhile()
-    images = {}
-    if pool is None:
-        # drawing makes many short-lived objects: keep the collector's full passes off the analysis's
-        # own (the models' lists and tables), which live until the report is written
-        gc.freeze()
-        try:
-            images = {n: _png(result.figures[n]) for n in names}
-        finally:
-            gc.unfreeze()
-    for _ in as_completed(list(futures.values()), pool):
-        pass
+    # drawing makes many short-lived objects, cycles among them: keep the collector's passes off the
+    # analysis's own (the models' lists and tables), which live until the report is written. Frozen,
+    # they are not scanned; unfrozen, they join the oldest generation, and the next young pass scans
+    # only what was made here (at 10,000 models, with a pool: 10 instead of 50 ms of CPU after the
+    # last figure)
+    gc.freeze()
+    try:
+        futures = {n: started.get(n) or pool.submit(_png, result.figures[n]) for n in names} \
+            if pool is not None else {}
+        if meanwhile is not None:
+            meanwhile()
+        images = {n: _png(result.figures[n]) for n in names} if pool is None else {}
+        for _ in as_completed(list(futures.values()), pool):
+            pass
+    finally:
+        gc.unfreeze()
     images.update({n: f.result() for n, f in futures.items()})
     return {n: images[n] for n in result.figures if n in images}
 
@@ -146,8 +150,8 @@ def _write_report(sources: list[str], out_dir: str, settings: Settings, workers:
             os.makedirs(os.path.join(out_dir, "data"), exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot create report folder {out_dir}: {exc.strerror}") from None
-        images = draw_figures(result, pool, started=started,
-                              meanwhile=lambda: write_tables(dict(result.tables), os.path.join(out_dir, "data")))
+        images = draw_figures(result, pool, started=started, meanwhile=lambda: (
+            write_tables(dict(result.tables), os.path.join(out_dir, "data")), template()))
     finally:
         if pool is not None:
             pool.shutdown()
@@ -165,13 +169,15 @@ def _write_report(sources: list[str], out_dir: str, settings: Settings, workers:
 def summary_of(result: AnalysisResult, drawn: list[str]) -> dict:
     """What summary.json holds: the key numbers, settings, warnings and where the rest lies."""
     t, by, s = result.tables, result.by, result.settings
-    at = {}
     search = t["search"]
-    for name, g in t["models"].groupby(by):
-        sub = search[search[by] == name]
-        m = sorted({k for k in (1, 10, 100) if k <= len(g)} | {int(sub["m"].max())})
-        rows = sub[sub["m"].isin(m)]
-        at[name] = {str(int(r.m)): {"expected": r.expected, "lo": r.lo, "hi": r.hi} for r in rows.itertuples()}
+    rows_of = search.groupby(by, sort=False).indices
+    m_of, expected, lo, hi = (search[c].to_numpy() for c in ("m", "expected", "lo", "hi"))
+    at = {}
+    for name, n_models in t["models"].groupby(by).size().items():  # sizes alone: no copy of each group
+        rows = rows_of[name]
+        m = sorted({k for k in (1, 10, 100) if k <= n_models} | {int(m_of[rows].max())})
+        at[name] = {str(int(m_of[i])): {"expected": expected[i], "lo": lo[i], "hi": hi[i]}
+                    for i in rows[np.isin(m_of[rows], m)].tolist()}
     out = {
         "sources": [os.path.abspath(x) for x in result.sources],
         "db": os.path.abspath(result.sources[0]) if result.sources else None,
