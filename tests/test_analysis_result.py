@@ -226,3 +226,23 @@ def test_each_figure_is_handed_out_once_as_soon_as_its_tables_exist(store, resul
         assert list(got.tables) == list(result.tables)
         if executor is not None:
             executor.shutdown()
+
+
+def test_the_jobs_are_handed_to_an_executor_before_the_tables_built_here(store, monkeypatch):
+    """With an executor, analyze submits its jobs as soon as the model table and the bins exist: the
+    top models, the proxy pair and the figures' builders are made while a worker runs the jobs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from designspace.analysis import full
+
+    order = []
+
+    class Recording(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            order.append("submit")
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(full, "_top_models", lambda *a, f=full._top_models: (order.append("top_models"), f(*a))[1])
+    with Recording(2) as executor:
+        analyze(store, n_boot=50, executor=executor)
+    assert order[0] == "submit" and "top_models" in order

@@ -102,6 +102,8 @@ def _analyze_models(models, s: Settings, by, executor, on_figure, sources, popul
                                                               if re.fullmatch(r"[wdbg]\d+", str(c)))))
             if c in models]  # w1.., d1..: the stages as numbers
     jobs, efit_parts = _jobs(models, cols, slim, s, by, column, nb, br, grid, executor)
+    # the jobs first: a pool's worker starts on them while this process builds what needs no job
+    completed = _completed(jobs, executor)
     t: dict[str, pd.DataFrame] = {"top_models": _top_models(models, s, by, n_of)}
     pair, fidelity_missing = proxy_pair(models)
     builders = figure_builders(s, by, n_of, bins if column is not None else None, column, fidelity_missing,
@@ -115,8 +117,7 @@ def _analyze_models(models, s: Settings, by, executor, on_figure, sources, popul
                 if on_figure is not None and figures[name].drawn:
                     on_figure(figures[name])
 
-    completed = _completed(jobs, executor)  # the jobs first: a pool takes them before any figure
-    emit_ready_figures()
+    emit_ready_figures()  # after the jobs were submitted: a pool takes them before any figure
     fits = []
     for name, value in completed:
         if name == "efit":
