@@ -246,3 +246,29 @@ def test_the_jobs_are_handed_to_an_executor_before_the_tables_built_here(store, 
     with Recording(2) as executor:
         analyze(store, n_boot=50, executor=executor)
     assert order[0] == "submit" and "top_models" in order
+
+
+def test_the_numeric_jobs_are_handed_over_before_the_specs_are_parsed(store, monkeypatch):
+    """The ranking, EDF bands, KS tests and search efficiency need only numbers: a worker runs them
+    while this process parses the models' specs (once per model), which only e_fit's job needs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from designspace.analysis import full
+
+    order = []
+
+    class Recording(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            order.append(fn.func.__name__)
+            return super().submit(fn, *args, **kwargs)
+
+    def flatten(models, *a, f=full.flatten_specs):
+        order.append(f"flatten {len(models)}")
+        return f(models, *a)
+
+    monkeypatch.setattr(full, "flatten_specs", flatten)
+    with Recording(2) as executor:
+        got = analyze(store, n_boot=50, executor=executor)
+    assert order == ["rank_spaces", "edf_bands", "edf_bands", "ks_pairs", "search_efficiency",
+                     f"flatten {got.n_models}", "model_tables"]
+    assert got.n_models < got.n_trials  # parsed per model (finished ones), not per trial

@@ -4,13 +4,15 @@ One call computes every table, every figure's data and the notes that the report
 show (designspace.analysis.result describes the result). The unit of every statistic is the model:
 repeated trials of one spec are combined first (population.model_table).
 
-With an `executor` (a concurrent.futures executor, e.g. a process pool), the stores' specs are parsed
-there in chunks and the independent parts (e_fit and the tables built on it; the ranking; each EDF's
-bootstrap bands; the KS tests; the search efficiency) run there as separate jobs; the result does
-not depend on it.
+With an `executor` (a concurrent.futures executor, e.g. a process pool), the independent parts (e_fit
+and the tables built on it; the ranking; each EDF's bootstrap bands; the KS tests; the search
+efficiency) run there as separate jobs; the result does not depend on it. The jobs that need only
+numbers (error, flops, the population) are handed over before the stores' specs are parsed into
+per-stage columns, which only e_fit and the tables built here need: a worker runs them meanwhile.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -22,6 +24,7 @@ import pandas as pd
 
 from ..errors import UsageError
 from ..pool import as_completed
+from ..store import flatten_specs
 from .edf import choose_bins, edf, error_grid, group_weights
 from .efit import THRESHOLDS, model_efit, split_by_depth
 from .fidelity import proxy_fidelity
@@ -69,7 +72,10 @@ def analyze(data, settings: Settings | None = None, *, sweeps: Sequence[str] | N
             populations = describe_sources(data)
     else:
         sources = tuple(os.fspath(s) for s in ([data] if isinstance(data, (str, os.PathLike)) else data))
-        trials = read_population(list(sources), list(sweeps or settings.sweeps) or None, executor)
+        # the stores' specs stay JSON text here: they are parsed once per model, after the jobs that
+        # need none were handed over (_analyze_models)
+        trials = read_population(list(sources), list(sweeps or settings.sweeps) or None, executor,
+                                 flatten=False)
         models, n_trials = _models_of(trials, sources, settings), len(trials)
         populations = describe_sources(trials)
         del trials
@@ -98,12 +104,16 @@ def _analyze_models(models, s: Settings, by, executor, on_figure, sources, popul
     grid = error_grid(models["error"])
     column, bins, notes = _normalization(models, slim, s, by, grid)
     nb, br = (bins["num_bins"], bins["bin_range"]) if column is not None else (None, None)
+    # the jobs first: a pool's worker starts on the numeric ones while this process parses the specs,
+    # then on e_fit's while this process builds what needs no job
+    submitted = _submit(_numeric_jobs(slim, s, by, column, nb, br, grid), executor)
+    models = _with_stage_columns(models, sources, executor)
     cols = [c for c in dict.fromkeys((by, *_MODEL_COLUMNS, *(c for c in models.columns
                                                               if re.fullmatch(r"[wdbg]\d+", str(c)))))
             if c in models]  # w1.., d1..: the stages as numbers
-    jobs, efit_parts = _jobs(models, cols, slim, s, by, column, nb, br, grid, executor)
-    # the jobs first: a pool's worker starts on them while this process builds what needs no job
-    completed = _completed(jobs, executor)
+    efit_jobs, efit_parts = _efit_jobs(models, cols, s, by, executor)
+    submitted |= _submit(efit_jobs, executor)
+    completed = _completed(submitted, executor)
     t: dict[str, pd.DataFrame] = {"top_models": _top_models(models, s, by, n_of)}
     pair, fidelity_missing = proxy_pair(models)
     builders = figure_builders(s, by, n_of, bins if column is not None else None, column, fidelity_missing,
@@ -172,19 +182,34 @@ def _normalization(models, slim, s: Settings, by, grid) -> tuple:
     return column, bins, notes
 
 
-def _jobs(models, cols, slim, s: Settings, by, column, nb, br, grid, executor) -> tuple[dict, list | None]:
-    """The analysis's independent jobs {name: callable}, the longest first (a pool takes them in this
-    order), and the row groups e_fit is fitted in (None: one job fits it and builds its tables)."""
-    efit_parts = None
+def _with_stage_columns(models: pd.DataFrame, sources, executor) -> pd.DataFrame:
+    """The models with their specs' per-stage columns (store.flatten_specs: widths, depths, w1.., d1..)
+    where they have specs but not those columns yet: stores' models, read without them so that the
+    numeric jobs start sooner (and each model's spec is parsed once, however many trials it has)."""
+    if "spec" not in models or "widths" in models:
+        return models
+    try:
+        return flatten_specs(models, executor)
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise UsageError(f"{', '.join(sources) or 'the table'}: cannot read its models' specs "
+                         f"({type(exc).__name__}: {exc})") from None
+
+
+def _efit_jobs(models, cols, s: Settings, by, executor) -> tuple[dict, list | None]:
+    """e_fit's jobs {name: callable} and the row groups e_fit is fitted in (None: one job fits it and
+    builds its tables; with an executor, a large population is fitted in parts that run side by side)."""
     if executor is not None and len(models) >= EFIT_SPLIT_MIN_MODELS:
         efit_parts, pad_to = split_by_depth(list(models["depths"]))
-        efit_jobs = {f"efit:{k}": partial(model_efit, models.iloc[rows][["widths", "depths"]], metric=s.efit,
-                                          pad_to=pad_to) for k, rows in enumerate(efit_parts)}
-    else:
-        efit_jobs = {"efit": partial(model_tables, models[cols], s, by)}
+        return {f"efit:{k}": partial(model_efit, models.iloc[rows][["widths", "depths"]], metric=s.efit,
+                                     pad_to=pad_to) for k, rows in enumerate(efit_parts)}, efit_parts
+    return {"efit": partial(model_tables, models[cols], s, by)}, None
+
+
+def _numeric_jobs(slim, s: Settings, by, column, nb, br, grid) -> dict:
+    """The jobs {name: callable} that need only the models' numbers (slim): the short ranking, then the
+    longest first (a pool takes them in this order)."""
     search_weights = s.search_weights if column is not None else "uniform"
     return {
-        **efit_jobs,
         "ranking": partial(rank_spaces, slim, by=by, level=s.level),
         **({"edf_normalized_bands": partial(edf_bands, slim, by=by, normalize=column, num_bins=nb, bin_range=br,
                                             grid=grid, n_boot=s.n_boot, level=s.level, seed=s.seed)}
@@ -193,7 +218,7 @@ def _jobs(models, cols, slim, s: Settings, by, column, nb, br, grid, executor) -
         "ks_pairs": partial(ks_pairs, slim, by=by),
         "search": partial(search_efficiency, slim, by=by, level=s.level, weights=search_weights,
                           normalize=column or "flops", num_bins=nb, bin_range=br),
-    }, efit_parts
+    }
 
 
 def _top_models(models, s: Settings, by, n_of) -> pd.DataFrame:
@@ -217,13 +242,20 @@ def _ranking(ranking: pd.DataFrame, models, slim, by, column, nb, br) -> pd.Data
     return ranking
 
 
-def _completed(jobs: dict, executor):
-    """An iterator of (name, result) of jobs {name: callable} as each finishes: submitted to the
-    executor at once (in their order) when there is one, else run here one by one as iterated."""
+def _submit(jobs: dict, executor) -> dict:
+    """Jobs {name: callable} handed to the executor now, in their order: {future: name}; without an
+    executor {callable: name}, to be run here one by one as _completed is iterated."""
     if executor is None:
-        return ((name, job()) for name, job in jobs.items())
-    futures = {executor.submit(job): name for name, job in jobs.items()}
-    return ((futures[f], f.result()) for f in as_completed(futures, executor))
+        return {job: name for name, job in jobs.items()}
+    return {executor.submit(job): name for name, job in jobs.items()}
+
+
+def _completed(submitted: dict, executor):
+    """An iterator of (name, result) of _submit's jobs as each finishes (without an executor, as each
+    is run)."""
+    if executor is None:
+        return ((name, job()) for job, name in submitted.items())
+    return ((submitted[f], f.result()) for f in as_completed(submitted, executor))
 
 
 def model_tables(models: pd.DataFrame, s: Settings, by: str) -> dict[str, pd.DataFrame]:

@@ -36,11 +36,15 @@ AGGREGATIONS = ("mean", "median", "min")
 MODEL_KEY = ("source", "population", "spec_id", "recipe_key", "dataset", "regime")
 
 
-def read_population(sources: Sequence[str], sweeps: Sequence[str] | None = None, executor=None) -> pd.DataFrame:
+def read_population(sources: Sequence[str], sweeps: Sequence[str] | None = None, executor=None,
+                    flatten: bool = True) -> pd.DataFrame:
     """Trials of every source, concatenated (one row per trial, store columns, plus `source`,
     `context` and `population`). Raises UsageError (one line) for a missing/unreadable source, an unknown sweep,
     or a store whose sweeps differ in recipe/dataset/regime when `sweeps` is None. executor (e.g. a
-    process pool): parse the stores' specs there (store.flatten_specs)."""
+    process pool): parse the stores' specs there (store.flatten_specs). flatten=False, where every
+    source is a store: the rows keep their specs as JSON text, without the per-stage columns (a caller
+    flattens them later, e.g. once per model); with a table among the sources (read with those columns)
+    the stores' rows are flattened here anyway, so that like columns are concatenated."""
     if isinstance(sources, str):
         sources = [sources]
     if not sources:
@@ -51,6 +55,7 @@ def read_population(sources: Sequence[str], sweeps: Sequence[str] | None = None,
         raise UsageError("--sweep all pools every sweep; do not combine it with sweep names")
     wanted = None if sweeps is None or pool_all else sweeps
     labels = _source_labels(sources)
+    flatten = flatten or any(os.path.splitext(s)[1].lower() in TABLE_EXTENSIONS for s in sources)
     parts, seen_sweeps = [], set()
     for src in sources:
         if not os.path.exists(src):
@@ -66,7 +71,7 @@ def read_population(sources: Sequence[str], sweeps: Sequence[str] | None = None,
             if wanted is not None and "sweep" in df and df["sweep"].notna().any():
                 df = df[df["sweep"].isin(wanted)]
         else:
-            df = _read_store(src, wanted, pool_all, executor)
+            df = _read_store(src, wanted, pool_all, executor, flatten)
         seen_sweeps |= set(df["sweep"].dropna().unique())
         parts.append(df.assign(source=src, _label=labels[src]))
     if wanted is not None:
@@ -141,7 +146,7 @@ def _describe_context(recipe, dataset, regime) -> str:
     return ", ".join(b for b in bits if b) or "no recipe"
 
 
-def _read_store(path: str, wanted, pool_all: bool, executor=None) -> pd.DataFrame:
+def _read_store(path: str, wanted, pool_all: bool, executor=None, flatten: bool = True) -> pd.DataFrame:
     import sqlite3
 
     from ..store import connect, load
@@ -170,8 +175,8 @@ def _read_store(path: str, wanted, pool_all: bool, executor=None) -> pd.DataFram
                              f"--sweep NAME (repeatable, side by side) or pool them with --sweep all")
     try:
         if wanted is None:
-            return load(path, executor=executor)
-        frames = [load(path, sweep=s, executor=executor) for s in wanted if s in present]
+            return load(path, flatten=flatten, executor=executor)
+        frames = [load(path, sweep=s, flatten=flatten, executor=executor) for s in wanted if s in present]
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     except (sqlite3.Error, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise UsageError(f"{path}: cannot read its trials ({type(exc).__name__}: {exc})") from None
