@@ -150,20 +150,27 @@ def _write_report(sources: list[str], out_dir: str, settings: Settings, workers:
             os.makedirs(os.path.join(out_dir, "data"), exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot create report folder {out_dir}: {exc.strerror}") from None
-        images = draw_figures(result, pool, started=started, meanwhile=lambda: (
-            write_tables(dict(result.tables), os.path.join(out_dir, "data")), template()))
+        summary: dict = {}
+
+        def meanwhile():  # while the pool draws: what needs no image, less left for after the last figure
+            write_tables(dict(result.tables), os.path.join(out_dir, "data"))
+            template()
+            # the summary names the figures drawn (every one with data), and its JSON text is ready to write
+            summary["summary"] = summary_of(result, [name for name, fd in result.figures.items() if fd.drawn])
+            summary["text"] = json.dumps(summary["summary"], indent=2)
+
+        images = draw_figures(result, pool, started=started, meanwhile=meanwhile)
     finally:
         if pool is not None:
             pool.shutdown()
     for name, (data, _) in images.items():
         with open(os.path.join(out_dir, f"{name}.png"), "wb") as fh:
             fh.write(data)
-    summary = summary_of(result, list(images))
     with open(os.path.join(out_dir, "report.html"), "w", encoding="utf-8") as fh:
         fh.write(render(result, images))
     with open(os.path.join(out_dir, "summary.json"), "w") as fh:
-        json.dump(summary, fh, indent=2)
-    return summary
+        fh.write(summary["text"])
+    return summary["summary"]
 
 
 def summary_of(result: AnalysisResult, drawn: list[str]) -> dict:
