@@ -11,9 +11,10 @@ is free first. Where a job runs does not change its result.
 While the pool exists, every process of it uses one BLAS thread: numpy's BLAS starts a thread
 per core in each process, and with a process per core those threads only compete (spinning while
 they wait; measured: e_fit of 10,000 models 0.39 s of CPU with one thread, 0.50 s with two, on
-2 cores). A matrix product's result does not depend on its thread count in OpenBLAS (each output
-element is summed by one thread), which the report's tests check (same CSV files with 1 and 2
-processes). The thread count is set through threadpoolctl, which finds whichever BLAS numpy loaded.
+2 cores). A float32 matrix product's result can depend on OpenBLAS's thread count (seen on an AVX-512
+host), so code whose results must not depend on the pool fixes its own count (analysis.efit's grid
+search runs on one thread everywhere); the report's tests compare the CSV files from 1 and 2
+processes. The thread count is set through threadpoolctl, which finds whichever BLAS numpy loaded.
 """
 from __future__ import annotations
 

@@ -37,8 +37,9 @@ from .stats import edf_bands, ks_pairs, rank_spaces
 from .trends import best_complexity_fits, best_model_bands, design_parameters, error_trends
 
 BY = "population"  # the column an analysis compares: the space, prefixed by sweep/source when several
-# with an executor, e_fit is fitted in two parts from this many models on (the longest job: its parts
-# run side by side, and the figures built on it start sooner)
+# e_fit is fitted in two parts from this many models on (the longest job: with a pool its parts run side by
+# side, and the figures built on it start sooner). The split depends on the population's size only, never on
+# the executor, so that a report cannot depend on how many processes drew it
 EFIT_SPLIT_MIN_MODELS = 4000
 MIN_SHARED_SPECS = 5  # proxy fidelity: the two budgets must share at least this many specs
 # the result's tables in a fixed order, however its parts finished (summary.json and data/ list them so)
@@ -197,8 +198,8 @@ def _with_stage_columns(models: pd.DataFrame, sources, executor) -> pd.DataFrame
 
 def _efit_jobs(models, cols, s: Settings, by, executor) -> tuple[dict, list | None]:
     """e_fit's jobs {name: callable} and the row groups e_fit is fitted in (None: one job fits it and
-    builds its tables; with an executor, a large population is fitted in parts that run side by side)."""
-    if executor is not None and len(models) >= EFIT_SPLIT_MIN_MODELS:
+    builds its tables; a large population is fitted in parts, which an executor runs side by side)."""
+    if len(models) >= EFIT_SPLIT_MIN_MODELS:
         efit_parts, pad_to = split_by_depth(list(models["depths"]))
         return {f"efit:{k}": partial(model_efit, models.iloc[rows][["widths", "depths"]], metric=s.efit,
                                      pad_to=pad_to) for k, rows in enumerate(efit_parts)}, efit_parts
