@@ -35,13 +35,8 @@ class Bound:
 
     def admits(self, value: Any) -> bool:
         """Whether `value` is already what validation returns: its exact type (an int is not a float here,
-        a bool not an int), finite, inside the bounds."""
-        if value is None:
-            return self.optional
-        if type(value) is not self.kind or (self.kind is float and value - value != 0):  # NaN and infinities
-            return False
-        return ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
-                and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
+        a bool not an int), finite, inside the bounds (canonical_check's test, for one value)."""
+        return _admitted((value,), (_plan(self),))
 
     def check(self, value: Any, where: str):
         """`value` as validated (3.0 -> 3 for an integer), or the one-line UsageError 'where must be ..., got
@@ -60,7 +55,7 @@ class OneOf:
     values: tuple
 
     def admits(self, value: Any) -> bool:
-        return type(value) is str and value in self.values
+        return _admitted((value,), (_plan(self),))
 
 
 @dataclass(frozen=True)
@@ -80,27 +75,33 @@ class Record:
 
 def canonical_check(record: Record) -> Callable[[tuple], bool]:
     """A fast test of whether values (in field order) are already what validation would return, each
-    admitted by its field (`admits`, unrolled into one loop over plain tuples: it runs for every stage
-    a sampler builds). A hot constructor validates only when it fails."""
-    plan = tuple((None, decl.values, None, None, None, None, False) if isinstance(decl, OneOf)
-                 else (decl.kind, None, decl.ge, decl.gt, decl.le, decl.lt, decl.optional)
-                 for _, decl in record.fields)
+    admitted by its field. A hot constructor validates only when it fails."""
+    plan = tuple(_plan(decl) for _, decl in record.fields)
+    return lambda values: _admitted(values, plan)
 
-    def check(values: tuple) -> bool:
-        if len(values) != len(plan):
+
+def _plan(decl: Bound | OneOf) -> tuple:
+    """A field's test as a plain tuple (kind, allowed strings, ge, gt, le, lt, optional): read in one loop
+    (_admitted) without a method call per field, since it runs for every stage a sampler builds."""
+    if isinstance(decl, OneOf):
+        return None, decl.values, None, None, None, None, False
+    return decl.kind, None, decl.ge, decl.gt, decl.le, decl.lt, decl.optional
+
+
+def _admitted(values: tuple, plan: tuple) -> bool:
+    """Whether every value is admitted by its field's plan (the one statement of what canonical means)."""
+    if len(values) != len(plan):
+        return False
+    for v, (kind, allowed, ge, gt, le, lt, optional) in zip(values, plan):
+        if allowed is not None:
+            if type(v) is not str or v not in allowed:
+                return False
+        elif v is None:
+            if not optional:
+                return False
+        elif type(v) is not kind or (kind is float and v - v != 0):  # v - v: NaN and infinities fail
             return False
-        for v, (kind, allowed, ge, gt, le, lt, optional) in zip(values, plan):
-            if allowed is not None:
-                if type(v) is not str or v not in allowed:
-                    return False
-            elif v is None:
-                if not optional:
-                    return False
-            elif type(v) is not kind or (kind is float and v - v != 0):  # v - v: NaN and infinities fail
-                return False
-            elif (ge is not None and v < ge) or (gt is not None and v <= gt) or (le is not None and v > le) \
-                    or (lt is not None and v >= lt):
-                return False
-        return True
-
-    return check
+        elif (ge is not None and v < ge) or (gt is not None and v <= gt) or (le is not None and v > le) \
+                or (lt is not None and v >= lt):
+            return False
+    return True
